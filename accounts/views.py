@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from accounts.access import login_required_tenant, role_required
+from accounts.forms import RoleForm, UserAddForm
+from accounts.models import Role, User
+from accounts.services import LastOwnerError, user_create, user_remove, user_set_role
+
+login_view = auth_views.LoginView.as_view(
+    template_name="accounts/login.html", redirect_authenticated_user=True
+)
+logout_view = auth_views.LogoutView.as_view()
+password_change = login_required_tenant(
+    auth_views.PasswordChangeView.as_view(
+        template_name="accounts/password_change.html",
+        success_url=reverse_lazy("password_change_done"),
+    )
+)
+password_change_done = login_required_tenant(
+    auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change_done.html")
+)
+password_reset = auth_views.PasswordResetView.as_view(
+    template_name="accounts/password_reset.html",
+    email_template_name="accounts/password_reset_email.txt",
+    subject_template_name="accounts/password_reset_subject.txt",
+    success_url=reverse_lazy("password_reset_done"),
+)
+password_reset_done = auth_views.PasswordResetDoneView.as_view(
+    template_name="accounts/password_reset_done.html"
+)
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html",
+    success_url=reverse_lazy("password_reset_complete"),
+)
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html"
+)
+
+
+def _get_user_for_owner(request: HttpRequest, user_id: int) -> User:
+    """The only way a team view loads a user: from this tenant's schema, 404 otherwise."""
+    try:
+        return User.objects.get(id=user_id)
+    except User.DoesNotExist as exc:
+        raise Http404("No such user in your organisation.") from exc
+
+
+@login_required_tenant
+def team(request: HttpRequest) -> HttpResponse:
+    users = User.objects.order_by("full_name", "email")
+    return render(
+        request,
+        "accounts/team.html",
+        {"users": users, "form": UserAddForm(), "roles": Role.choices},
+    )
+
+
+@role_required(Role.OWNER)
+def team_add(request: HttpRequest) -> HttpResponse:
+    form = UserAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = user_create(**form.cleaned_data)
+        messages.success(
+            request, f"{user.full_name} can now sign in as {user.get_role_display().lower()}."
+        )
+        return redirect("team")
+    users = User.objects.order_by("full_name", "email")
+    status = 422 if request.method == "POST" else 200
+    context = {"users": users, "form": form, "roles": Role.choices}
+    return render(request, "accounts/team.html", context, status=status)
+
+
+@role_required(Role.OWNER)
+@require_POST
+def team_role(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _get_user_for_owner(request, user_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose owner, editor or viewer.")
+        return redirect("team")
+    try:
+        user_set_role(user=user, role=form.cleaned_data["role"])
+    except LastOwnerError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{user.full_name} is now {user.get_role_display().lower()}.")
+    return redirect("team")
+
+
+@role_required(Role.OWNER)
+def team_remove(request: HttpRequest, user_id: int) -> HttpResponse:
+    user = _get_user_for_owner(request, user_id)
+    if request.method != "POST":
+        return render(request, "accounts/team_remove.html", {"member": user})
+    if user.id == request.user.id:
+        messages.error(request, "You cannot remove yourself; ask another owner.")
+        return redirect("team")
+    try:
+        user_remove(user=user)
+    except LastOwnerError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{user.full_name} no longer has access.")
+    return redirect("team")

@@ -1,0 +1,16 @@
+"""The public site at <BASE_DOMAIN>: landing page, sign-up and the operator dashboard (the Django admin,
+which also carries django-rq's queue dashboard at /admin/django_rq/dashboard/)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from tenants import views
+
+admin.site.site_header = "FactorTrace operations"
+admin.site.site_title = "FactorTrace operations"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("signup/", views.signup, name="signup"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,55 @@
+"""Prepare the database and serve FactorTrace with an RQ worker beside it (called by `make run`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PY, "manage.py", *args], cwd=ROOT, check=True)
+
+
+def main() -> int:
+    manage("migrate_schemas", "--executor=standard", "-v", "0")
+    manage("collectstatic", "--no-input", "-v", "0")
+    manage("bootstrap_demo")
+    address = os.environ.get("RUN_ADDRESS", "0.0.0.0:8000")
+    children = [subprocess.Popen([PY, "manage.py", "runserver", address, "--noreload"], cwd=ROOT)]
+    if os.environ.get("REDIS_URL"):
+        children.append(
+            subprocess.Popen(
+                [PY, "manage.py", "rqworker", "default", "imports", "factors"], cwd=ROOT
+            )
+        )
+    else:
+        print("[run] no Redis: jobs run in the web process", file=sys.stderr)
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        stop()
+        for child in children:
+            child.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from accounts.models import User
+from tenants.models import Tenant
+from tenants.rules import slug_problem
+
+
+class SignupForm(forms.Form):
+    company_name = forms.CharField(label="Company name", max_length=200)
+    slug = forms.CharField(
+        label="Subdomain",
+        max_length=63,
+        help_text="Your workspace address: <subdomain>.factortrace. Lowercase letters, digits, hyphens.",
+    )
+    full_name = forms.CharField(label="Your name", max_length=150)
+    email = forms.EmailField(label="Work e-mail")
+    password = forms.CharField(label="Password", widget=forms.PasswordInput, min_length=1)
+
+    def clean_company_name(self) -> str:
+        name = self.cleaned_data["company_name"].strip()
+        if not name:
+            raise forms.ValidationError("Enter your company's name.")
+        return name
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"].strip().lower()
+        problem = slug_problem(slug)
+        if problem:
+            raise forms.ValidationError(problem)
+        if Tenant.objects.filter(slug=slug).exists():
+            raise forms.ValidationError("This subdomain is taken. Please choose another.")
+        return slug
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password = cleaned.get("password")
+        if password:
+            probe = User(email=cleaned.get("email", ""), full_name=cleaned.get("full_name", ""))
+            try:
+                validate_password(password, probe)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned

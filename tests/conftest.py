@@ -1,0 +1,115 @@
+"""Shared fixtures: two tenants (acme, globex) and three personas, as in every feature test.
+
+alice owns acme, bob is a viewer of acme, charlie owns globex. The tenants and their schemas are
+created once per test database (kept between runs with --reuse-db); each test's own rows roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import schema_context
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass(frozen=True)
+class Persona:
+    email: str
+    name: str
+    tenant: str
+    role: str
+
+
+ALICE = Persona("alice@acme.example", "Alice Owner", "acme", "owner")
+BOB = Persona("bob@acme.example", "Bob Viewer", "acme", "viewer")
+CHARLIE = Persona("charlie@globex.example", "Charlie Owner", "globex", "owner")
+EDDIE = Persona("eddie@acme.example", "Eddie Editor", "acme", "editor")
+
+
+def host(slug: str) -> str:
+    return f"{slug}.localhost"
+
+
+@pytest.fixture(scope="session")
+def tenants(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, object]:
+    from accounts.models import User
+    from tenants.models import Domain, Tenant
+    from tenants.services import tenant_create
+
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        public = Tenant.objects.filter(schema_name="public").first()
+        if public is None:
+            public = Tenant(schema_name="public", name="FactorTrace", slug="public")
+            public.save()
+        Domain.objects.get_or_create(
+            domain="localhost", defaults={"tenant": public, "is_primary": True}
+        )
+        for owner, company in ((ALICE, "Acme Industries"), (CHARLIE, "Globex Logistics")):
+            if not Tenant.objects.filter(slug=owner.tenant).exists():
+                tenant_create(
+                    company_name=company,
+                    slug=owner.tenant,
+                    owner_name=owner.name,
+                    owner_email=owner.email,
+                    owner_password=PASSWORD,
+                )
+        with schema_context("acme"):
+            for persona in (BOB, EDDIE):
+                if not User.objects.filter(email=persona.email).exists():
+                    User.objects.create_user(
+                        persona.email, PASSWORD, full_name=persona.name, role=persona.role
+                    )
+        return {t.slug: t for t in Tenant.objects.exclude(schema_name="public")}
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public() -> Iterator[None]:
+    yield
+    connection.set_schema_to_public()
+
+
+def client_for(persona: Persona | None, slug: str) -> Client:
+    """A client on `slug`'s host, signed in as `persona` on the persona's own tenant."""
+    from accounts.models import User
+
+    client = Client(HTTP_HOST=host(slug))
+    if persona is not None:
+        with schema_context(persona.tenant):
+            client.force_login(User.objects.get(email=persona.email))
+    return client
+
+
+@pytest.fixture
+def anon_acme(tenants: dict[str, object], db: None) -> Client:
+    return client_for(None, "acme")
+
+
+@pytest.fixture
+def alice(tenants: dict[str, object], db: None) -> Client:
+    return client_for(ALICE, "acme")
+
+
+@pytest.fixture
+def bob(tenants: dict[str, object], db: None) -> Client:
+    return client_for(BOB, "acme")
+
+
+@pytest.fixture
+def eddie(tenants: dict[str, object], db: None) -> Client:
+    return client_for(EDDIE, "acme")
+
+
+@pytest.fixture
+def charlie_on_acme(tenants: dict[str, object], db: None) -> Client:
+    """Charlie signed in on globex, presenting that session cookie to acme's host."""
+    return client_for(CHARLIE, "acme")
+
+
+@pytest.fixture
+def public_client(tenants: dict[str, object], db: None) -> Client:
+    return Client(HTTP_HOST="localhost")
