@@ -1,0 +1,160 @@
+"""A tenant's inventory: activity records with their computed results, and its supplier-specific factors.
+
+Every computed record keeps what it was computed with (factor, dataset version, GWP set, conversion
+path, FX rate), so a report can say exactly how each number was made and pin the factor versions.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class Scope(models.IntegerChoices):
+    SCOPE_1 = 1, "Scope 1"
+    SCOPE_2 = 2, "Scope 2"
+    SCOPE_3 = 3, "Scope 3"
+
+
+class Scope3Category(models.IntegerChoices):
+    """GHG Protocol Corporate Value Chain (Scope 3) Standard, categories 1-15."""
+
+    PURCHASED_GOODS = 1, "1 Purchased goods and services"
+    CAPITAL_GOODS = 2, "2 Capital goods"
+    FUEL_ENERGY = 3, "3 Fuel- and energy-related activities"
+    UPSTREAM_TRANSPORT = 4, "4 Upstream transportation and distribution"
+    WASTE = 5, "5 Waste generated in operations"
+    BUSINESS_TRAVEL = 6, "6 Business travel"
+    COMMUTING = 7, "7 Employee commuting"
+    UPSTREAM_LEASED = 8, "8 Upstream leased assets"
+    DOWNSTREAM_TRANSPORT = 9, "9 Downstream transportation and distribution"
+    PROCESSING = 10, "10 Processing of sold products"
+    USE_OF_SOLD = 11, "11 Use of sold products"
+    END_OF_LIFE = 12, "12 End-of-life treatment of sold products"
+    DOWNSTREAM_LEASED = 13, "13 Downstream leased assets"
+    FRANCHISES = 14, "14 Franchises"
+    INVESTMENTS = 15, "15 Investments"
+
+
+class Tier(models.TextChoices):
+    PRIMARY = "primary", "Primary (supplier-specific)"
+    SECONDARY = "secondary", "Secondary (activity-based)"
+    SPEND = "spend", "Spend-based"
+
+
+class FactorBasis(models.TextChoices):
+    ACTIVITY = "activity", "Activity"
+    SPEND = "spend", "Spend"
+    LOCATION = "location", "Location-based"
+    MARKET = "market", "Market-based"
+    RESIDUAL_MIX = "residual_mix", "Residual mix"
+    SUPPLIER = "supplier", "Supplier-specific"
+
+
+class SupplierFactor(models.Model):
+    """A tenant's own factor (a supplier's EPD, a green-tariff contract...); preferred over the library."""
+
+    name = models.CharField(max_length=300)
+    supplier = models.CharField(max_length=200, blank=True)
+    scope = models.SmallIntegerField(choices=Scope.choices)
+    category = models.SmallIntegerField(choices=Scope3Category.choices, null=True, blank=True)
+    region = models.CharField(max_length=20, default="GLOBAL")
+    unit = models.CharField(
+        max_length=60, help_text="The unit the factor is per, e.g. kWh, L, kg, EUR."
+    )
+    kg_co2e = models.FloatField(help_text="kg CO2e per unit.")
+    kg_co2 = models.FloatField(null=True, blank=True)
+    kg_ch4_co2e = models.FloatField(null=True, blank=True)
+    kg_n2o_co2e = models.FloatField(null=True, blank=True)
+    kg_other_co2e = models.FloatField(null=True, blank=True)
+    gwp_set = models.CharField(max_length=8, default="AR5")
+    basis = models.CharField(
+        max_length=20, choices=FactorBasis.choices, default=FactorBasis.SUPPLIER
+    )
+    currency = models.CharField(max_length=3, blank=True)
+    price_year = models.SmallIntegerField(null=True, blank=True)
+    year = models.SmallIntegerField(null=True, blank=True)
+    uncertainty_gsd = models.FloatField(
+        null=True, blank=True, help_text="Geometric standard deviation."
+    )
+    source_note = models.TextField(help_text="Where the value comes from: document, date, contact.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kg_co2e} kg CO2e/{self.unit})"
+
+
+class ActivityRecord(models.Model):
+    """One activity (a fuel purchase, a meter reading, a flight, a purchase line) and its emissions."""
+
+    import_run = models.ForeignKey(
+        "imports.ImportRun", null=True, blank=True, on_delete=models.CASCADE, related_name="records"
+    )
+    source_row = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Row number in the file."
+    )
+    date = models.DateField()
+    period_end = models.DateField(null=True, blank=True)
+    activity = models.CharField(max_length=300)
+    site = models.CharField(max_length=200, blank=True)
+    supplier = models.CharField(max_length=200, blank=True)
+    country = models.CharField(max_length=20, blank=True)
+    notes = models.TextField(blank=True)
+    is_correction = models.BooleanField(default=False)
+
+    quantity = models.FloatField(null=True, blank=True)
+    unit = models.CharField(max_length=60, blank=True)
+    amount = models.FloatField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    amount_eur = models.FloatField(null=True, blank=True)
+
+    scope = models.SmallIntegerField(choices=Scope.choices)
+    category = models.SmallIntegerField(choices=Scope3Category.choices, null=True, blank=True)
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+
+    factor = models.ForeignKey(
+        "factors.EmissionFactor", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    supplier_factor = models.ForeignKey(
+        SupplierFactor, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    factor_version = models.CharField(
+        max_length=80, help_text="Dataset key and version the factor came from."
+    )
+    gwp_set = models.CharField(max_length=8)
+
+    kg_co2e = models.FloatField()
+    kg_co2 = models.FloatField(null=True, blank=True)
+    kg_ch4_co2e = models.FloatField(null=True, blank=True)
+    kg_n2o_co2e = models.FloatField(null=True, blank=True)
+    kg_other_co2e = models.FloatField(null=True, blank=True)
+    # Scope 2 is reported both ways; kg_co2e holds the location-based figure for Scope 2 records.
+    kg_co2e_market = models.FloatField(null=True, blank=True)
+    market_basis = models.CharField(max_length=40, blank=True)
+
+    provenance = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["date", "id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["date"]),
+            models.Index(fields=["scope", "category"]),
+            models.Index(fields=["site"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.activity}: {self.kg_co2e:.3f} kg CO2e"

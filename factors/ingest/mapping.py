@@ -1,0 +1,584 @@
+"""YAML mappings that describe how one publisher's file becomes factor rows.
+
+A mapping (data/mappings/<dataset>.yml) names the dataset (key, publisher, edition, licence...), the
+tables to read (file, sheet, header row), how each normalised field is computed from the columns,
+and the layout quirks (rows to keep, wide-to-long melts, per-variant fields, one-row-per-gas folds).
+`load_mapping` validates all of it up front, so a typo fails with the mapping's path and key
+before any data is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from factors.ingest.errors import MappingError
+from factors.ingest.transforms import TransformCall, parse_transform
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+MAPPINGS_DIR = REPO_DIR / "data" / "mappings"
+RAW_DIR = REPO_DIR / "data" / "raw"
+
+TEXT_FIELDS = (
+    "publisher_id",
+    "scope",
+    "category",
+    "name",
+    "region",
+    "unit",
+    "unit_label",
+    "gwp_set",
+    "basis",
+    "kind",
+    "currency",
+    "cv_basis",
+    "uncertainty_distribution",
+    "source_table",
+)
+FLOAT_FIELDS = (
+    "kg_co2e",
+    "co2",
+    "ch4",
+    "n2o",
+    "other_ghg",
+    "uncertainty_sd",
+    "uncertainty_low",
+    "uncertainty_high",
+)
+INT_FIELDS = ("scope3_category", "price_year", "year")
+LIST_FIELDS = ("classifications",)
+ALL_FIELDS = TEXT_FIELDS + FLOAT_FIELDS + INT_FIELDS + LIST_FIELDS
+REQUIRED_FIELDS = (
+    "publisher_id",
+    "scope",
+    "name",
+    "region",
+    "unit",
+    "kg_co2e",
+    "basis",
+    "gwp_set",
+    "kind",
+)
+GAS_FIELDS = ("co2", "ch4", "n2o", "other_ghg")
+
+SCOPES = ("1", "2", "3", "outside")
+BASES = ("activity", "spend", "location", "market", "residual_mix")
+CV_BASES = ("net", "gross")
+FOLD_ROLES = ("total", *GAS_FIELDS)
+CHECK_ACTIONS = ("flag", "skip", "allow")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A key -> value table read from a data file (one value per key, or all values)."""
+
+    file: str
+    key: str
+    value: str
+    sep: str = ","
+    transform: tuple[TransformCall, ...] = ()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A row filter: keep rows whose column equals / is in / is not in / is not blank."""
+
+    column: str
+    equals: str | None = None
+    isin: tuple[str, ...] = ()
+    not_in: tuple[str, ...] = ()
+    not_blank: bool = False
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one field is computed; exactly one source (value, column, join, template, sum, parts).
+
+    Text is taken from the source, then mapped (`map` / `map_from`); values the map does not list
+    go through `transform` (so a map can override a generic transform), then take `default`, are
+    kept (`keep_unmapped`), or make the row skipped with the reason named. With `when`, only rows
+    matching the condition use this spec; the others use `otherwise`.
+    """
+
+    where: str
+    value: Any = None
+    column: str | None = None
+    join: tuple[str, ...] = ()
+    sep: str = " "
+    template: str | None = None
+    sum: tuple[str, ...] = ()
+    parts: tuple[FieldSpec, ...] = ()
+    map: dict[str, Any] | None = None
+    map_from: Lookup | None = None
+    lookup_all: Lookup | None = None
+    default: Any = None
+    has_default: bool = False
+    keep_unmapped: bool = False
+    transform: tuple[TransformCall, ...] = ()
+    prefix: str = ""
+    when: Condition | None = None
+    otherwise: FieldSpec | None = None
+    # list fields: one cell holding several codes ("230301, 233210") gives one code each
+    split: str | None = None
+
+    def columns(self) -> set[str]:
+        """Source columns this spec reads."""
+        cols: set[str] = set()
+        if self.when:
+            cols.add(self.when.column)
+        if self.otherwise:
+            cols |= self.otherwise.columns()
+        if self.column:
+            cols.add(self.column)
+        cols.update(self.join)
+        if self.template:
+            cols.update(template_fields(self.template))
+        for part in self.parts:
+            cols |= part.columns()
+        return cols
+
+
+@dataclass(frozen=True)
+class Melt:
+    """Wide-to-long: each listed column becomes its own row (var_name = the column's label)."""
+
+    columns: dict[str, str]
+    var_name: str
+    value_name: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Another factor from the same row, with some fields replaced and an id suffix."""
+
+    id_suffix: str
+    fields: dict[str, FieldSpec]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Rows of one activity, one per gas (total, CO2, CH4, N2O), folded into one factor."""
+
+    group_by: tuple[str, ...]
+    gas_column: str
+    gases: dict[str, str]
+    # gas-column labels of rows that are not emission factors, with the reason reported
+    skip: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table (CSV file or XLSX sheet) of a dataset."""
+
+    name: str
+    file: str
+    sheet: str | None = None
+    header_row: int = 1
+    delimiter: str = ","
+    encoding: str = "utf-8-sig"
+    na_values: tuple[str, ...] = ()
+    stop_at_blank: str | None = None
+    where: tuple[Condition, ...] = ()
+    derive: dict[str, FieldSpec] = field(default_factory=dict)
+    melt: Melt | None = None
+    variants: tuple[Variant, ...] = ()
+    fold: Fold | None = None
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+
+    @property
+    def format(self) -> str:
+        """'xlsx' or 'csv', from the file name."""
+        return "xlsx" if self.file.lower().endswith((".xlsx", ".xlsm")) else "csv"
+
+    def source_columns(self) -> set[str]:
+        """Every column of the file this table's mapping reads (checked before evaluation)."""
+        cols: set[str] = set()
+        for cond in self.where:
+            cols.add(cond.column)
+        for spec in self.derive.values():
+            cols |= spec.columns()
+        if self.melt:
+            cols.update(self.melt.columns)
+        if self.fold:
+            cols.update(self.fold.group_by)
+            cols.add(self.fold.gas_column)
+        produced = set(self.derive)
+        if self.melt:
+            produced |= {self.melt.var_name, self.melt.value_name}
+        specs = list(self.fields.values()) + [s for v in self.variants for s in v.fields.values()]
+        for spec in specs:
+            cols |= spec.columns()
+        if self.stop_at_blank:
+            cols.add(self.stop_at_blank)
+        return cols - produced - {"__row"}
+
+
+@dataclass(frozen=True)
+class CheckRule:
+    """A dataset-specific check: what to do with a zero or an over-large factor, and why."""
+
+    action: str
+    reason: str
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated mapping: dataset metadata, checks and tables."""
+
+    path: Path
+    key: str
+    family: str
+    title: str
+    publisher: str
+    edition: str
+    version: str
+    source_url: str
+    licence: str
+    tables: tuple[TableSpec, ...]
+    attribution: str = ""
+    zero: CheckRule | None = None
+    maximum: CheckRule | None = None
+    raw_dir: Path = RAW_DIR
+    text: str = ""
+    # 'files' (the default) or 'frame': the table is a DataFrame built by code (EXIOBASE from MRIO).
+    source: str = "files"
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the mapping text: a changed mapping makes a new dataset version."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def table_path(self, table: TableSpec) -> Path:
+        """Where the table's file is (relative names are under data/raw)."""
+        path = Path(table.file)
+        return path if path.is_absolute() else self.raw_dir / path
+
+
+def template_fields(template: str) -> list[str]:
+    """Column names a '{Column}:{Other}' template reads."""
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise MappingError(f"bad template {template!r}: {exc}") from exc
+
+
+class _Reader:
+    """Walks the YAML with a path for every error message."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> MappingError:
+        return MappingError(f"{where}: {message}", file=str(self.path))
+
+    def check_keys(self, raw: dict[str, Any], allowed: set[str], where: str) -> None:
+        unknown = set(raw) - allowed
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {sorted(unknown)} (allowed: {sorted(allowed)})")
+
+    def as_dict(self, raw: Any, where: str) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            raise self.fail(where, f"expected a mapping, got {type(raw).__name__}")
+        return raw
+
+    def as_str_list(self, raw: Any, where: str) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            return (raw,)
+        if not isinstance(raw, list) or not all(isinstance(x, str | int | float) for x in raw):
+            raise self.fail(where, f"expected a list of strings, got {raw!r}")
+        return tuple(str(x) for x in raw)
+
+    def transforms(self, raw: Any, where: str) -> tuple[TransformCall, ...]:
+        items = raw if isinstance(raw, list) else [raw]
+        try:
+            return tuple(parse_transform(item, where) for item in items)
+        except MappingError as exc:
+            raise self.fail(where, exc.message) from exc
+
+    def lookup(self, raw: Any, where: str) -> Lookup:
+        data = self.as_dict(raw, where)
+        self.check_keys(data, {"file", "key", "value", "sep", "transform"}, where)
+        for name in ("file", "key", "value"):
+            if not isinstance(data.get(name), str):
+                raise self.fail(where, f"'{name}' is required")
+        return Lookup(
+            file=data["file"],
+            key=data["key"],
+            value=data["value"],
+            sep=str(data.get("sep", "\t" if data["file"].endswith(".tsv") else ",")),
+            transform=self.transforms(data["transform"], f"{where}.transform")
+            if "transform" in data
+            else (),
+        )
+
+    def field_spec(self, raw: Any, where: str, maps: dict[str, dict[str, Any]]) -> FieldSpec:
+        if not isinstance(raw, dict):
+            return FieldSpec(where=where, value=raw)
+        allowed = {
+            "value", "column", "join", "sep", "template", "sum", "parts", "map", "map_from",
+            "lookup_all", "default", "keep_unmapped", "transform", "prefix", "when", "otherwise",
+            "split",
+        }  # fmt: skip
+        self.check_keys(raw, allowed, where)
+        sources = [k for k in ("value", "column", "join", "template", "sum", "parts") if k in raw]
+        if len(sources) != 1:
+            raise self.fail(where, "give exactly one of value, column, join, template, sum, parts")
+        mapping = raw.get("map")
+        if isinstance(mapping, str):
+            if mapping not in maps:
+                raise self.fail(where, f"map {mapping!r} is not defined under 'maps'")
+            mapping = maps[mapping]
+        elif mapping is not None and not isinstance(mapping, dict):
+            raise self.fail(where, "map is a mapping or the name of one under 'maps'")
+        if isinstance(mapping, dict):
+            mapping = {str(k): v for k, v in mapping.items()}
+        parts = tuple(
+            self.field_spec(p, f"{where}.parts[{i}]", maps)
+            for i, p in enumerate(raw.get("parts") or [])
+        )
+        if "parts" in raw and not parts:
+            raise self.fail(where, "parts must be a non-empty list")
+        if "template" in raw:
+            template_fields(str(raw["template"]))
+        return FieldSpec(
+            where=where,
+            value=raw.get("value"),
+            column=str(raw["column"]) if "column" in raw else None,
+            join=self.as_str_list(raw["join"], f"{where}.join") if "join" in raw else (),
+            sep=str(raw.get("sep", " ")),
+            template=str(raw["template"]) if "template" in raw else None,
+            sum=self.as_str_list(raw["sum"], f"{where}.sum") if "sum" in raw else (),
+            parts=parts,
+            map=mapping,
+            map_from=self.lookup(raw["map_from"], f"{where}.map_from")
+            if "map_from" in raw
+            else None,
+            lookup_all=self.lookup(raw["lookup_all"], f"{where}.lookup_all")
+            if "lookup_all" in raw
+            else None,
+            default=raw.get("default"),
+            has_default="default" in raw,
+            keep_unmapped=bool(raw.get("keep_unmapped", False)),
+            transform=self.transforms(raw["transform"], f"{where}.transform")
+            if "transform" in raw
+            else (),
+            prefix=str(raw.get("prefix", "")),
+            split=str(raw["split"]) if "split" in raw else None,
+            when=self.condition(raw["when"], f"{where}.when") if "when" in raw else None,
+            otherwise=self.field_spec(raw["otherwise"], f"{where}.otherwise", maps)
+            if "otherwise" in raw
+            else None,
+        )
+
+    def fields(self, raw: Any, where: str, maps: dict[str, dict[str, Any]]) -> dict[str, FieldSpec]:
+        data = self.as_dict(raw or {}, where)
+        specs: dict[str, FieldSpec] = {}
+        for name, spec in data.items():
+            if name not in ALL_FIELDS:
+                raise self.fail(
+                    f"{where}.{name}", f"unknown field (fields: {', '.join(ALL_FIELDS)})"
+                )
+            specs[name] = self.field_spec(spec, f"{where}.{name}", maps)
+        for name, spec in specs.items():
+            for ref in spec.sum:
+                if ref not in FLOAT_FIELDS or ref == name:
+                    raise self.fail(f"{where}.{name}.sum", f"{ref!r} is not a numeric field to sum")
+        return specs
+
+    def condition(self, raw: Any, where: str) -> Condition:
+        data = self.as_dict(raw, where)
+        self.check_keys(data, {"column", "equals", "in", "not_in", "not_blank"}, where)
+        if "column" not in data:
+            raise self.fail(where, "'column' is required")
+        return Condition(
+            column=str(data["column"]),
+            equals=str(data["equals"]) if "equals" in data else None,
+            isin=self.as_str_list(data["in"], f"{where}.in") if "in" in data else (),
+            not_in=self.as_str_list(data["not_in"], f"{where}.not_in") if "not_in" in data else (),
+            not_blank=bool(data.get("not_blank", False)),
+        )
+
+    def table(
+        self, raw: Any, where: str, maps: dict[str, dict[str, Any]], base: dict[str, FieldSpec]
+    ) -> TableSpec:
+        data = self.as_dict(raw, where)
+        allowed = {
+            "name", "file", "sheet", "header_row", "delimiter", "encoding", "na_values",
+            "stop_at_blank", "where", "derive", "melt", "variants", "fold", "fields",
+        }  # fmt: skip
+        self.check_keys(data, allowed, where)
+        if not isinstance(data.get("file"), str):
+            raise self.fail(where, "'file' is required")
+        header_row = data.get("header_row", 1)
+        if not isinstance(header_row, int) or header_row < 1:
+            raise self.fail(f"{where}.header_row", "must be a row number (1 = first row)")
+        fields = {**base, **self.fields(data.get("fields"), f"{where}.fields", maps)}
+        variants = tuple(
+            Variant(
+                id_suffix=str(self.as_dict(v, f"{where}.variants[{i}]").get("id_suffix", "")),
+                fields=self.fields(v.get("fields"), f"{where}.variants[{i}].fields", maps),
+            )
+            for i, v in enumerate(data.get("variants") or [])
+        )
+        for i, _variant in enumerate(variants):
+            if set(self.as_dict(data["variants"][i], where)) - {"id_suffix", "fields"}:
+                raise self.fail(f"{where}.variants[{i}]", "only id_suffix and fields are allowed")
+        if len({v.id_suffix for v in variants}) != len(variants):
+            raise self.fail(f"{where}.variants", "each variant needs its own id_suffix")
+        missing = [f for f in REQUIRED_FIELDS if f not in fields]
+        if variants:
+            missing = [f for f in missing if not all(f in v.fields for v in variants)]
+        if missing:
+            raise self.fail(where, f"required field(s) not mapped: {', '.join(missing)}")
+        melt = None
+        if "melt" in data:
+            m = self.as_dict(data["melt"], f"{where}.melt")
+            self.check_keys(m, {"columns", "var_name", "value_name"}, f"{where}.melt")
+            cols = m.get("columns")
+            if isinstance(cols, list):
+                cols = {str(c): str(c) for c in cols}
+            if not isinstance(cols, dict) or not cols:
+                raise self.fail(
+                    f"{where}.melt.columns", "a non-empty list or column -> label mapping"
+                )
+            melt = Melt(
+                columns={str(k): str(v) for k, v in cols.items()},
+                var_name=str(m.get("var_name", "variable")),
+                value_name=str(m.get("value_name", "value")),
+            )
+        fold = None
+        if "fold" in data:
+            f = self.as_dict(data["fold"], f"{where}.fold")
+            self.check_keys(f, {"group_by", "gas_column", "gases", "skip"}, f"{where}.fold")
+            gases = {
+                str(k): str(v)
+                for k, v in self.as_dict(f.get("gases"), f"{where}.fold.gases").items()
+            }
+            bad = sorted(set(gases.values()) - set(FOLD_ROLES))
+            if bad:
+                raise self.fail(f"{where}.fold.gases", f"roles {bad} not in {FOLD_ROLES}")
+            if "gas_column" not in f or "group_by" not in f:
+                raise self.fail(f"{where}.fold", "group_by and gas_column are required")
+            fold = Fold(
+                group_by=self.as_str_list(f["group_by"], f"{where}.fold.group_by"),
+                gas_column=str(f["gas_column"]),
+                gases=gases,
+                skip={
+                    str(k): str(v)
+                    for k, v in self.as_dict(f.get("skip") or {}, f"{where}.fold.skip").items()
+                },
+            )
+        derive = {
+            str(name): self.field_spec(spec, f"{where}.derive.{name}", maps)
+            for name, spec in self.as_dict(data.get("derive") or {}, f"{where}.derive").items()
+        }
+        return TableSpec(
+            name=str(data.get("name", Path(data["file"]).stem)),
+            file=data["file"],
+            sheet=str(data["sheet"]) if data.get("sheet") is not None else None,
+            header_row=header_row,
+            delimiter=str(data.get("delimiter", ",")),
+            encoding=str(data.get("encoding", "utf-8-sig")),
+            na_values=self.as_str_list(data.get("na_values", []), f"{where}.na_values"),
+            stop_at_blank=str(data["stop_at_blank"]) if data.get("stop_at_blank") else None,
+            where=tuple(
+                self.condition(c, f"{where}.where[{i}]")
+                for i, c in enumerate(data.get("where") or [])
+            ),
+            derive=derive,
+            melt=melt,
+            variants=variants,
+            fold=fold,
+            fields=fields,
+        )
+
+    def check_rule(self, raw: Any, where: str, *, needs_value: bool) -> CheckRule:
+        data = self.as_dict(raw, where)
+        self.check_keys(data, {"action", "reason", "value"}, where)
+        action = data.get("action", "flag")
+        if action not in CHECK_ACTIONS:
+            raise self.fail(where, f"action must be one of {CHECK_ACTIONS}")
+        if not isinstance(data.get("reason"), str):
+            raise self.fail(where, "'reason' (shown to users) is required")
+        value = data.get("value")
+        if needs_value and not isinstance(value, int | float):
+            raise self.fail(where, "'value' (a number) is required")
+        return CheckRule(action=action, reason=data["reason"], value=value)
+
+
+def load_mapping(path: str | Path, *, raw_dir: Path | None = None) -> Mapping:
+    """Read and validate a YAML mapping; raise MappingError naming the file and key on any problem."""
+    path = Path(path)
+    reader = _Reader(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read mapping: {exc.strerror}", file=str(path)) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"not valid YAML: {exc}", file=str(path)) from exc
+    data = reader.as_dict(raw, "mapping")
+    allowed = {
+        "key", "family", "title", "publisher", "edition", "version", "source_url", "licence",
+        "attribution", "maps", "fields", "checks", "tables", "source",
+    }  # fmt: skip
+    reader.check_keys(data, allowed, "mapping")
+    for name in ("key", "title", "publisher", "edition", "source_url", "licence"):
+        if not isinstance(data.get(name), str | int) or not str(data[name]).strip():
+            raise reader.fail(name, "is required")
+    maps = {
+        str(k): {str(a): b for a, b in reader.as_dict(v, f"maps.{k}").items()}
+        for k, v in reader.as_dict(data.get("maps") or {}, "maps").items()
+    }
+    base = reader.fields(data.get("fields"), "fields", maps)
+    tables_raw = data.get("tables")
+    if not isinstance(tables_raw, list) or not tables_raw:
+        raise reader.fail("tables", "a non-empty list of tables is required")
+    tables = tuple(reader.table(t, f"tables[{i}]", maps, base) for i, t in enumerate(tables_raw))
+    if len({t.name for t in tables}) != len(tables):
+        raise reader.fail("tables", "table names must be unique")
+    checks = reader.as_dict(data.get("checks") or {}, "checks")
+    reader.check_keys(checks, {"zero", "max"}, "checks")
+    key = str(data["key"])
+    source = str(data.get("source", "files"))
+    if source not in ("files", "frame"):
+        raise reader.fail("source", "must be 'files' or 'frame'")
+    return Mapping(
+        path=path,
+        key=key,
+        family=str(data.get("family", key.rsplit("_", 1)[0])),
+        title=str(data["title"]),
+        publisher=str(data["publisher"]),
+        edition=str(data["edition"]),
+        version=str(data.get("version", "")),
+        source_url=str(data["source_url"]),
+        licence=str(data["licence"]),
+        attribution=str(data.get("attribution", "")),
+        tables=tables,
+        zero=reader.check_rule(checks["zero"], "checks.zero", needs_value=False)
+        if "zero" in checks
+        else None,
+        maximum=reader.check_rule(checks["max"], "checks.max", needs_value=True)
+        if "max" in checks
+        else None,
+        raw_dir=raw_dir or RAW_DIR,
+        text=text,
+        source=source,
+    )
+
+
+def mapping_path(key: str) -> Path:
+    """The shipped mapping file for a dataset key."""
+    return MAPPINGS_DIR / f"{key}.yml"
+
+
+def shipped_mappings() -> list[Path]:
+    """Every shipped mapping, in a stable order."""
+    return sorted(MAPPINGS_DIR.glob("*.yml"))

@@ -1,0 +1,50 @@
+"""`python manage.py factor_search "diesel" [--region GB] [--unit L] [--year 2024] [--json]`."""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from emissions.engine.errors import EngineError
+from factors.matching import match_factors
+
+
+class Command(BaseCommand):
+    help = "Rank library factors for an activity description, with the reason for each."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("description", help="what the activity is, e.g. 'diesel' or 'Strom'")
+        parser.add_argument("--region", help="ISO 3166 alpha-2 code (GB, DE, US) or GLOBAL")
+        parser.add_argument("--unit", help="the activity's unit (L, kWh, kg, EUR...)")
+        parser.add_argument("--year", type=int)
+        parser.add_argument("--limit", type=int, default=10)
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            found = match_factors(
+                description=options["description"],
+                unit=options["unit"],
+                region=options["region"],
+                year=options["year"],
+                limit=options["limit"],
+            )
+        except EngineError as exc:
+            if options["json"]:
+                self.stdout.write(json.dumps({"ok": False, "error": exc.to_dict()}))
+            raise CommandError(f"{exc.message} {exc.suggestion or ''}".strip()) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps({"ok": True, "candidates": [c.as_dict() for c in found]}))
+            return
+        if not found:
+            self.stdout.write("no matching factor")
+        for rank, candidate in enumerate(found, start=1):
+            f = candidate.factor
+            self.stdout.write(
+                f"{rank:>2}. {f.kg_co2e:.6g} kg CO2e/{f.unit}  {f.name}  [{f.region}, "
+                f"{f.dataset_key} v{f.dataset_version} {f.publisher_id}]"
+            )
+            self.stdout.write(f"    {'; '.join(candidate.reasons)}")

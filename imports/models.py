@@ -1,0 +1,135 @@
+"""Uploads and their way to activity records: import runs, mapping templates, remembered factor choices."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    MAPPED = "mapped", "Mapped"
+    VALIDATED = "validated", "Validated"
+    COMMITTING = "committing", "Committing"
+    COMMITTED = "committed", "Committed"
+    FAILED = "failed", "Failed"
+    UNDONE = "undone", "Undone"
+
+
+class MappingTemplate(models.Model):
+    """A named column mapping, re-applied when a file with the same header set comes back."""
+
+    name = models.CharField(max_length=120, unique=True)
+    header_signature = models.CharField(max_length=64, db_index=True)
+    mapping = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportRun(models.Model):
+    """One uploaded file on its way through mapping, validation and commit; the wizard's saved state."""
+
+    status = models.CharField(
+        max_length=12, choices=ImportStatus.choices, default=ImportStatus.UPLOADED
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+
+    # What reading the file found (encoding, delimiter, sheets, header row, skipped rows...).
+    detected = models.JSONField(default=dict)
+    sheet = models.CharField(max_length=200, blank=True)
+    mapping = models.JSONField(default=dict)
+    template = models.ForeignKey(
+        MappingTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    # Cells fixed in the wizard: {"<row>:<field>": "<new raw value>"}.
+    fixes = models.JSONField(default=dict)
+
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_valid = models.PositiveIntegerField(default=0)
+    rows_invalid = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0)
+    records_created = models.PositiveIntegerField(default=0)
+    kg_co2e = models.FloatField(null=True, blank=True)
+
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    committed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+
+class FactorChoice(models.Model):
+    """The factor a tenant chose for an activity text, remembered for the next import."""
+
+    activity_key = models.CharField(max_length=300, help_text="Normalised activity text.")
+    unit_dimension = models.CharField(max_length=40, blank=True)
+    factor = models.ForeignKey(
+        "factors.EmissionFactor", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    supplier_factor = models.ForeignKey(
+        "emissions.SupplierFactor",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["activity_key", "unit_dimension"], name="one_choice_per_activity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.activity_key
+
+
+class RowError(models.Model):
+    """A structured validation error of one cell, as the user sees it in their spreadsheet."""
+
+    run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="row_errors")
+    row = models.PositiveIntegerField()
+    column = models.CharField(max_length=200)
+    field = models.CharField(max_length=40)
+    value = models.TextField(blank=True)
+    message = models.TextField()
+    suggestion = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["row", "id"]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["run", "row"])]
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.message}"
