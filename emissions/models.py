@@ -13,6 +13,7 @@ from django.db import models
 
 
 class Scope(models.IntegerChoices):
+    OUTSIDE = 0, "Outside of scopes"  # e.g. biogenic CO2, reported separately under ESRS E1
     SCOPE_1 = 1, "Scope 1"
     SCOPE_2 = 2, "Scope 2"
     SCOPE_3 = 3, "Scope 3"

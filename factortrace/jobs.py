@@ -71,7 +71,12 @@ def enqueue_public(func: JobFunc, *, queue: str = "default", **ids: Any) -> None
 
 def _dispatch(path: str, schema_name: str, ids: dict[str, Any], queue: str) -> None:
     if settings.JOBS_IN_PROCESS:
-        run_in_schema(path, schema_name, ids)
+        # The runner ends on public, as a worker must; the requesting code continues in its tenant.
+        caller = tenant_connection().tenant
+        try:
+            run_in_schema(path, schema_name, ids)
+        finally:
+            tenant_connection().set_tenant(caller)
         return
     import django_rq
 

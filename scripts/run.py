@@ -17,9 +17,7 @@ def manage(*args: str) -> None:
 
 
 def main() -> int:
-    manage("migrate_schemas", "--executor=standard", "-v", "0")
-    manage("collectstatic", "--no-input", "-v", "0")
-    manage("bootstrap_demo")
+    manage("prepare")
     address = os.environ.get("RUN_ADDRESS", "0.0.0.0:8000")
     children = [subprocess.Popen([PY, "manage.py", "runserver", address, "--noreload"], cwd=ROOT)]
     if os.environ.get("REDIS_URL"):

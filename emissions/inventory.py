@@ -1,0 +1,209 @@
+"""The bridge between stored factors and the pure engine: factor rows -> the engine's factor frame,
+activity frames -> kg CO2e with provenance, and the recalculation of one edited record.
+
+Library factors are keyed ``lib:<id>``, a tenant's supplier factors ``sup:<id>``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from emissions.engine.calculate import calculate
+from emissions.engine.errors import EngineError
+from emissions.engine.fuels import resolve_fuel
+from emissions.models import ActivityRecord, SupplierFactor, Tier
+from factors.models import EmissionFactor
+
+DEFAULT_GWP_SET = "AR5"
+
+# Library "basis" -> the engine's basis vocabulary.
+_BASIS = {
+    "activity": "activity",
+    "spend": "spend",
+    "location": "location",
+    "market": "contractual",
+    "residual_mix": "residual_mix",
+    "supplier": "supplier_specific",
+}
+_SCOPE_INT = {"outside_scopes": 0, "scope_1": 1, "scope_2": 2, "scope_3": 3}
+
+
+def library_key(factor_id: int) -> str:
+    return f"lib:{factor_id}"
+
+
+def supplier_key(supplier_factor_id: int) -> str:
+    return f"sup:{supplier_factor_id}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _fuel_of(name: str) -> str | None:
+    """The DEFRA fuel a factor's name stands for (for volume/mass/energy conversions), if any."""
+    for part in reversed(name.split(":")):
+        try:
+            return resolve_fuel(part.strip())
+        except EngineError:
+            continue
+    return None
+
+
+def factor_frame(
+    *, factor_ids: Iterable[int] = (), supplier_factor_ids: Iterable[int] = ()
+) -> pd.DataFrame:
+    """The engine's factors frame for these library and supplier factors."""
+    library = EmissionFactor.objects.filter(id__in=set(factor_ids)).select_related("dataset")
+    suppliers = SupplierFactor.objects.filter(id__in=set(supplier_factor_ids))
+    rows = [_library_row(f) for f in library] + [_supplier_row(s) for s in suppliers]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["factor_key", "unit", "kg_co2e"])
+    return frame
+
+
+def _library_row(f: EmissionFactor) -> dict[str, Any]:
+    return {
+        "factor_key": library_key(f.id),
+        "factor_id": f.id,
+        "dataset": f.dataset.key,
+        "dataset_version": str(f.dataset.version),
+        "unit": f.unit,
+        "kg_co2e": f.kg_co2e,
+        "co2_kg_co2e": f.co2,
+        "ch4_kg_co2e": f.ch4,
+        "n2o_kg_co2e": f.n2o,
+        "other_kg_co2e": f.other_ghg,
+        "gwp_basis": f.gwp_set,
+        "cv_basis": f.cv_basis or None,
+        "fuel": _fuel_of(f.name),
+        "currency": f.currency or None,
+        "price_year": f.price_year,
+        "scope": f.scope,
+        "category": f.scope3_category,
+        "basis": _BASIS.get(f.basis, "activity"),
+        "name": f.name,
+    }
+
+
+def _supplier_row(s: SupplierFactor) -> dict[str, Any]:
+    return {
+        "factor_key": supplier_key(s.id),
+        "factor_id": s.id,
+        "dataset": "supplier",
+        "dataset_version": "",
+        "unit": s.unit,
+        "kg_co2e": s.kg_co2e,
+        "co2_kg_co2e": s.kg_co2,
+        "ch4_kg_co2e": s.kg_ch4_co2e,
+        "n2o_kg_co2e": s.kg_n2o_co2e,
+        "other_kg_co2e": s.kg_other_co2e,
+        "gwp_basis": s.gwp_set,
+        "cv_basis": None,
+        "fuel": _fuel_of(s.name),
+        "currency": s.currency or None,
+        "price_year": s.price_year,
+        "scope": str(s.scope),
+        "category": s.category,
+        "basis": _BASIS.get(s.basis, "supplier_specific"),
+        "name": s.name,
+    }
+
+
+def compute(
+    activities: pd.DataFrame, factors: pd.DataFrame, *, gwp_set: str = DEFAULT_GWP_SET
+) -> pd.DataFrame:
+    """Run the engine; tiers default from the factor (supplier -> primary, spend -> spend)."""
+    return calculate(activities, factors, gwp_set=gwp_set)
+
+
+def tier_for(factor_key: str, basis: str | None) -> str:
+    if factor_key.startswith("sup:"):
+        return Tier.PRIMARY
+    if basis == "spend":
+        return Tier.SPEND
+    return Tier.SECONDARY
+
+
+def provenance_key(provenance_json: str) -> str:
+    """A short stable key for one way of calculating (shared by every row computed that way)."""
+    return hashlib.sha256(provenance_json.encode()).hexdigest()[:16]
+
+
+def scope_int(value: object) -> int | None:
+    if isinstance(value, str):
+        return _SCOPE_INT.get(value)
+    return None
+
+
+class RecalculationError(Exception):
+    """An edited record cannot be computed: the message says why, for the form."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message", "The record cannot be computed."))
+        self.error = error
+
+
+def activity_record_recalculate(
+    *, record: ActivityRecord, gwp_set: str | None = None
+) -> ActivityRecord:
+    """Recompute one record (after an edit) through the same engine path as an import.
+
+    Fills the record's result fields; the caller saves. Raises RecalculationError with the
+    engine's structured error when the edited values cannot be computed.
+    """
+    if record.supplier_factor_id:
+        key = supplier_key(record.supplier_factor_id)
+        factors = factor_frame(supplier_factor_ids=[record.supplier_factor_id])
+    elif record.factor_id:
+        key = library_key(record.factor_id)
+        factors = factor_frame(factor_ids=[record.factor_id])
+    else:
+        raise RecalculationError({"message": "The record has no emission factor to compute with."})
+    spend = record.quantity is None and record.amount is not None
+    activity = {
+        "quantity": record.amount if spend else record.quantity,
+        "unit": "" if spend else record.unit,
+        "currency": record.currency or None,
+        "factor_key": key,
+        "date": pd.Timestamp(record.date),
+        "is_correction": record.is_correction,
+    }
+    result = compute(
+        pd.DataFrame([activity]), factors, gwp_set=gwp_set or record.gwp_set or DEFAULT_GWP_SET
+    )
+    row = result.iloc[0]
+    if not bool(row["ok"]):
+        raise RecalculationError(dict(row["error"] or {}))
+    _apply_result(record, row)
+    provenance = json.loads(row["provenance"]) if isinstance(row["provenance"], str) else {}
+    record.provenance = {**(record.provenance or {}), "calculation": provenance, "edited": True}
+    record.gwp_set = gwp_set or record.gwp_set or DEFAULT_GWP_SET
+    record.factor_version = factor_version(provenance)[:80]
+    return record
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _apply_result(record: ActivityRecord, row: pd.Series) -> None:
+    record.kg_co2e = float(row["kg_co2e"])
+    record.kg_co2 = _num(row.get("co2_kg_co2e"))
+    record.kg_ch4_co2e = _num(row.get("ch4_kg_co2e"))
+    record.kg_n2o_co2e = _num(row.get("n2o_kg_co2e"))
+    record.kg_other_co2e = _num(row.get("other_kg_co2e"))
+    record.kg_co2e_market = _num(row.get("kg_co2e_market"))
+    basis = row.get("market_basis")
+    record.market_basis = "" if basis is None or pd.isna(basis) else str(basis)
+
+
+def factor_version(provenance: dict[str, Any]) -> str:
+    """'defra_2024 v1' for a library factor, 'supplier' for a tenant's own, from a provenance dict."""
+    factor = provenance.get("factor") or {}
+    dataset, version = factor.get("dataset") or "", factor.get("version") or ""
+    return f"{dataset} v{version}" if version else str(dataset)

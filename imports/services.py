@@ -1,0 +1,1060 @@
+"""The import wizard's writes and the commit job: an upload becomes validated, calculated, stored records.
+
+Flow: ``import_run_create`` (store + read + suggest a mapping) -> ``import_run_set_mapping`` ->
+``import_run_validate`` (pipeline validation, one factor per distinct activity, engine calculation,
+row errors stored) -> fixes (``import_run_fix_cell``, ``import_run_apply_to_all``) and factor choices
+(``factor_choice_set``) -> ``import_run_start_commit`` queues ``import_run_commit_job``, which does the
+same work again from the stored file and writes every record in one transaction with COPY.
+
+The preparation (`prepare`) is shared by the wizard, the job and the ``import_activities`` command.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from emissions.engine.units import unit_dimension
+from emissions.inventory import (
+    DEFAULT_GWP_SET,
+    compute,
+    factor_frame,
+    factor_version,
+    library_key,
+    provenance_key,
+    scope_int,
+    supplier_key,
+)
+from emissions.models import ActivityRecord
+from factors.matching import match_factors
+from factortrace.jobs import enqueue_for_tenant
+from factortrace.tenancy import current_schema
+from imports.models import FactorChoice, ImportRun, ImportStatus, MappingTemplate, RowError
+from imports.pipeline import (
+    Mapping,
+    MappingSuggestion,
+    PipelineError,
+    ReadResult,
+    RowCheck,
+    ValidationResult,
+    apply_fixes,
+    count_value,
+    export_invalid_rows,
+    header_signature,
+    preview,
+    read_upload,
+    replace_value,
+    revalidate_row,
+    suggest_mapping,
+    validate,
+)
+
+logger = logging.getLogger(__name__)
+
+# Row errors kept for the wizard's table; counts stay exact beyond it.
+MAX_STORED_ERRORS = 5000
+# Distinct activities matched automatically in one validation.
+MAX_AUTO_MATCH = 500
+
+
+class ImportInputError(Exception):
+    """The upload, mapping or state cannot be used; ``message`` is for the user, nothing changed."""
+
+    def __init__(
+        self, message: str, *, code: str = "invalid", details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+    @classmethod
+    def from_pipeline(cls, exc: PipelineError) -> ImportInputError:
+        return cls(exc.message, code=exc.code, details=dict(exc.details))
+
+
+# --------------------------------------------------------------------------------------------
+# reading, with a small per-process cache (the wizard re-reads the same file on every step)
+
+_READ_CACHE: OrderedDict[tuple[Any, ...], ReadResult] = OrderedDict()
+_READ_CACHE_SIZE = 3
+_READ_LOCK = threading.Lock()
+
+
+def read_source(
+    source: Any, *, filename: str, sheet: str | None, header_row: int | None
+) -> ReadResult:
+    try:
+        return read_upload(
+            source,
+            filename=filename,
+            max_bytes=settings.IMPORT_MAX_BYTES,
+            sheet=sheet,
+            header_row=header_row,
+        )
+    except PipelineError as exc:
+        raise ImportInputError.from_pipeline(exc) from None
+
+
+def import_run_read(run: ImportRun) -> ReadResult:
+    """The run's stored file, parsed (sheet and header row as chosen)."""
+    mapping = run_mapping(run)
+    header_row = mapping.options.header_row if mapping else None
+    key = (current_schema(), run.id, run.sha256, run.sheet, header_row)
+    with _READ_LOCK:
+        cached = _READ_CACHE.get(key)
+        if cached is not None:
+            _READ_CACHE.move_to_end(key)
+            return cached
+    with run.file.open("rb") as handle:
+        result = read_source(
+            handle, filename=run.original_name, sheet=run.sheet or None, header_row=header_row
+        )
+    with _READ_LOCK:
+        _READ_CACHE[key] = result
+        while len(_READ_CACHE) > _READ_CACHE_SIZE:
+            _READ_CACHE.popitem(last=False)
+    return result
+
+
+def run_mapping(run: ImportRun) -> Mapping | None:
+    if not run.mapping:
+        return None
+    try:
+        return Mapping.from_dict(run.mapping)
+    except PipelineError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# upload, sheet, mapping
+
+
+def _safe_name(name: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[:120].strip("._") or "upload"
+    return stem
+
+
+def import_run_create(*, upload: UploadedFile, user: User | None) -> ImportRun:
+    """Store an upload and read it; a file that cannot be read raises ImportInputError, saving nothing."""
+    name = upload.name or "upload"
+    limit = settings.IMPORT_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ImportInputError(
+            f"{name} is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.",
+            code="too_large",
+            details={"limit": limit},
+        )
+    upload.seek(0)
+    read = read_source(upload.file, filename=name, sheet=None, header_row=None)
+    return _create_run(read, name=name, user=user, store=lambda run: _store_upload(run, upload))
+
+
+def _store_upload(run: ImportRun, upload: UploadedFile) -> None:
+    upload.seek(0)
+    run.file.save(_safe_name(upload.name or "upload"), upload, save=False)
+
+
+def _create_run(
+    read: ReadResult, *, name: str, user: User | None, store: Callable[[ImportRun], None]
+) -> ImportRun:
+    run = ImportRun(
+        original_name=name[:255],
+        size_bytes=read.size,
+        sha256=read.sha256,
+        detected=read.metadata(),
+        sheet=read.sheet or "",
+        created_by=user,
+    )
+    _apply_template_or_suggestion(run, read)
+    store(run)
+    run.save()
+    return run
+
+
+def _apply_template_or_suggestion(run: ImportRun, read: ReadResult) -> None:
+    signature = header_signature(read.headers)
+    template = (
+        MappingTemplate.objects.filter(header_signature=signature).order_by("-updated_at").first()
+    )
+    suggestion = suggest_mapping(read.headers, read.frame.head(200))
+    run.detected = {**run.detected, "suggestions": suggestion.to_dict(), "signature": signature}
+    if template is not None:
+        run.template = template
+        run.mapping = template.mapping
+        run.status = ImportStatus.MAPPED
+    else:
+        run.template = None
+        run.mapping = suggestion.mapping.to_dict()
+        run.status = ImportStatus.UPLOADED
+
+
+def duplicate_runs(run: ImportRun) -> QuerySet[ImportRun]:
+    """Earlier runs of the same file (same SHA-256), most recent first."""
+    return ImportRun.objects.filter(sha256=run.sha256).exclude(id=run.id).order_by("-created_at")
+
+
+def import_run_set_sheet(*, run: ImportRun, sheet: str) -> ImportRun:
+    sheets = run.detected.get("sheets") or []
+    if sheet not in sheets:
+        raise ImportInputError(
+            f"The workbook has no sheet “{sheet}”. Its sheets are: {', '.join(sheets)}."
+        )
+    with run.file.open("rb") as handle:
+        read = read_source(handle, filename=run.original_name, sheet=sheet, header_row=None)
+    run.sheet = sheet
+    run.detected = read.metadata()
+    run.fixes = {}
+    _apply_template_or_suggestion(run, read)
+    run.save(update_fields=["sheet", "detected", "fixes", "mapping", "template", "status"])
+    return run
+
+
+def import_run_suggestion(run: ImportRun) -> MappingSuggestion:
+    read = import_run_read(run)
+    return suggest_mapping(read.headers, read.frame.head(200))
+
+
+def import_run_set_mapping(
+    *, run: ImportRun, mapping: Mapping, template_name: str | None, user: User | None
+) -> ImportRun:
+    """Check the mapping against the file, store it, and optionally save it as a named template."""
+    _ensure_editable(run)
+    read = import_run_read(run)
+    try:
+        mapping.check(read.headers)
+    except PipelineError as exc:
+        raise ImportInputError.from_pipeline(exc) from None
+    with transaction.atomic():
+        run.mapping = mapping.to_dict()
+        run.status = ImportStatus.MAPPED
+        if template_name:
+            template, _ = MappingTemplate.objects.update_or_create(
+                name=template_name.strip()[:120],
+                defaults={
+                    "header_signature": header_signature(read.headers),
+                    "mapping": {**mapping.to_dict(), "name": template_name.strip()[:120]},
+                    "created_by": user,
+                },
+            )
+            run.template = template
+        run.save(update_fields=["mapping", "status", "template"])
+    return run
+
+
+def import_run_preview(run: ImportRun, n: int = 10) -> dict[str, Any]:
+    mapping = run_mapping(run)
+    if mapping is None:
+        raise ImportInputError("Map the columns first.", code="not_mapped")
+    frame, natives = _fixed_frame(run, import_run_read(run))
+    return preview(frame, mapping, n=n, native_numbers=natives)
+
+
+def _ensure_editable(run: ImportRun) -> None:
+    if run.status in {ImportStatus.COMMITTING, ImportStatus.COMMITTED, ImportStatus.UNDONE}:
+        raise ImportInputError(
+            f"This import is {run.get_status_display().lower()}; start a new upload to change it.",
+            code="locked",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# fixes
+
+
+def _fix_list(run: ImportRun) -> tuple[list[list[Any]], list[list[Any]]]:
+    fixes = run.fixes or {}
+    return list(fixes.get("replace", [])), list(fixes.get("cells", []))
+
+
+def _fixed_frame(run: ImportRun, read: ReadResult) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    replacements, cells = _fix_list(run)
+    frame, natives = read.frame, dict(read.native_numbers)
+    try:
+        for column, old, new in replacements:
+            frame, _ = replace_value(frame, column, old, new)
+            natives.pop(column, None) if column in natives and new is not None else None
+        if cells:
+            frame, natives = apply_fixes(frame, [(int(r), c, v) for r, c, v in cells], natives)
+    except PipelineError as exc:
+        raise ImportInputError.from_pipeline(exc) from None
+    return frame, natives
+
+
+def import_run_fix_cell(*, run: ImportRun, row: int, column: str, value: str) -> RowCheck:
+    """Store a fixed cell and re-check its row (one row's work)."""
+    _ensure_editable(run)
+    mapping = run_mapping(run)
+    if mapping is None:
+        raise ImportInputError("Map the columns first.", code="not_mapped")
+    read = import_run_read(run)
+    if column not in read.frame.columns:
+        raise ImportInputError(f"There is no column “{column}”.", code="column_not_found")
+    if row not in read.frame.index:
+        raise ImportInputError(f"There is no row {row} in this file.", code="row_not_found")
+    frame, natives = _fixed_frame(run, read)
+    check = revalidate_row(frame, mapping, row, fixes={column: value}, native_numbers=natives)
+    replacements, cells = _fix_list(run)
+    cells = [c for c in cells if not (int(c[0]) == row and c[1] == column)] + [[row, column, value]]
+    run.fixes = {"replace": replacements, "cells": cells}
+    RowError.objects.filter(run=run, row=row, column=column).delete()
+    run.save(update_fields=["fixes"])
+    return check
+
+
+def import_run_apply_to_all(*, run: ImportRun, column: str, value: str, replacement: str) -> int:
+    """Replace every cell of ``column`` equal to ``value``; returns how many cells change."""
+    _ensure_editable(run)
+    read = import_run_read(run)
+    if column not in read.frame.columns:
+        raise ImportInputError(f"There is no column “{column}”.", code="column_not_found")
+    frame, _ = _fixed_frame(run, read)
+    changed = count_value(frame, column, value)
+    if changed:
+        replacements, cells = _fix_list(run)
+        run.fixes = {"replace": [*replacements, [column, value, replacement]], "cells": cells}
+        run.save(update_fields=["fixes"])
+    return changed
+
+
+def import_run_export_invalid(*, run: ImportRun, fmt: str) -> bytes:
+    prepared = _prepare_run(run)
+    if fmt not in {"csv", "xlsx"}:
+        raise ImportInputError("Choose CSV or XLSX.", code="unsupported_format")
+    return export_invalid_rows(prepared.frame, prepared.as_validation(), fmt=fmt)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# factor assignment and calculation
+
+
+def activity_key(text: str) -> str:
+    return " ".join(str(text).casefold().split())[:300]
+
+
+@dataclass
+class ActivityChoiceRow:
+    """One distinct activity of a file and the factor it will be computed with."""
+
+    activity: str
+    key: str
+    unit_dimension: str
+    rows: int
+    factor_id: int | None = None
+    supplier_factor_id: int | None = None
+    remembered: bool = False
+    candidates: list[Any] = field(default_factory=list)
+
+    @property
+    def factor_key(self) -> str | None:
+        if self.supplier_factor_id:
+            return supplier_key(self.supplier_factor_id)
+        if self.factor_id:
+            return library_key(self.factor_id)
+        return None
+
+
+def _distinct_activities(data: pd.DataFrame, valid: pd.Series) -> pd.DataFrame:
+    """Distinct (activity key, unit dimension) of the valid rows, with a sample text and a count."""
+    rows = data.loc[valid.to_numpy()]
+    if rows.empty:
+        return pd.DataFrame(columns=["key", "dimension", "activity", "rows"])
+    spend = rows["unit"].isna() if "unit" in rows else pd.Series(True, index=rows.index)
+    units = (
+        rows["unit"].astype("object").where(~spend, None)
+        if "unit" in rows
+        else pd.Series(None, index=rows.index)
+    )
+    dims = {u: unit_dimension(u) for u in pd.unique(units.dropna())}
+    frame = pd.DataFrame(
+        {
+            "key": rows["activity"]
+            .astype(str)
+            .str.casefold()
+            .str.split()
+            .str.join(" ")
+            .str.slice(0, 300),
+            "dimension": units.map(dims).fillna("money"),
+            "activity": rows["activity"].astype(str),
+        },
+        index=rows.index,
+    )
+    grouped = frame.groupby(["key", "dimension"], sort=False)
+    out = grouped.agg(activity=("activity", "first"), rows=("activity", "size")).reset_index()
+    return out.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _region_of(data: pd.DataFrame) -> str | None:
+    if "country" not in data or data["country"].dropna().empty:
+        return None
+    return str(data["country"].dropna().mode().iloc[0])
+
+
+def _supplier_candidates() -> list[Any]:
+    try:
+        from emissions.selectors import supplier_factor_candidates
+    except ImportError:
+        return []
+    return list(supplier_factor_candidates())
+
+
+def assign_factors(
+    distinct: pd.DataFrame,
+    *,
+    region: str | None,
+    overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
+    with_candidates: bool = False,
+) -> list[ActivityChoiceRow]:
+    """The factor for each distinct activity: the run's own choice, the tenant's remembered choice,
+    else the best match of the matching service."""
+    overrides = overrides or {}
+    remembered = {
+        (c.activity_key, c.unit_dimension): c
+        for c in FactorChoice.objects.filter(activity_key__in=list(distinct["key"]))
+    }
+    extra = _supplier_candidates()
+    out: list[ActivityChoiceRow] = []
+    for n, item in enumerate(distinct.itertuples(index=False)):
+        choice = ActivityChoiceRow(
+            activity=item.activity, key=item.key, unit_dimension=item.dimension, rows=int(item.rows)
+        )
+        pair = (item.key, item.dimension)
+        if pair in overrides:
+            choice.factor_id = overrides[pair].get("factor_id")
+            choice.supplier_factor_id = overrides[pair].get("supplier_factor_id")
+            choice.remembered = True
+        elif pair in remembered:
+            choice.factor_id = remembered[pair].factor_id
+            choice.supplier_factor_id = remembered[pair].supplier_factor_id
+            choice.remembered = True
+        if with_candidates or (choice.factor_key is None and n < MAX_AUTO_MATCH):
+            unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
+            candidates = match_factors(
+                description=item.activity, unit=unit, region=region, limit=8, extra_candidates=extra
+            )
+            if item.dimension == "money":
+                candidates = [
+                    c for c in candidates if c.factor.unit_dimension == "money"
+                ] or candidates
+            choice.candidates = candidates
+            if choice.factor_key is None and candidates:
+                best = candidates[0].factor
+                if best.source == "supplier":
+                    choice.supplier_factor_id = best.factor_id
+                else:
+                    choice.factor_id = best.factor_id
+        out.append(choice)
+    return out
+
+
+_DIMENSION_UNIT = {
+    "volume": "L",
+    "mass": "kg",
+    "energy": "kWh",
+    "distance": "km",
+    "passenger distance": "passenger * km",
+    "freight (mass x distance)": "tonne * km",
+}
+
+
+def _unit_for_dimension(dimension: str) -> str | None:
+    return _DIMENSION_UNIT.get(dimension)
+
+
+@dataclass
+class Prepared:
+    """A file validated, assigned factors and calculated: everything but the write."""
+
+    frame: pd.DataFrame
+    result: ValidationResult
+    valid: pd.Series
+    errors: pd.DataFrame
+    choices: list[ActivityChoiceRow]
+    calculated: pd.DataFrame
+    activity_keys: pd.Series
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.valid)
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.valid.sum())
+
+    @property
+    def n_invalid(self) -> int:
+        return self.n_rows - self.n_valid
+
+    @property
+    def kg_co2e(self) -> float:
+        ok = self.calculated.loc[self.valid[self.valid].index.intersection(self.calculated.index)]
+        return float(ok["kg_co2e"].sum()) if not ok.empty else 0.0
+
+    def as_validation(self) -> ValidationResult:
+        return ValidationResult(
+            data=self.result.data,
+            valid=self.valid,
+            errors=self.errors,
+            detected=self.result.detected,
+            mapping=self.result.mapping,
+            notes=self.result.notes,
+        )
+
+    def error_records(self, limit: int | None = None) -> list[dict[str, Any]]:
+        return self.as_validation().error_records(limit)
+
+
+def prepare(
+    read: ReadResult,
+    mapping: Mapping,
+    *,
+    frame: pd.DataFrame | None = None,
+    natives: dict[str, np.ndarray] | None = None,
+    overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
+    gwp_set: str = DEFAULT_GWP_SET,
+) -> Prepared:
+    """Validate, give every distinct activity a factor, and calculate every valid row."""
+    frame = read.frame if frame is None else frame
+    natives = read.native_numbers if natives is None else natives
+    try:
+        mapping.check(list(frame.columns))
+        result = validate(frame, mapping, native_numbers=natives)
+    except PipelineError as exc:
+        raise ImportInputError.from_pipeline(exc) from None
+    data, valid = result.data, result.valid.copy()
+    distinct = _distinct_activities(data, valid)
+    choices = assign_factors(distinct, region=_region_of(data), overrides=overrides)
+    keys = pd.Series(index=data.index, dtype="object")
+    if valid.any():
+        act = data.loc[valid.to_numpy(), "activity"].astype(str)
+        keys.loc[act.index] = act.str.casefold().str.split().str.join(" ").str.slice(0, 300)
+    calculated, calc_errors = _calculate(data, valid, keys, choices, mapping, gwp_set)
+    errors = result.errors
+    if not calc_errors.empty:
+        errors = pd.concat([errors, calc_errors], ignore_index=True).sort_values(
+            ["row"], kind="stable"
+        )
+        valid.loc[calc_errors["row"].to_numpy()] = False
+    return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
+
+
+def _calculate(
+    data: pd.DataFrame,
+    valid: pd.Series,
+    keys: pd.Series,
+    choices: list[ActivityChoiceRow],
+    mapping: Mapping,
+    gwp_set: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = data.loc[valid.to_numpy()]
+    empty_errors = pd.DataFrame(
+        columns=["row", "column", "field", "value", "code", "message", "suggestion"]
+    )
+    if rows.empty:
+        return pd.DataFrame(), empty_errors
+    has_unit = rows["unit"].notna() if "unit" in rows else pd.Series(False, index=rows.index)
+    dims_of_unit = (
+        {u: unit_dimension(u) for u in pd.unique(rows.loc[has_unit, "unit"])}
+        if has_unit.any()
+        else {}
+    )
+    dims = (
+        rows["unit"].map(dims_of_unit).fillna("money")
+        if "unit" in rows
+        else pd.Series("money", index=rows.index)
+    )
+    factor_of = {(c.key, c.unit_dimension): c.factor_key for c in choices}
+    pair = pd.Series(list(zip(keys.loc[rows.index], dims, strict=True)), index=rows.index)
+    factor_keys = pair.map(factor_of)
+
+    activities = pd.DataFrame(index=rows.index)
+    quantity = rows["quantity"] if "quantity" in rows else pd.Series(np.nan, index=rows.index)
+    amount = rows["amount"] if "amount" in rows else pd.Series(np.nan, index=rows.index)
+    activities["quantity"] = quantity.where(has_unit, amount).astype("float64")
+    activities["unit"] = rows["unit"].where(has_unit, "") if "unit" in rows else ""
+    activities["currency"] = rows.get("currency")
+    activities["factor_key"] = factor_keys.fillna("")
+    date = rows["date"] if "date" in rows else rows.get("period_start")
+    activities["date"] = date
+    activities["is_correction"] = rows.get("is_correction", False)
+    if "scope" in rows:
+        activities["scope"] = rows["scope"]
+    if "category" in rows:
+        activities["scope3_category"] = rows["category"]
+
+    lib_ids = [c.factor_id for c in choices if c.factor_id and not c.supplier_factor_id]
+    sup_ids = [c.supplier_factor_id for c in choices if c.supplier_factor_id]
+    factors = factor_frame(factor_ids=lib_ids, supplier_factor_ids=sup_ids)
+
+    missing = activities["factor_key"] == ""
+    computable = activities.loc[~missing]
+    calculated = (
+        compute(computable, factors, gwp_set=gwp_set) if not computable.empty else pd.DataFrame()
+    )
+
+    error_frames = []
+    if missing.any():
+        activity_col = mapping.source_of("activity") or "activity"
+        miss = rows.loc[missing]
+        error_frames.append(
+            pd.DataFrame(
+                {
+                    "row": miss.index.to_numpy(),
+                    "column": activity_col,
+                    "field": "activity",
+                    "value": miss["activity"].astype(str).to_numpy(),
+                    "code": "no_factor",
+                    "message": "No emission factor matches this activity.",
+                    "suggestion": "Choose a factor for it in the factor step, or add a supplier factor.",
+                }
+            )
+        )
+    if not calculated.empty and not calculated["ok"].all():
+        bad = calculated.loc[~calculated["ok"].astype(bool)]
+        unit_col = mapping.source_of("unit") or mapping.source_of("currency") or "unit"
+        details = bad["error"]
+        error_frames.append(
+            pd.DataFrame(
+                {
+                    "row": bad.index.to_numpy(),
+                    "column": unit_col,
+                    "field": "unit",
+                    "value": [str((d or {}).get("value", "")) for d in details],
+                    "code": "calculation",
+                    "message": [
+                        str((d or {}).get("message", "This row cannot be calculated."))
+                        for d in details
+                    ],
+                    "suggestion": [str((d or {}).get("suggestion") or "") for d in details],
+                }
+            )
+        )
+    errors = pd.concat(error_frames, ignore_index=True) if error_frames else empty_errors
+    if not calculated.empty:
+        calculated["factor_key"] = computable["factor_key"]
+    return calculated, errors
+
+
+# --------------------------------------------------------------------------------------------
+# wizard validation
+
+
+def _overrides(run: ImportRun) -> dict[tuple[str, str], dict[str, Any]]:
+    stored = (run.detected or {}).get("factor_choices", {})
+    out = {}
+    for joined, value in stored.items():
+        key, _, dim = joined.partition("|")
+        out[(key, dim)] = value
+    return out
+
+
+def _prepare_run(run: ImportRun) -> Prepared:
+    mapping = run_mapping(run)
+    if mapping is None:
+        raise ImportInputError("Map the columns first.", code="not_mapped")
+    read = import_run_read(run)
+    frame, natives = _fixed_frame(run, read)
+    return prepare(read, mapping, frame=frame, natives=natives, overrides=_overrides(run))
+
+
+def import_run_validate(*, run: ImportRun) -> Prepared:
+    """Validate and calculate the whole file; store the counts and the row errors on the run."""
+    _ensure_editable(run)
+    prepared = _prepare_run(run)
+    with transaction.atomic():
+        RowError.objects.filter(run=run).delete()
+        errors = prepared.errors.head(MAX_STORED_ERRORS)
+        RowError.objects.bulk_create(
+            [
+                RowError(
+                    run=run,
+                    row=int(e["row"]),
+                    column=str(e["column"])[:200],
+                    field=str(e["field"])[:40],
+                    value="" if pd.isna(e["value"]) else str(e["value"]),
+                    message=str(e["message"]),
+                    suggestion="" if pd.isna(e["suggestion"]) else str(e["suggestion"]),
+                )
+                for e in errors.to_dict("records")
+            ],
+            batch_size=1000,
+        )
+        run.rows_total = prepared.n_rows
+        run.rows_valid = prepared.n_valid
+        run.rows_invalid = prepared.n_invalid
+        run.rows_skipped = len((run.detected or {}).get("skipped", []))
+        run.kg_co2e = prepared.kg_co2e
+        run.detected = {
+            **run.detected,
+            "errors_total": len(prepared.errors),
+            "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
+            "notes": prepared.result.notes,
+        }
+        run.status = ImportStatus.VALIDATED
+        run.save(
+            update_fields=[
+                "rows_total",
+                "rows_valid",
+                "rows_invalid",
+                "rows_skipped",
+                "kg_co2e",
+                "detected",
+                "status",
+            ]
+        )
+    return prepared
+
+
+def activity_suggestions(run: ImportRun) -> list[ActivityChoiceRow]:
+    """Each distinct activity of the file with its chosen factor and ranked alternatives."""
+    mapping = run_mapping(run)
+    if mapping is None:
+        raise ImportInputError("Map the columns first.", code="not_mapped")
+    read = import_run_read(run)
+    frame, natives = _fixed_frame(run, read)
+    try:
+        result = validate(frame, mapping, native_numbers=natives, convert_currency=False)
+    except PipelineError as exc:
+        raise ImportInputError.from_pipeline(exc) from None
+    distinct = _distinct_activities(result.data, result.valid)
+    return assign_factors(
+        distinct, region=_region_of(result.data), overrides=_overrides(run), with_candidates=True
+    )
+
+
+def factor_choice_set(
+    *,
+    run: ImportRun,
+    activity: str,
+    unit_dimension: str,
+    factor_id: int | None,
+    supplier_factor_id: int | None,
+    user: User | None,
+) -> None:
+    """Choose the factor for one distinct activity of this run; remembered for the tenant at commit."""
+    from emissions.models import SupplierFactor
+    from factors.models import EmissionFactor
+
+    _ensure_editable(run)
+    if (
+        supplier_factor_id is not None
+        and not SupplierFactor.objects.filter(id=supplier_factor_id).exists()
+    ):
+        raise ImportInputError("That supplier factor does not exist.", code="factor_not_found")
+    if factor_id is not None and not EmissionFactor.objects.filter(id=factor_id).exists():
+        raise ImportInputError("That factor does not exist.", code="factor_not_found")
+    if factor_id is None and supplier_factor_id is None:
+        raise ImportInputError("Choose a factor.", code="factor_missing")
+    choices = dict((run.detected or {}).get("factor_choices", {}))
+    choices[f"{activity_key(activity)}|{unit_dimension}"] = {
+        "factor_id": None if supplier_factor_id else factor_id,
+        "supplier_factor_id": supplier_factor_id,
+        "chosen_by": user.id if user else None,
+    }
+    run.detected = {**run.detected, "factor_choices": choices}
+    run.save(update_fields=["detected"])
+
+
+# --------------------------------------------------------------------------------------------
+# commit
+
+
+def import_run_start_commit(
+    *, run: ImportRun, user: User | None, allow_partial: bool = False
+) -> bool:
+    """Queue the commit job once. False when the run is not ready (already queued or committed)."""
+    if run.status != ImportStatus.VALIDATED:
+        return False
+    if run.rows_invalid and not allow_partial:
+        raise ImportInputError(
+            f"{run.rows_invalid} rows still have errors. Fix them, or choose to import only the "
+            f"{run.rows_valid} valid rows.",
+            code="invalid_rows",
+        )
+    claimed = ImportRun.objects.filter(id=run.id, status=ImportStatus.VALIDATED).update(
+        status=ImportStatus.COMMITTING,
+        progress=1,
+        progress_message="Queued",
+        committed_by=user,
+        error="",
+    )
+    if claimed != 1:
+        return False
+    enqueue_for_tenant(
+        import_run_commit_job,
+        schema_name=current_schema(),
+        queue="imports",
+        run_id=run.id,
+        allow_partial=allow_partial,
+    )
+    return True
+
+
+def _progress(run_id: int, percent: int, message: str) -> None:
+    ImportRun.objects.filter(id=run_id).update(progress=percent, progress_message=message[:200])
+
+
+def import_run_commit_job(*, run_id: int, allow_partial: bool = False) -> dict[str, Any]:
+    """The commit job: redo the preparation from the stored file and write every record at once."""
+    run = ImportRun.objects.get(id=run_id)
+    if run.status == ImportStatus.COMMITTED:
+        return {"status": "committed", "records": run.records_created}
+    if run.status != ImportStatus.COMMITTING:
+        return {"status": run.status, "records": 0}
+    try:
+        _progress(run_id, 10, "Reading the file")
+        prepared = _prepare_run(run)
+        _progress(run_id, 60, "Calculating emissions")
+        if prepared.n_invalid and not allow_partial:
+            raise ImportInputError(f"{prepared.n_invalid} rows have errors; nothing was imported.")
+        _progress(run_id, 75, f"Writing {prepared.n_valid:,} records")
+        written = import_run_write(run_id=run.id, prepared=prepared)
+    except Exception as exc:
+        message = (
+            exc.message
+            if isinstance(exc, ImportInputError)
+            else "The import failed; nothing was written."
+        )
+        logger.exception("import commit failed", extra={"run": run_id})
+        ImportRun.objects.filter(id=run_id, status=ImportStatus.COMMITTING).update(
+            status=ImportStatus.FAILED, error=message, progress=0, progress_message=""
+        )
+        return {"status": "failed", "error": message}
+    return {"status": "committed", "records": written}
+
+
+def import_run_write(*, run_id: int, prepared: Prepared) -> int:
+    """Write a prepared run's records in one transaction (COPY) and mark it committed.
+
+    Idempotent: a run that is not COMMITTING, or already has records, writes nothing again.
+    """
+    with transaction.atomic():
+        locked = ImportRun.objects.select_for_update().get(id=run_id)
+        if (
+            locked.status != ImportStatus.COMMITTING
+            or ActivityRecord.objects.filter(import_run=locked).exists()
+        ):
+            return locked.records_created
+        calculations, frame = records_frame(
+            prepared, run_id=locked.id, user_id=locked.committed_by_id
+        )
+        written = copy_records(frame)
+        factor_choices_remember(prepared.choices, locked.committed_by_id)
+        locked.status = ImportStatus.COMMITTED
+        locked.records_created = written
+        locked.rows_total = prepared.n_rows
+        locked.rows_valid = prepared.n_valid
+        locked.rows_invalid = prepared.n_invalid
+        locked.kg_co2e = float(frame["kg_co2e"].sum()) if written else 0.0
+        locked.committed_at = timezone.now()
+        locked.progress = 100
+        locked.progress_message = f"Imported {written:,} records"
+        locked.detected = {**locked.detected, "calculations": calculations}
+        locked.save()
+    return written
+
+
+def factor_choices_remember(choices: Iterable[ActivityChoiceRow], user_id: int | None) -> None:
+    for c in choices:
+        if c.factor_key is None:
+            continue
+        FactorChoice.objects.update_or_create(
+            activity_key=c.key,
+            unit_dimension=c.unit_dimension,
+            defaults={
+                "factor_id": None if c.supplier_factor_id else c.factor_id,
+                "supplier_factor_id": c.supplier_factor_id,
+                "chosen_by_id": user_id,
+            },
+        )
+
+
+RECORD_COLUMNS = [
+    "import_run_id",
+    "source_row",
+    "date",
+    "period_end",
+    "activity",
+    "site",
+    "supplier",
+    "country",
+    "notes",
+    "is_correction",
+    "quantity",
+    "unit",
+    "amount",
+    "currency",
+    "amount_eur",
+    "scope",
+    "category",
+    "tier",
+    "factor_id",
+    "supplier_factor_id",
+    "factor_version",
+    "gwp_set",
+    "kg_co2e",
+    "kg_co2",
+    "kg_ch4_co2e",
+    "kg_n2o_co2e",
+    "kg_other_co2e",
+    "kg_co2e_market",
+    "market_basis",
+    "provenance",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+]
+TIERS = ("primary", "secondary", "spend")
+_TEXT_LIMITS = {
+    "activity": 300,
+    "site": 200,
+    "supplier": 200,
+    "country": 20,
+    "unit": 60,
+    "currency": 3,
+}
+
+
+def records_frame(
+    prepared: Prepared, *, run_id: int | None, user_id: int | None, gwp_set: str = DEFAULT_GWP_SET
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The valid rows as ActivityRecord columns (vectorised), and the run's distinct calculations."""
+    valid_index = prepared.valid[prepared.valid].index
+    calc = prepared.calculated.loc[valid_index]
+    data = prepared.result.data.loc[valid_index]
+    n = len(valid_index)
+    now = timezone.now()
+
+    def text(name: str) -> pd.Series:
+        if name not in data:
+            return pd.Series("", index=valid_index, dtype="object")
+        return (
+            data[name]
+            .astype("object")
+            .where(data[name].notna(), "")
+            .astype(str)
+            .str.slice(0, _TEXT_LIMITS.get(name, 10_000))
+        )
+
+    def number(name: str) -> pd.Series:
+        return (
+            data[name].astype("float64") if name in data else pd.Series(np.nan, index=valid_index)
+        )
+
+    keys = calc["factor_key"].astype(str)
+    is_lib = keys.str.startswith("lib:")
+    ids = keys.str.slice(4).astype("int64") if n else pd.Series(dtype="int64")
+    prov_json = calc["provenance"].astype(str)
+    distinct_prov = pd.unique(prov_json)
+    prov_keys = {p: provenance_key(p) for p in distinct_prov}
+    calc_keys = prov_json.map(prov_keys)
+    calculations = {prov_keys[p]: json.loads(p) for p in distinct_prov}
+    versions = {p: factor_version(calculations[prov_keys[p]]) for p in distinct_prov}
+    date = data["date"] if "date" in data else data.get("period_start")
+    frame = pd.DataFrame(
+        {
+            "import_run_id": run_id,
+            "source_row": valid_index.to_numpy(dtype="int64"),
+            "date": pd.to_datetime(date).dt.date,
+            "period_end": pd.to_datetime(data["period_end"]).dt.date
+            if "period_end" in data
+            else None,
+            "activity": text("activity"),
+            "site": text("site"),
+            "supplier": text("supplier"),
+            "country": text("country"),
+            "notes": text("notes"),
+            "is_correction": data["is_correction"].astype(bool)
+            if "is_correction" in data
+            else False,
+            "quantity": number("quantity"),
+            "unit": text("unit"),
+            "amount": number("amount"),
+            "currency": text("currency"),
+            "amount_eur": number("amount_eur"),
+            "scope": calc["scope"].map(scope_int).astype("Int64"),
+            "category": calc["scope3_category"].astype("Int64")
+            if "scope3_category" in calc
+            else None,
+            "tier": calc["tier"].astype("object").where(calc["tier"].isin(TIERS), "secondary"),
+            "factor_id": ids.where(is_lib).astype("Int64"),
+            "supplier_factor_id": ids.where(~is_lib).astype("Int64"),
+            "factor_version": prov_json.map(versions).astype(str).str.slice(0, 80),
+            "gwp_set": gwp_set,
+            "kg_co2e": calc["kg_co2e"].astype("float64"),
+            "kg_co2": calc["co2_kg_co2e"].astype("float64"),
+            "kg_ch4_co2e": calc["ch4_kg_co2e"].astype("float64"),
+            "kg_n2o_co2e": calc["n2o_kg_co2e"].astype("float64"),
+            "kg_other_co2e": calc["other_kg_co2e"].astype("float64"),
+            "kg_co2e_market": calc["kg_co2e_market"].astype("float64"),
+            "market_basis": calc["market_basis"]
+            .astype("object")
+            .where(calc["market_basis"].notna(), "")
+            .astype(str),
+            "provenance": '{"calculation": "' + calc_keys + '"}',
+            "created_by_id": user_id,
+            "created_at": now,
+            "updated_at": now,
+        },
+        index=valid_index,
+    )
+    return calculations, frame[RECORD_COLUMNS]
+
+
+def copy_records(frame: pd.DataFrame) -> int:
+    """Write record rows with one COPY (CSV made by pyarrow, no per-row Python)."""
+    if frame.empty:
+        return 0
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        table,
+        buffer,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"),
+    )
+    columns = ", ".join(RECORD_COLUMNS)
+    table_name = ActivityRecord._meta.db_table
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buffer.getbuffer())
+    return len(frame)
+
+
+def import_run_undo(*, run: ImportRun, user: User | None) -> int:
+    """Remove the records of a committed run (after the user confirmed); the run stays, marked undone."""
+    with transaction.atomic():
+        locked = ImportRun.objects.select_for_update().get(id=run.id)
+        if locked.status != ImportStatus.COMMITTED:
+            raise ImportInputError("Only a committed import can be undone.", code="not_committed")
+        removed, _ = ActivityRecord.objects.filter(import_run=locked).delete()
+        locked.status = ImportStatus.UNDONE
+        locked.progress_message = f"Undone: {removed:,} records removed"
+        locked.save(update_fields=["status", "progress_message"])
+    logger.info(
+        "import undone",
+        extra={"run": run.id, "user": user.id if user else None, "removed": removed},
+    )
+    return removed
