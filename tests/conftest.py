@@ -113,3 +113,14 @@ def charlie_on_acme(tenants: dict[str, object], db: None) -> Client:
 @pytest.fixture
 def public_client(tenants: dict[str, object], db: None) -> Client:
     return Client(HTTP_HOST="localhost")
+
+
+@pytest.fixture(scope="session")
+def library(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    """The real DEFRA 2024 and OWID grid datasets in the test database (kept with --reuse-db;
+    re-ingesting identical files is a no-op)."""
+    from factors.services import factors_ingest, select_mappings
+
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        for mapping in select_mappings(["defra_2024", "owid_grid_2025"]):
+            factors_ingest(mapping=mapping)
