@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "factortrace.settings")
+# A million generated rows make an 80 MB file, above the upload default of 50 MB.
+os.environ.setdefault("IMPORT_MAX_BYTES", str(512 * 1024 * 1024))
 
 import django  # noqa: E402
 
@@ -60,8 +62,11 @@ def _ensure_setup() -> None:
             factors_ingest(mapping=mapping)
     if not Tenant.objects.filter(slug=BENCH_SLUG).exists():
         tenant_create(
-            company_name="Benchmark GmbH", slug=BENCH_SLUG, owner_name="Bench",
-            owner_email="bench@bench.example", owner_password="bench-password-not-used",
+            company_name="Benchmark GmbH",
+            slug=BENCH_SLUG,
+            owner_name="Bench",
+            owner_email="bench@bench.example",
+            owner_password="bench-password-not-used",  # noqa: S106 (a benchmark tenant nobody signs in to)
         )
 
 
@@ -85,8 +90,11 @@ def run_pipeline(path: Path) -> dict[str, float]:
     stage = time.perf_counter()
     with transaction.atomic():
         run = ImportRun.objects.create(
-            status=ImportStatus.COMMITTING, original_name=path.name, size_bytes=read.size,
-            sha256=read.sha256, mapping=mapping.to_dict(),
+            status=ImportStatus.COMMITTING,
+            original_name=path.name,
+            size_bytes=read.size,
+            sha256=read.sha256,
+            mapping=mapping.to_dict(),
         )
         written = import_run_write(run_id=run.id, prepared=prepared)
     timings["write_s"] = time.perf_counter() - stage
@@ -101,13 +109,16 @@ def run_pipeline(path: Path) -> dict[str, float]:
 def run_baseline(path: Path) -> float:
     """pandas.read_csv + COPY of the raw columns into a table: the floor any importer pays."""
     start = time.perf_counter()
-    frame = pd.read_csv(path, sep=";", dtype=str, skiprows=1, encoding="utf-8-sig", keep_default_na=False)
+    frame = pd.read_csv(
+        path, sep=";", dtype=str, skiprows=1, encoding="utf-8-sig", keep_default_na=False
+    )
     with connection.cursor() as cursor:
         columns = ", ".join(f"c{i} text" for i in range(len(frame.columns)))
         cursor.execute(f"CREATE TEMP TABLE raw_rows ({columns})")
         buffer = io.BytesIO()
         pacsv.write_csv(
-            pa.Table.from_pandas(frame, preserve_index=False), buffer,
+            pa.Table.from_pandas(frame, preserve_index=False),
+            buffer,
             write_options=pacsv.WriteOptions(include_header=False),
         )
         with cursor.cursor.copy("COPY raw_rows FROM STDIN WITH (FORMAT csv)") as copy:
@@ -119,7 +130,9 @@ def run_baseline(path: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--xlsx-rows", type=int, default=0, help="also time an XLSX of this many rows")
+    parser.add_argument(
+        "--xlsx-rows", type=int, default=0, help="also time an XLSX of this many rows"
+    )
     args = parser.parse_args()
 
     _ensure_setup()

@@ -95,10 +95,21 @@ class SupplierFactor(models.Model):
 
 
 class ActivityRecord(models.Model):
-    """One activity (a fuel purchase, a meter reading, a flight, a purchase line) and its emissions."""
+    """One activity (a fuel purchase, a meter reading, a flight, a purchase line) and its emissions.
+
+    Its foreign keys carry no database constraint (and the factor and author keys no index): an import writes up to millions of records with
+    one COPY, and a constraint checks every row with a query (four per row here). Django still
+    enforces on_delete (PROTECT, CASCADE) when the referenced rows are deleted, which only the ORM
+    does: factors are never deleted, import runs only through their undo.
+    """
 
     import_run = models.ForeignKey(
-        "imports.ImportRun", null=True, blank=True, on_delete=models.CASCADE, related_name="records"
+        "imports.ImportRun",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="records",
+        db_constraint=False,
     )
     source_row = models.PositiveIntegerField(
         null=True, blank=True, help_text="Row number in the file."
@@ -123,10 +134,21 @@ class ActivityRecord(models.Model):
     tier = models.CharField(max_length=10, choices=Tier.choices)
 
     factor = models.ForeignKey(
-        "factors.EmissionFactor", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "factors.EmissionFactor",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     supplier_factor = models.ForeignKey(
-        SupplierFactor, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+        SupplierFactor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="records",
+        db_constraint=False,
     )
     factor_version = models.CharField(
         max_length=80, help_text="Dataset key and version the factor came from."
@@ -144,18 +166,22 @@ class ActivityRecord(models.Model):
 
     provenance = models.JSONField(default=dict)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["date", "id"]
-        indexes: ClassVar[list[models.Index]] = [
-            models.Index(fields=["date"]),
-            models.Index(fields=["scope", "category"]),
-            models.Index(fields=["site"]),
-        ]
+        # Few indexes on purpose: each one costs every row of a million-row COPY. Listing and
+        # totals filter a tenant's records by period (date) or import run (the FK's index).
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["date"])]
 
     def __str__(self) -> str:
         return f"{self.date} {self.activity}: {self.kg_co2e:.3f} kg CO2e"

@@ -2,7 +2,9 @@
 
 Each candidate gets a score and the reasons behind it: exact key, synonym, fuzzy text, unit
 dimension compatible (or convertible via fuel properties), region (exact, fallback to GLOBAL, or
-another region), year distance, flags. Supplier-specific factors that match rank first.
+another region), year distance, well-to-tank or direct, flags. Supplier-specific factors that
+match rank first. Generic words ("average", "blend") never make a match on their own, and a
+synonym counts only where its whole phrase appears.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz, utils
 
@@ -46,9 +49,85 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "train": ("rail",),
     "hotel": ("hotel stay",),
     "flight": ("flights", "air travel"),
+    "flug": ("flights",),
+    "vol": ("flights",),
+    "elektriciteit": ("electricity",),
+    "elettricità": ("electricity",),
+    "electricidad": ("electricity",),
+    "aardgas": ("natural gas",),
+    "gas naturale": ("natural gas",),
+    "fioul": ("gas oil", "fuel oil"),
+    "gasóleo": ("gas oil",),
+    "gasolio": ("gas oil",),
+    "essence": ("petrol",),
+    "benzina": ("petrol",),
+    "gasolina": ("petrol",),
+    "propan": ("propane",),
+    "stahl": ("steel",),
+    "acier": ("steel",),
+    "acero": ("steel",),
+    "acciaio": ("steel",),
+    "staal": ("steel",),
+    "kunststoff": ("plastics",),
+    "plastique": ("plastics",),
+    "papier": ("paper",),
+    "karton": ("paper and board", "cardboard"),
+    "pappe": ("paper and board",),
+    "abfall": ("waste",),
+    "déchets": ("waste",),
+    "wasser": ("water supply",),
+    "bahn": ("rail",),
+    "seefracht": ("cargo ship",),
+    "schmierstoff": ("lubricants",),
+    "kältemittel": ("refrigerant",),
+    "pkw": ("car",),
 }
+# German compounds name the material first ("Stahlblech" is steel sheet): these synonym words also
+# match at the start of a longer word.
+COMPOUND_HEADS = frozenset(
+    {
+        "strom",
+        "erdgas",
+        "heizöl",
+        "benzin",
+        "diesel",
+        "stahl",
+        "kunststoff",
+        "papier",
+        "karton",
+        "abfall",
+        "wasser",
+        "propan",
+        "schmierstoff",
+        "kältemittel",
+        "fernwärme",
+        "seefracht",
+        "flug",
+        "bahn",
+        "lkw",
+        "pkw",
+    }
+)
 MIN_TEXT_SCORE = 55.0
 FUEL_DIMENSIONS = frozenset({"mass", "volume", "energy"})
+# Words that qualify a thing rather than name it. A description and a factor that share only
+# these are not about the same thing ("Diesel (average biofuel blend)" vs "Petrol (average
+# biofuel blend)"), so word matching ignores them (a synonym phrase still matches whole).
+GENERIC_WORDS = frozenset(
+    {
+        "a", "all", "an", "and", "average", "avg", "biofuel", "blend", "blended", "by", "for",
+        "from", "generic", "in", "mix", "mixed", "of", "on", "other", "per", "the", "to",
+        "typical", "unknown", "with",
+    }
+)  # fmt: skip
+# Well-to-tank (upstream: extraction, refining, transport of a fuel) is reported in Scope 3
+# category 3, next to the fuel's direct combustion factor; it must not stand in for it.
+# Upstream of the activity itself: fuel supply chains (WTT) and the grid's transmission and
+# distribution losses (DEFRA's "T&D" factors, GHG Protocol Scope 3 category 3).
+UPSTREAM_PATTERN = re.compile(
+    r"\b(wtt|well to tank|upstream|t d|transmission and distribution|t d losses)\b"
+)
+UPSTREAM_PENALTY = 20.0
 
 
 @dataclass(frozen=True)
@@ -103,22 +182,87 @@ class Candidate:
         }
 
 
+@lru_cache(maxsize=131072)
 def normalise_text(text: str) -> str:
     """Lower case, single spaces."""
     return re.sub(r"\s+", " ", text.strip().lower())
 
 
+@dataclass(frozen=True)
+class Query:
+    """One text to match: the description itself, or a synonym rewrite of it.
+
+    A rewrite only counts for a factor whose text contains its `phrase` whole: the synonym says
+    that phrase names the same thing, not that any of its words do.
+    """
+
+    text: str
+    synonym: str | None = None
+    phrase: str | None = None
+
+
+def _rewrites(description: str) -> list[Query]:
+    query = normalise_text(description)
+    found = [Query(query)]
+    for word, alternatives in SYNONYMS.items():
+        tail = r"\w*" if word in COMPOUND_HEADS else r"(?!\w)"
+        pattern = rf"(?<!\w){re.escape(word)}{tail}"
+        if re.search(pattern, query):
+            for alternative in alternatives:
+                rewritten = re.sub(pattern, alternative, query)
+                if rewritten != query:
+                    found.append(
+                        Query(rewritten, f"'{word}' ~ '{alternative}'", _processed(alternative))
+                    )
+    return found
+
+
 def expansions(description: str) -> list[tuple[str, str | None]]:
     """(query text, synonym used) pairs: the description itself, then each synonym rewrite."""
-    query = normalise_text(description)
-    found: list[tuple[str, str | None]] = [(query, None)]
-    for word, alternatives in SYNONYMS.items():
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", query):
-            for alternative in alternatives:
-                rewritten = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", alternative, query)
-                if rewritten != query:
-                    found.append((rewritten, f"'{word}' ~ '{alternative}'"))
-    return found
+    return [(q.text, q.synonym) for q in _rewrites(description)]
+
+
+@lru_cache(maxsize=131072)
+def _processed(text: str) -> str:
+    """Lower case, punctuation to spaces, single spaces ("WTT- fuels" -> "wtt fuels")."""
+    return " ".join(utils.default_process(text).split())
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a text that name things (GENERIC_WORDS dropped), or all of them if none do."""
+    return list(_content_words(text))
+
+
+@lru_cache(maxsize=131072)
+def _content_words(text: str) -> tuple[str, ...]:
+    words = _processed(text).split()
+    kept = [w for w in words if w not in GENERIC_WORDS]
+    return tuple(kept or words)
+
+
+def mentions_upstream(text: str) -> bool:
+    """True if the text speaks of well-to-tank / upstream emissions."""
+    return UPSTREAM_PATTERN.search(_processed(text)) is not None
+
+
+def is_upstream(factor: FactorCandidate) -> bool:
+    """A well-to-tank (upstream) factor, by its name or category (DEFRA's 'WTT- fuels')."""
+    return mentions_upstream(f"{factor.name} {factor.category}")
+
+
+def upstream_fit(description: str, factor: FactorCandidate) -> tuple[float, str]:
+    """Penalty and reason when the description and the factor differ on well-to-tank."""
+    wanted, offered = mentions_upstream(description), is_upstream(factor)
+    if offered and not wanted:
+        return (
+            -UPSTREAM_PENALTY,
+            "well-to-tank (upstream) factor: the description names no upstream",
+        )
+    if wanted and not offered:
+        return -UPSTREAM_PENALTY, "direct factor: the description asks for well-to-tank"
+    if wanted:
+        return 0.0, "well-to-tank, as described"
+    return 0.0, ""
 
 
 def dimension_fit(wanted: str | None, offered: str) -> tuple[float, str] | None:
@@ -144,25 +288,41 @@ def region_fit(wanted: str | None, offered: str) -> tuple[float, str]:
 
 
 def _similarity(query: str, text: str) -> float:
+    """Both texts already processed (lower case, punctuation to spaces)."""
     # token_set alone scores every name containing the words 100; token_sort prefers names
     # without many extra words ("Diesel (average biofuel blend)" over "Development diesel").
-    clean = (
-        utils.default_process
-    )  # lower case, punctuation to spaces ("electricity," -> "electricity")
-    return 0.6 * fuzz.token_set_ratio(query, text, processor=clean) + 0.4 * fuzz.token_sort_ratio(
-        query, text, processor=clean
+    return 0.6 * fuzz.token_set_ratio(query, text, processor=None) + 0.4 * fuzz.token_sort_ratio(
+        query, text, processor=None
     )
 
 
-def _text_fit(queries: list[tuple[str, str | None]], factor: FactorCandidate) -> tuple[float, str]:
-    name = normalise_text(factor.name)
-    haystack = f"{name} {normalise_text(factor.category)}"
+def _contains_phrase(text: str, phrase: str) -> bool:
+    return f" {phrase} " in f" {text} "
+
+
+def _text_fit(queries: list[Query], factor: FactorCandidate) -> tuple[float, str]:
+    name = _processed(factor.name)
+    haystack = f"{name} {_processed(factor.category)}".strip()
     best, reason = 0.0, ""
-    for query, synonym in queries:
-        score = max(_similarity(query, name), 0.9 * _similarity(query, haystack))
+    for query in queries:
+        if query.phrase is None:
+            # The description's own words: generic words on either side do not count.
+            words = " ".join(content_words(query.text))
+            score = max(
+                _similarity(words, " ".join(content_words(name))),
+                0.9 * _similarity(words, " ".join(content_words(haystack))),
+            )
+        else:
+            # A synonym rewrite counts only where its phrase appears whole, then scores in full.
+            text = _processed(query.text)
+            score = 0.0
+            if _contains_phrase(name, query.phrase):
+                score = _similarity(text, name)
+            elif _contains_phrase(haystack, query.phrase):
+                score = 0.9 * _similarity(text, haystack)
         if score > best:
             best = score
-            reason = f"synonym {synonym}" if synonym else f"fuzzy text {score:.0f}%"
+            reason = f"synonym {query.synonym}" if query.synonym else f"fuzzy text {score:.0f}%"
     return best, reason
 
 
@@ -176,8 +336,8 @@ def rank_candidates(
     limit: int = 10,
 ) -> list[Candidate]:
     """Score every candidate against the description; return the best `limit`, best first."""
-    queries = expansions(description)
-    query = queries[0][0]
+    queries = _rewrites(description)
+    query = queries[0].text
     ranked: list[Candidate] = []
     for factor in candidates:
         fit = dimension_fit(unit_dimension, factor.unit_dimension)
@@ -205,6 +365,13 @@ def rank_candidates(
             gap = abs(year - factor.year)
             score -= min(gap, 5)
             reasons.append(f"year {factor.year}" + (f" ({gap} from {year})" if gap else ""))
+        if factor.year is not None:
+            # Among otherwise equal factors (a grid's yearly series), the more recent one first.
+            score += factor.year * 1e-4
+        upstream_score, upstream_reason = upstream_fit(description, factor)
+        score += upstream_score
+        if upstream_reason:
+            reasons.append(upstream_reason)
         if factor.scope == "outside":
             score -= 15.0
             reasons.append("outside of scopes (reported separately)")
@@ -222,4 +389,4 @@ def rank_candidates(
 
 def all_query_texts(description: str) -> Sequence[str]:
     """The description and its synonym rewrites, for the database pre-selection."""
-    return [text for text, _ in expansions(description)]
+    return [q.text for q in _rewrites(description)]

@@ -8,6 +8,7 @@ writes one dataset version in one transaction; identical inputs change nothing.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import replace
@@ -18,9 +19,14 @@ from factors.ingest.errors import IngestError
 from factors.ingest.mapping import Mapping, load_mapping, mapping_path, shipped_mappings
 from factors.ingest.reader import file_sha256, read_dataset
 from factors.ingest.report import IngestionReport
+from factors.library_index import library_index_clear
 
 Progress = Callable[[str, float], None]
 MRIO_MAPPING = "exiobase_mrio"
+# Per database: a test database and a development one may share a Redis.
+INGEST_RESULT_KEY = "factors:ingest:{database}:last:{key}"
+INGEST_RESULT_TTL = 30 * 24 * 3600
+logger = logging.getLogger(__name__)
 
 
 def _noop(step: str, fraction: float) -> None:
@@ -84,6 +90,7 @@ def factors_ingest(
         return result.report
     progress("writing", 0.6)
     report = write_dataset(mapping, result, identity)
+    library_index_clear()
     progress("done", 1.0)
     return report
 
@@ -152,6 +159,7 @@ def factors_ingest_mrio(
         return result.report
     progress("writing", 0.8)
     report = write_dataset(mapping, result, identity)
+    library_index_clear()
     progress("done", 1.0)
     return report
 
@@ -199,8 +207,35 @@ def ingest_dataset_job(
                 for m in mappings
             ]
     except IngestError as exc:
-        return {"ok": False, "error": exc.as_dict()}
-    return {"ok": True, "reports": [r.as_dict() for r in reports]}
+        return _remember(dataset_key, {"ok": False, "error": exc.as_dict()})
+    return _remember(dataset_key, {"ok": True, "reports": [r.as_dict() for r in reports]})
+
+
+def _remember(dataset_key: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Keep the job's result where the admin's progress page finds it, in-process or from RQ."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    stamped = {**result, "dataset_key": dataset_key, "finished_at": timezone.now().isoformat()}
+    try:
+        cache.set(_result_key(dataset_key), stamped, INGEST_RESULT_TTL)
+    except Exception:  # the result is also the job's return value; the cache is a convenience
+        logger.warning("cannot store the ingestion result", exc_info=True)
+    return result
+
+
+def last_ingestion_result(dataset_key: str) -> dict[str, Any] | None:
+    """The result of the last ingestion job for a dataset key (kept for INGEST_RESULT_TTL)."""
+    from django.core.cache import cache
+
+    found: dict[str, Any] | None = cache.get(_result_key(dataset_key))
+    return found
+
+
+def _result_key(dataset_key: str) -> str:
+    from django.db import connection
+
+    return INGEST_RESULT_KEY.format(database=connection.settings_dict["NAME"], key=dataset_key)
 
 
 def _file_override(mappings: list[Mapping], file_path: str | None) -> dict[str, Path]:

@@ -4,7 +4,10 @@
 from django.urls import path
 
 from accounts import views as accounts
+from emissions import views as activities
+from factors import views as factors
 from factortrace import views
+from imports import views as imports
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,9 +29,56 @@ urlpatterns = [
     path("team/add/", accounts.team_add, name="team_add"),
     path("team/<int:user_id>/role/", accounts.team_role, name="team_role"),
     path("team/<int:user_id>/remove/", accounts.team_remove, name="team_remove"),
-    path("imports/", views.imports, name="imports"),
-    path("activities/", views.activities, name="activities"),
-    path("factors/", views.factors, name="factors"),
+    path("imports/", imports.import_list, name="imports"),
+    path("imports/upload/", imports.import_upload, name="import_upload"),
+    path("imports/<int:run_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:run_id>/sheet/", imports.import_sheet, name="import_sheet"),
+    path("imports/<int:run_id>/mapping/", imports.import_mapping, name="import_mapping"),
+    path("imports/<int:run_id>/preview/", imports.import_preview, name="import_preview"),
+    path("imports/<int:run_id>/validate/", imports.import_validate, name="import_validate"),
+    path("imports/<int:run_id>/check/", imports.import_results, name="import_results"),
+    path("imports/<int:run_id>/check/fix/", imports.import_fix, name="import_fix"),
+    path("imports/<int:run_id>/check/apply/", imports.import_apply_all, name="import_apply_all"),
+    path(
+        "imports/<int:run_id>/invalid-rows.<str:fmt>",
+        imports.import_export,
+        name="import_export",
+    ),
+    path("imports/<int:run_id>/factors/", imports.import_factors, name="import_factors"),
+    path(
+        "imports/<int:run_id>/factors/choose/",
+        imports.import_factor_choose,
+        name="import_factor_choose",
+    ),
+    path("imports/<int:run_id>/commit/", imports.import_commit, name="import_commit"),
+    path("imports/<int:run_id>/progress/", imports.import_progress, name="import_progress"),
+    path("imports/<int:run_id>/undo/", imports.import_undo, name="import_undo"),
+    path("activities/", activities.activity_list, name="activities"),
+    path("activities/<int:record_id>/edit/", activities.activity_edit, name="activities_edit"),
+    path(
+        "activities/<int:record_id>/delete/",
+        activities.activity_delete,
+        name="activities_delete",
+    ),
+    path("factors/", factors.factor_list, name="factors"),
+    path("factors/<int:factor_id>/", factors.factor_detail, name="factor_detail"),
+    path("factors/yours/", factors.supplier_factor_list_view, name="supplier_factors"),
+    path("factors/yours/add/", factors.supplier_factor_add, name="supplier_factor_add"),
+    path(
+        "factors/yours/<int:supplier_factor_id>/",
+        factors.supplier_factor_detail,
+        name="supplier_factor_detail",
+    ),
+    path(
+        "factors/yours/<int:supplier_factor_id>/edit/",
+        factors.supplier_factor_edit,
+        name="supplier_factor_edit",
+    ),
+    path(
+        "factors/yours/<int:supplier_factor_id>/delete/",
+        factors.supplier_factor_delete_view,
+        name="supplier_factor_delete",
+    ),
     path("reports/", views.reports, name="reports"),
     path("billing/", views.billing, name="billing"),
     path("settings/", views.settings_page, name="settings"),

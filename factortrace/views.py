@@ -52,9 +52,6 @@ def _upcoming(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-imports = _upcoming("imports")
-activities = _upcoming("activities")
-factors = _upcoming("factors")
 reports = _upcoming("reports")
 billing = _upcoming("billing")
 settings_page = _upcoming("settings")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -51,6 +52,7 @@ from factortrace.tenancy import current_schema
 from imports.models import FactorChoice, ImportRun, ImportStatus, MappingTemplate, RowError
 from imports.pipeline import (
     Mapping,
+    MappingOptions,
     MappingSuggestion,
     PipelineError,
     ReadResult,
@@ -106,16 +108,34 @@ _READ_LOCK = threading.Lock()
 def read_source(
     source: Any, *, filename: str, sheet: str | None, header_row: int | None
 ) -> ReadResult:
-    try:
+    """Read a file; when no sheet is named and the first one holds only a header or nothing, the
+    next sheet with data is taken (the user can still pick another)."""
+
+    def read(chosen: str | None) -> ReadResult:
+        if hasattr(source, "seek"):
+            source.seek(0)
         return read_upload(
             source,
             filename=filename,
             max_bytes=settings.IMPORT_MAX_BYTES,
-            sheet=sheet,
+            sheet=chosen,
             header_row=header_row,
         )
+
+    try:
+        return read(sheet)
     except PipelineError as exc:
-        raise ImportInputError.from_pipeline(exc) from None
+        first_error = exc
+    others = [
+        s for s in first_error.details.get("sheets") or [] if s != first_error.details.get("sheet")
+    ]
+    if sheet is None and first_error.code in {"header_only", "empty"}:
+        for other in others:
+            try:
+                return read(other)
+            except PipelineError:
+                continue
+    raise ImportInputError.from_pipeline(first_error) from None
 
 
 def import_run_read(run: ImportRun) -> ReadResult:
@@ -315,7 +335,11 @@ def import_run_fix_cell(*, run: ImportRun, row: int, column: str, value: str) ->
     if row not in read.frame.index:
         raise ImportInputError(f"There is no row {row} in this file.", code="row_not_found")
     frame, natives = _fixed_frame(run, read)
-    check = revalidate_row(frame, mapping, row, fixes={column: value}, native_numbers=natives)
+    read_options = (run.detected or {}).get("read_options")
+    detected = MappingOptions().merged(read_options) if read_options else None
+    check = revalidate_row(
+        frame, mapping, row, fixes={column: value}, detected=detected, native_numbers=natives
+    )
     replacements, cells = _fix_list(run)
     cells = [c for c in cells if not (int(c[0]) == row and c[1] == column)] + [[row, column, value]]
     run.fixes = {"replace": replacements, "cells": cells}
@@ -354,6 +378,13 @@ def activity_key(text: str) -> str:
     return " ".join(str(text).casefold().split())[:300]
 
 
+def activity_keys(texts: pd.Series) -> pd.Series:
+    """activity_key of every row, computed once per distinct text."""
+    codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+    keys = np.array([activity_key(t) for t in uniques] + [""], dtype=object)
+    return pd.Series(keys[codes], index=texts.index, dtype="object")
+
+
 @dataclass
 class ActivityChoiceRow:
     """One distinct activity of a file and the factor it will be computed with."""
@@ -381,22 +412,10 @@ def _distinct_activities(data: pd.DataFrame, valid: pd.Series) -> pd.DataFrame:
     rows = data.loc[valid.to_numpy()]
     if rows.empty:
         return pd.DataFrame(columns=["key", "dimension", "activity", "rows"])
-    spend = rows["unit"].isna() if "unit" in rows else pd.Series(True, index=rows.index)
-    units = (
-        rows["unit"].astype("object").where(~spend, None)
-        if "unit" in rows
-        else pd.Series(None, index=rows.index)
-    )
-    dims = {u: unit_dimension(u) for u in pd.unique(units.dropna())}
     frame = pd.DataFrame(
         {
-            "key": rows["activity"]
-            .astype(str)
-            .str.casefold()
-            .str.split()
-            .str.join(" ")
-            .str.slice(0, 300),
-            "dimension": units.map(dims).fillna("money"),
+            "key": activity_keys(rows["activity"]),
+            "dimension": _dimensions(rows),
             "activity": rows["activity"].astype(str),
         },
         index=rows.index,
@@ -406,9 +425,27 @@ def _distinct_activities(data: pd.DataFrame, valid: pd.Series) -> pd.DataFrame:
     return out.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _region_of(data: pd.DataFrame) -> str | None:
-    if "country" not in data or data["country"].dropna().empty:
+def _dimensions(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's unit dimension ('volume', 'energy'...; 'money' for spend rows), per distinct unit."""
+    if "unit" not in rows:
+        return np.full(len(rows), "money", dtype=object)
+    codes, uniques = pd.factorize(rows["unit"])
+    names = np.array([unit_dimension(u) for u in uniques] + ["money"], dtype=object)
+    return names[codes]
+
+
+def _year_of(data: pd.DataFrame) -> int | None:
+    dates = data["date"] if "date" in data else data.get("period_start")
+    if dates is None or dates.dropna().empty:
         return None
+    return int(pd.to_datetime(dates.dropna()).dt.year.median())
+
+
+def _region_of(data: pd.DataFrame) -> str | None:
+    """The file's most common country; GLOBAL without one (a world average beats any one
+    country's)."""
+    if "country" not in data or data["country"].dropna().empty:
+        return "GLOBAL"
     return str(data["country"].dropna().mode().iloc[0])
 
 
@@ -424,6 +461,7 @@ def assign_factors(
     distinct: pd.DataFrame,
     *,
     region: str | None,
+    year: int | None = None,
     overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
     with_candidates: bool = False,
 ) -> list[ActivityChoiceRow]:
@@ -435,6 +473,7 @@ def assign_factors(
         for c in FactorChoice.objects.filter(activity_key__in=list(distinct["key"]))
     }
     extra = _supplier_candidates()
+    matched: dict[tuple[str, str], list[Any]] = {}
     out: list[ActivityChoiceRow] = []
     for n, item in enumerate(distinct.itertuples(index=False)):
         choice = ActivityChoiceRow(
@@ -450,14 +489,24 @@ def assign_factors(
             choice.supplier_factor_id = remembered[pair].supplier_factor_id
             choice.remembered = True
         if with_candidates or (choice.factor_key is None and n < MAX_AUTO_MATCH):
-            unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
-            candidates = match_factors(
-                description=item.activity, unit=unit, region=region, limit=8, extra_candidates=extra
-            )
-            if item.dimension == "money":
-                candidates = [
-                    c for c in candidates if c.factor.unit_dimension == "money"
-                ] or candidates
+            # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
+            # that differ only in them share one match.
+            text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
+            cache_key = (text.casefold(), item.dimension)
+            if cache_key not in matched:
+                unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
+                found = match_factors(
+                    description=text,
+                    unit=unit,
+                    region=region,
+                    year=year,
+                    limit=8,
+                    extra_candidates=extra,
+                )
+                if item.dimension == "money":
+                    found = [c for c in found if c.factor.unit_dimension == "money"]
+                matched[cache_key] = found
+            candidates = matched[cache_key]
             choice.candidates = candidates
             if choice.factor_key is None and candidates:
                 best = candidates[0].factor
@@ -468,6 +517,8 @@ def assign_factors(
         out.append(choice)
     return out
 
+
+_MATCH_NOISE = re.compile(r"(?<!\w)\d[\d.,/-]*(?!\w)")
 
 _DIMENSION_UNIT = {
     "volume": "L",
@@ -545,11 +596,13 @@ def prepare(
         raise ImportInputError.from_pipeline(exc) from None
     data, valid = result.data, result.valid.copy()
     distinct = _distinct_activities(data, valid)
-    choices = assign_factors(distinct, region=_region_of(data), overrides=overrides)
+    choices = assign_factors(
+        distinct, region=_region_of(data), year=_year_of(data), overrides=overrides
+    )
     keys = pd.Series(index=data.index, dtype="object")
     if valid.any():
-        act = data.loc[valid.to_numpy(), "activity"].astype(str)
-        keys.loc[act.index] = act.str.casefold().str.split().str.join(" ").str.slice(0, 300)
+        act = data.loc[valid.to_numpy(), "activity"]
+        keys.loc[act.index] = activity_keys(act)
     calculated, calc_errors = _calculate(data, valid, keys, choices, mapping, gwp_set)
     errors = result.errors
     if not calc_errors.empty:
@@ -575,27 +628,29 @@ def _calculate(
     if rows.empty:
         return pd.DataFrame(), empty_errors
     has_unit = rows["unit"].notna() if "unit" in rows else pd.Series(False, index=rows.index)
-    dims_of_unit = (
-        {u: unit_dimension(u) for u in pd.unique(rows.loc[has_unit, "unit"])}
-        if has_unit.any()
-        else {}
-    )
-    dims = (
-        rows["unit"].map(dims_of_unit).fillna("money")
-        if "unit" in rows
-        else pd.Series("money", index=rows.index)
-    )
-    factor_of = {(c.key, c.unit_dimension): c.factor_key for c in choices}
-    pair = pd.Series(list(zip(keys.loc[rows.index], dims, strict=True)), index=rows.index)
-    factor_keys = pair.map(factor_of)
+    dims = _dimensions(rows)
+    # Each row's factor through codes of its distinct (activity key, dimension): no per-row Python.
+    key_codes, key_uniques = pd.factorize(keys.loc[rows.index])
+    dim_codes, dim_uniques = pd.factorize(dims)
+    key_pos = {k: i for i, k in enumerate(key_uniques)}
+    dim_pos = {d: i for i, d in enumerate(dim_uniques)}
+    table = np.full((len(key_uniques) + 1, len(dim_uniques) + 1), "", dtype=object)
+    for c in choices:
+        if c.factor_key and c.key in key_pos and c.unit_dimension in dim_pos:
+            table[key_pos[c.key], dim_pos[c.unit_dimension]] = c.factor_key
+    factor_keys = pd.Categorical(table[key_codes, dim_codes])
 
     activities = pd.DataFrame(index=rows.index)
     quantity = rows["quantity"] if "quantity" in rows else pd.Series(np.nan, index=rows.index)
     amount = rows["amount"] if "amount" in rows else pd.Series(np.nan, index=rows.index)
     activities["quantity"] = quantity.where(has_unit, amount).astype("float64")
-    activities["unit"] = rows["unit"].where(has_unit, "") if "unit" in rows else ""
-    activities["currency"] = rows.get("currency")
-    activities["factor_key"] = factor_keys.fillna("")
+    activities["unit"] = (
+        rows["unit"].astype("category").cat.add_categories([""]).fillna("")
+        if "unit" in rows
+        else ""
+    )
+    activities["currency"] = rows["currency"].astype("category") if "currency" in rows else None
+    activities["factor_key"] = factor_keys
     date = rows["date"] if "date" in rows else rows.get("period_start")
     activities["date"] = date
     activities["is_correction"] = rows.get("is_correction", False)
@@ -608,7 +663,7 @@ def _calculate(
     sup_ids = [c.supplier_factor_id for c in choices if c.supplier_factor_id]
     factors = factor_frame(factor_ids=lib_ids, supplier_factor_ids=sup_ids)
 
-    missing = activities["factor_key"] == ""
+    missing = (activities["factor_key"] == "").to_numpy()
     computable = activities.loc[~missing]
     calculated = (
         compute(computable, factors, gwp_set=gwp_set) if not computable.empty else pd.DataFrame()
@@ -711,6 +766,9 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
             "errors_total": len(prepared.errors),
             "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
             "notes": prepared.result.notes,
+            # How the columns were read (decimal separator, date order), so a fixed cell is
+            # re-read the same way.
+            "read_options": prepared.result.detected_options().to_dict(),
         }
         run.status = ImportStatus.VALIDATED
         run.save(
@@ -740,7 +798,11 @@ def activity_suggestions(run: ImportRun) -> list[ActivityChoiceRow]:
         raise ImportInputError.from_pipeline(exc) from None
     distinct = _distinct_activities(result.data, result.valid)
     return assign_factors(
-        distinct, region=_region_of(result.data), overrides=_overrides(run), with_candidates=True
+        distinct,
+        region=_region_of(result.data),
+        year=_year_of(result.data),
+        overrides=_overrides(run),
+        with_candidates=True,
     )
 
 
@@ -867,7 +929,7 @@ def import_run_write(*, run_id: int, prepared: Prepared) -> int:
         locked.rows_total = prepared.n_rows
         locked.rows_valid = prepared.n_valid
         locked.rows_invalid = prepared.n_invalid
-        locked.kg_co2e = float(frame["kg_co2e"].sum()) if written else 0.0
+        locked.kg_co2e = float(pc.sum(frame["kg_co2e"]).as_py() or 0.0) if written else 0.0
         locked.committed_at = timezone.now()
         locked.progress = 100
         locked.progress_message = f"Imported {written:,} records"
@@ -877,18 +939,25 @@ def import_run_write(*, run_id: int, prepared: Prepared) -> int:
 
 
 def factor_choices_remember(choices: Iterable[ActivityChoiceRow], user_id: int | None) -> None:
-    for c in choices:
-        if c.factor_key is None:
-            continue
-        FactorChoice.objects.update_or_create(
+    """Remember each distinct activity's factor for the tenant's next imports (one upsert)."""
+    rows = [
+        FactorChoice(
             activity_key=c.key,
             unit_dimension=c.unit_dimension,
-            defaults={
-                "factor_id": None if c.supplier_factor_id else c.factor_id,
-                "supplier_factor_id": c.supplier_factor_id,
-                "chosen_by_id": user_id,
-            },
+            factor_id=None if c.supplier_factor_id else c.factor_id,
+            supplier_factor_id=c.supplier_factor_id,
+            chosen_by_id=user_id,
         )
+        for c in choices
+        if c.factor_key is not None
+    ]
+    FactorChoice.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["activity_key", "unit_dimension"],
+        update_fields=["factor", "supplier_factor", "chosen_by", "updated_at"],
+        batch_size=1000,
+    )
 
 
 RECORD_COLUMNS = [
@@ -937,110 +1006,151 @@ _TEXT_LIMITS = {
 }
 
 
+def _per_distinct(
+    values: pd.Series | pd.Categorical, func: Callable[[Any], Any], default: Any
+) -> np.ndarray:
+    """func applied once per distinct value, spread back to every row (missing -> default)."""
+    codes, uniques = pd.factorize(values)
+    mapped = np.array([func(u) for u in uniques] + [default], dtype=object)
+    return mapped[codes]
+
+
+def _text_array(data: pd.DataFrame, name: str, index: pd.Index) -> pa.Array:
+    if name not in data:
+        return pa.array(np.full(len(index), "", dtype=object), type=pa.string())
+    array = pa.array(data[name].astype("string[pyarrow]"), type=pa.string())
+    array = pc.fill_null(array, "")
+    limit = _TEXT_LIMITS.get(name)
+    return pc.utf8_slice_codeunits(array, 0, limit) if limit else array
+
+
+def _float_array(values: pd.Series | None, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.float64())
+    return pa.array(
+        values.to_numpy(dtype="float64", na_value=np.nan), type=pa.float64(), from_pandas=True
+    )
+
+
+def _date_array(values: pd.Series | None, n: int) -> pa.Array:
+    if values is None:
+        return pa.nulls(n, pa.date32())
+    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    return pa.array(days, type=pa.date32(), from_pandas=True)
+
+
+def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """values where keep, None elsewhere (an object array for a nullable integer column)."""
+    out = np.full(len(values), None, dtype=object)
+    out[keep] = values[keep]
+    return out
+
+
+def _int_array(values: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.int64(), from_pandas=True)
+
+
 def records_frame(
     prepared: Prepared, *, run_id: int | None, user_id: int | None, gwp_set: str = DEFAULT_GWP_SET
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The valid rows as ActivityRecord columns (vectorised), and the run's distinct calculations."""
-    valid_index = prepared.valid[prepared.valid].index
-    calc = prepared.calculated.loc[valid_index]
-    data = prepared.result.data.loc[valid_index]
-    n = len(valid_index)
-    now = timezone.now()
+) -> tuple[dict[str, Any], pa.Table]:
+    """The valid rows as ActivityRecord columns (an Arrow table, built column by column), and the
+    run's distinct calculations keyed as the records' provenance names them."""
+    index = prepared.valid[prepared.valid].index
+    calc = prepared.calculated.loc[index]
+    data = prepared.result.data.loc[index]
+    n = len(index)
 
-    def text(name: str) -> pd.Series:
-        if name not in data:
-            return pd.Series("", index=valid_index, dtype="object")
-        return (
-            data[name]
-            .astype("object")
-            .where(data[name].notna(), "")
-            .astype(str)
-            .str.slice(0, _TEXT_LIMITS.get(name, 10_000))
-        )
-
-    def number(name: str) -> pd.Series:
-        return (
-            data[name].astype("float64") if name in data else pd.Series(np.nan, index=valid_index)
-        )
+    provenance = calc["provenance"].astype("category") if n else calc["provenance"]
+    texts = [str(p) for p in provenance.cat.categories] if n else []
+    calculations = {provenance_key(t): json.loads(t) for t in texts}
+    by_text = {t: provenance_key(t) for t in texts}
+    version_of = {t: factor_version(calculations[by_text[t]])[:80] for t in texts}
 
     keys = calc["factor_key"].astype(str)
-    is_lib = keys.str.startswith("lib:")
-    ids = keys.str.slice(4).astype("int64") if n else pd.Series(dtype="int64")
-    prov_json = calc["provenance"].astype(str)
-    distinct_prov = pd.unique(prov_json)
-    prov_keys = {p: provenance_key(p) for p in distinct_prov}
-    calc_keys = prov_json.map(prov_keys)
-    calculations = {prov_keys[p]: json.loads(p) for p in distinct_prov}
-    versions = {p: factor_version(calculations[prov_keys[p]]) for p in distinct_prov}
+    is_library = _per_distinct(keys, lambda k: k.startswith("lib:"), False).astype(bool)
+    ids = _per_distinct(keys, lambda k: int(k[4:]), None)
     date = data["date"] if "date" in data else data.get("period_start")
-    frame = pd.DataFrame(
-        {
-            "import_run_id": run_id,
-            "source_row": valid_index.to_numpy(dtype="int64"),
-            "date": pd.to_datetime(date).dt.date,
-            "period_end": pd.to_datetime(data["period_end"]).dt.date
-            if "period_end" in data
-            else None,
-            "activity": text("activity"),
-            "site": text("site"),
-            "supplier": text("supplier"),
-            "country": text("country"),
-            "notes": text("notes"),
-            "is_correction": data["is_correction"].astype(bool)
+    tiers = _per_distinct(calc["tier"], lambda t: t if t in TIERS else "secondary", "secondary")
+    now = np.datetime64(timezone.now().replace(tzinfo=None), "us")
+    columns: dict[str, pa.Array] = {
+        "import_run_id": pa.array(
+            np.full(n, run_id, dtype=object), type=pa.int64(), from_pandas=True
+        ),
+        "source_row": pa.array(index.to_numpy(dtype="int64")),
+        "date": _date_array(date, n),
+        "period_end": _date_array(data.get("period_end"), n),
+        "activity": _text_array(data, "activity", index),
+        "site": _text_array(data, "site", index),
+        "supplier": _text_array(data, "supplier", index),
+        "country": _text_array(data, "country", index),
+        "notes": _text_array(data, "notes", index),
+        "is_correction": pa.array(
+            data["is_correction"].to_numpy(dtype=bool, na_value=False)
             if "is_correction" in data
-            else False,
-            "quantity": number("quantity"),
-            "unit": text("unit"),
-            "amount": number("amount"),
-            "currency": text("currency"),
-            "amount_eur": number("amount_eur"),
-            "scope": calc["scope"].map(scope_int).astype("Int64"),
-            "category": calc["scope3_category"].astype("Int64")
+            else np.zeros(n, bool)
+        ),
+        "quantity": _float_array(data.get("quantity"), n),
+        "unit": _text_array(data, "unit", index),
+        "amount": _float_array(data.get("amount"), n),
+        "currency": _text_array(data, "currency", index),
+        "amount_eur": _float_array(data.get("amount_eur"), n),
+        "scope": _int_array(_per_distinct(calc["scope"], scope_int, None)),
+        "category": _int_array(
+            calc["scope3_category"].to_numpy(dtype=object, na_value=None)
             if "scope3_category" in calc
-            else None,
-            "tier": calc["tier"].astype("object").where(calc["tier"].isin(TIERS), "secondary"),
-            "factor_id": ids.where(is_lib).astype("Int64"),
-            "supplier_factor_id": ids.where(~is_lib).astype("Int64"),
-            "factor_version": prov_json.map(versions).astype(str).str.slice(0, 80),
-            "gwp_set": gwp_set,
-            "kg_co2e": calc["kg_co2e"].astype("float64"),
-            "kg_co2": calc["co2_kg_co2e"].astype("float64"),
-            "kg_ch4_co2e": calc["ch4_kg_co2e"].astype("float64"),
-            "kg_n2o_co2e": calc["n2o_kg_co2e"].astype("float64"),
-            "kg_other_co2e": calc["other_kg_co2e"].astype("float64"),
-            "kg_co2e_market": calc["kg_co2e_market"].astype("float64"),
-            "market_basis": calc["market_basis"]
-            .astype("object")
-            .where(calc["market_basis"].notna(), "")
-            .astype(str),
-            "provenance": '{"calculation": "' + calc_keys + '"}',
-            "created_by_id": user_id,
-            "created_at": now,
-            "updated_at": now,
-        },
-        index=valid_index,
-    )
-    return calculations, frame[RECORD_COLUMNS]
+            else np.full(n, None)
+        ),
+        "tier": pa.array(tiers, type=pa.string()),
+        "factor_id": _int_array(_masked(ids, is_library)),
+        "supplier_factor_id": _int_array(_masked(ids, ~is_library)),
+        "factor_version": pa.array(_per_distinct(provenance, version_of.get, ""), type=pa.string()),
+        "gwp_set": pa.array(np.full(n, gwp_set, dtype=object), type=pa.string()),
+        "kg_co2e": _float_array(calc["kg_co2e"], n),
+        "kg_co2": _float_array(calc.get("co2_kg_co2e"), n),
+        "kg_ch4_co2e": _float_array(calc.get("ch4_kg_co2e"), n),
+        "kg_n2o_co2e": _float_array(calc.get("n2o_kg_co2e"), n),
+        "kg_other_co2e": _float_array(calc.get("other_kg_co2e"), n),
+        "kg_co2e_market": _float_array(calc.get("kg_co2e_market"), n),
+        "market_basis": pa.array(
+            _per_distinct(calc["market_basis"], lambda b: "" if b is None else str(b), ""),
+            type=pa.string(),
+        ),
+        "provenance": pa.array(
+            _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
+            type=pa.string(),
+        ),
+        "created_by_id": pa.array(
+            np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
+        ),
+        "created_at": pa.array(np.full(n, now), type=pa.timestamp("us", tz="UTC")),
+        "updated_at": pa.array(np.full(n, now), type=pa.timestamp("us", tz="UTC")),
+    }
+    return calculations, pa.table([columns[c] for c in RECORD_COLUMNS], names=RECORD_COLUMNS)
 
 
-def copy_records(frame: pd.DataFrame) -> int:
-    """Write record rows with one COPY (CSV made by pyarrow, no per-row Python)."""
-    if frame.empty:
+COPY_BATCH_ROWS = 50_000
+
+
+def copy_records(table: pa.Table) -> int:
+    """Write record rows with one COPY, as CSV made by Arrow (no per-row Python).
+
+    The CSV is made batch by batch while the server parses the previous one, so formatting and
+    loading overlap on two cores.
+    """
+    if table.num_rows == 0:
         return 0
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    buffer = io.BytesIO()
-    pacsv.write_csv(
-        table,
-        buffer,
-        write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"),
-    )
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
     columns = ", ".join(RECORD_COLUMNS)
     table_name = ActivityRecord._meta.db_table
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+    ):
+        for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, write_options=options)
             copy.write(buffer.getbuffer())
-    return len(frame)
+    return table.num_rows
 
 
 def import_run_undo(*, run: ImportRun, user: User | None) -> int:

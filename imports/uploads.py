@@ -40,7 +40,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
 
 def limit_uploads(request: HttpRequest) -> None:
     """Put the size limit in front of Django's own upload handlers for this request."""
-    request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    request.upload_handlers = [SizeLimitUploadHandler(request), *request.upload_handlers]
 
 
 def limit_message() -> str:

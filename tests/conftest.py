@@ -69,6 +69,9 @@ def tenants(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> 
 
 @pytest.fixture(autouse=True)
 def _back_to_public() -> Iterator[None]:
+    from factors.library_index import library_index_clear
+
+    library_index_clear()  # each test sees the library as its own transaction has it
     yield
     connection.set_schema_to_public()
 
@@ -116,11 +119,26 @@ def public_client(tenants: dict[str, object], db: None) -> Client:
 
 
 @pytest.fixture(scope="session")
-def library(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
-    """The real DEFRA 2024 and OWID grid datasets in the test database (kept with --reuse-db;
-    re-ingesting identical files is a no-op)."""
-    from factors.services import factors_ingest, select_mappings
+def _library_reads() -> list[tuple[object, object, object]]:
+    """The real DEFRA 2024 and OWID grid datasets, read once per test session."""
+    from factors.ingest.reader import read_dataset
+    from factors.ingest.writer import DatasetIdentity
+    from factors.services import file_sha256, select_mappings
 
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        for mapping in select_mappings(["defra_2024", "owid_grid_2025"]):
-            factors_ingest(mapping=mapping)
+    reads = []
+    for mapping in select_mappings(["defra_2024", "owid_grid_2025"]):
+        paths = [mapping.table_path(t) for t in mapping.tables]
+        identity = DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256)
+        reads.append((mapping, read_dataset(mapping), identity))
+    return reads
+
+
+@pytest.fixture
+def library(_library_reads: list[tuple[object, object, object]], db: None) -> None:
+    """Those datasets written into this test's transaction (rolled back after it)."""
+    from factors.ingest.writer import write_dataset
+    from factors.library_index import library_index_clear
+
+    for mapping, result, identity in _library_reads:
+        write_dataset(mapping, result, identity)  # type: ignore[arg-type]
+    library_index_clear()

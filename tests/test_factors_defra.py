@@ -285,3 +285,47 @@ def test_it_names_the_cell_that_is_not_a_number(tmp_path: Path) -> None:
         "GHG Conversion Factor 2024",
         "see note",
     )
+
+
+def test_it_names_well_to_tank_factors_apart_from_combustion(defra: ReadResult) -> None:
+    frame = defra.frame
+    assert _one(frame, "1_101_1011_8_1")["name"] == "Liquid fuels: Diesel (average biofuel blend)"
+    wtt = _one(frame, "11_101_1011_8_1")
+    assert wtt["name"] == "WTT- fuels: Liquid fuels: Diesel (average biofuel blend)"
+    assert (wtt["scope"], wtt["scope3_category"]) == ("3", 3)
+    biogenic = frame[frame["scope"] == "outside"]
+    assert biogenic["name"].str.startswith("Outside of scopes: ").all()
+    # No name is shared by factors of two Level 1 headings (owned car vs business travel...).
+    level1 = frame["category"].str.split(" > ").str[0]
+    assert int(frame.assign(level1=level1).groupby("name")["level1"].nunique().max()) == 1
+
+
+def test_it_ranks_diesel_combustion_first_among_the_real_defra_factors(
+    defra: ReadResult,
+) -> None:
+    from factors.ranking import FactorCandidate, rank_candidates
+
+    rows = defra.frame[defra.frame["unit_dimension"].isin(["volume", "mass", "energy"])]
+    candidates = [
+        FactorCandidate(
+            name=r.name,
+            unit=r.unit,
+            region=r.region,
+            kg_co2e=r.kg_co2e,
+            unit_dimension=r.unit_dimension,
+            publisher_id=r.publisher_id,
+            category=r.category,
+            scope=r.scope,
+        )
+        for r in rows.itertuples()
+    ]
+    found = rank_candidates(
+        description="Diesel", candidates=candidates, unit_dimension="volume", region="GB"
+    )
+    ids = [c.factor.publisher_id for c in found]
+    assert ids[0] == "1_101_1011_8_1"
+    assert found[0].factor.kg_co2e == pytest.approx(2.51279, abs=1e-12)
+    assert ids.index("1_101_1014_8_1") < 3  # gas oil (red diesel), direct combustion
+    assert not any("Petrol" in c.factor.name for c in found)
+    wtt = [i for i in ids if i.startswith("11_")]
+    assert all(ids.index(i) > ids.index("1_101_1014_8_1") for i in wtt)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from factors.ranking import FactorCandidate, expansions, rank_candidates
+from factors.ranking import FactorCandidate, content_words, expansions, rank_candidates
 
 
 def _factor(
@@ -101,3 +101,90 @@ def test_it_expands_synonyms_in_several_languages() -> None:
     texts = [text for text, _ in expansions("Erdgas Heizung")]
     assert "natural gas heizung" in texts
     assert [t for t, _ in expansions("Strom")] == ["strom", "electricity"]
+
+
+FUELS = [
+    _factor(
+        "Liquid fuels: Diesel (average biofuel blend)",
+        "L",
+        "volume",
+        scope="1",
+        category="Fuels > Liquid fuels > Diesel (average biofuel blend)",
+        publisher_id="1_101_1011_8_1",
+    ),
+    _factor(
+        "WTT- fuels: Liquid fuels: Diesel (average biofuel blend)",
+        "L",
+        "volume",
+        scope="3",
+        category="WTT- fuels > Liquid fuels > Diesel (average biofuel blend)",
+        publisher_id="11_101_1011_8_1",
+    ),
+    _factor(
+        "Liquid fuels: Petrol (average biofuel blend)",
+        "L",
+        "volume",
+        scope="1",
+        category="Fuels > Liquid fuels > Petrol (average biofuel blend)",
+        publisher_id="1_101_1017_8_1",
+    ),
+    _factor(
+        "Liquid fuels: Gas oil",
+        "L",
+        "volume",
+        scope="1",
+        category="Fuels > Liquid fuels > Gas oil",
+        publisher_id="1_101_1014_8_1",
+    ),
+]
+
+
+def _ids(description: str) -> list[str]:
+    found = rank_candidates(
+        description=description, candidates=FUELS, unit_dimension="volume", region="GB"
+    )
+    return [c.factor.publisher_id for c in found]
+
+
+def test_it_prefers_the_direct_factor_to_the_well_to_tank_one() -> None:
+    found = rank_candidates(
+        description="Diesel", candidates=FUELS, unit_dimension="volume", region="GB"
+    )
+    ids = [c.factor.publisher_id for c in found]
+    assert ids[:2] == ["1_101_1011_8_1", "1_101_1014_8_1"]
+    assert ids[-1] == "11_101_1011_8_1"
+    wtt = found[-1]
+    assert any(r.startswith("well-to-tank (upstream) factor") for r in wtt.reasons)
+    # Asked for, the well-to-tank factor comes first, and the direct one says why it is lower.
+    found = rank_candidates(
+        description="WTT diesel", candidates=FUELS, unit_dimension="volume", region="GB"
+    )
+    assert found[0].factor.publisher_id == "11_101_1011_8_1"
+    assert "well-to-tank, as described" in found[0].reasons
+    direct = next(c for c in found if c.factor.publisher_id == "1_101_1011_8_1")
+    assert "direct factor: the description asks for well-to-tank" in direct.reasons
+    assert _ids("upstream diesel")[0] == "11_101_1011_8_1"
+
+
+def test_it_never_offers_petrol_for_diesel() -> None:
+    # The synonym 'diesel (average biofuel blend)' shares three words with petrol's name.
+    assert "1_101_1017_8_1" not in _ids("Diesel")
+    assert "1_101_1017_8_1" not in _ids("diesel average biofuel blend")
+    assert "1_101_1011_8_1" not in _ids("Petrol")
+    assert _ids("Petrol")[0] == "1_101_1017_8_1"
+
+
+def test_it_counts_a_synonym_only_where_its_whole_phrase_appears() -> None:
+    development = _factor("Biofuel: Development diesel", "L", "volume")
+    found = rank_candidates(
+        description="diesel", candidates=[development, FUELS[0]], unit_dimension="volume"
+    )
+    assert found[0].factor is FUELS[0]
+    assert found[0].reasons[0] == "synonym 'diesel' ~ 'diesel (average biofuel blend)'"
+    assert found[1].reasons[0].startswith("fuzzy text")
+
+
+def test_it_ignores_generic_words_when_matching_words() -> None:
+    assert content_words("Diesel (average biofuel blend)") == ["diesel"]
+    assert content_words("Average") == ["average"]  # nothing else to go by
+    assert content_words("WTT- fuels: Gas oil") == ["wtt", "fuels", "gas", "oil"]

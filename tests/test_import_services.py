@@ -188,3 +188,21 @@ def test_it_refuses_an_oversized_upload(acme: None, settings: Any) -> None:
         import_run_create(upload=_upload(GERMAN_CSV * 40), user=None)
     assert caught.value.code == "too_large"
     assert not ImportRun.objects.exists()
+
+
+def test_it_takes_the_next_sheet_when_the_first_holds_only_a_header(acme: None) -> None:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Vorlage"
+    book.active.append(["Datum", "Beschreibung", "Menge", "Einheit"])
+    data = book.create_sheet("Januar")
+    data.append(["Datum", "Beschreibung", "Menge", "Einheit"])
+    data.append(["15.01.2024", "Diesel", 100, "L"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    run = import_run_create(upload=_upload(buffer.getvalue(), "verbrauch.xlsx"), user=None)
+    assert run.sheet == "Januar"
+    assert run.detected["sheets"] == ["Vorlage", "Januar"]

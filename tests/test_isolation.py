@@ -15,6 +15,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_tenants.utils import schema_context
 
 from tests.conftest import BOB
+from tests.factor_helpers import library_factor_kwargs, supplier_factor_kwargs
+from tests.import_helpers import activity_record_kwargs, import_export_kwargs, import_run_kwargs
 
 TENANT_URLCONF = "factortrace.urls_tenant"
 
@@ -52,8 +54,31 @@ ACCESS: dict[str, tuple[str, Any]] = {
     "team_role": (OWNER, _bob_id),
     "team_remove": (OWNER, _bob_id),
     "imports": (READ, {}),
+    "import_upload": (WRITE, {}),
+    "import_detail": (READ, import_run_kwargs),
+    "import_sheet": (WRITE, import_run_kwargs),
+    "import_mapping": (WRITE, import_run_kwargs),
+    "import_preview": (WRITE, import_run_kwargs),
+    "import_validate": (WRITE, import_run_kwargs),
+    "import_results": (WRITE, import_run_kwargs),
+    "import_fix": (WRITE, import_run_kwargs),
+    "import_apply_all": (WRITE, import_run_kwargs),
+    "import_export": (READ, import_export_kwargs),
+    "import_factors": (WRITE, import_run_kwargs),
+    "import_factor_choose": (WRITE, import_run_kwargs),
+    "import_commit": (WRITE, import_run_kwargs),
+    "import_progress": (READ, import_run_kwargs),
+    "import_undo": (WRITE, import_run_kwargs),
     "activities": (READ, {}),
+    "activities_edit": (WRITE, activity_record_kwargs),
+    "activities_delete": (WRITE, activity_record_kwargs),
     "factors": (READ, {}),
+    "factor_detail": (READ, library_factor_kwargs),
+    "supplier_factors": (READ, {}),
+    "supplier_factor_detail": (READ, supplier_factor_kwargs),
+    "supplier_factor_add": (WRITE, {}),
+    "supplier_factor_edit": (WRITE, supplier_factor_kwargs),
+    "supplier_factor_delete": (WRITE, supplier_factor_kwargs),
     "reports": (READ, {}),
     "billing": (READ, {}),
     "settings": (READ, {}),

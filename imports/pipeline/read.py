@@ -852,6 +852,8 @@ def _assemble(
             f"{filename} has a header row (row {header_row}) but no data rows under it.",
             filename=filename,
             header_row=header_row,
+            sheets=list(sheets),
+            sheet=sheet,
         )
     return ReadResult(
         frame=frame,

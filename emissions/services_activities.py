@@ -1,0 +1,81 @@
+"""Writes of the activities page: correct a record (recomputed through the engine) or delete it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from emissions.inventory import RecalculationError, activity_record_recalculate
+from emissions.models import ActivityRecord
+
+EDITABLE_FIELDS = ("date", "activity", "quantity", "unit", "amount", "site", "notes")
+RESULT_FIELDS = (
+    "kg_co2e",
+    "kg_co2",
+    "kg_ch4_co2e",
+    "kg_n2o_co2e",
+    "kg_other_co2e",
+    "kg_co2e_market",
+    "market_basis",
+    "gwp_set",
+    "provenance",
+)
+
+
+class ActivityRecordError(Exception):
+    """A correction that cannot be computed; ``message`` says why, ``field`` where (or None)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def activity_record_update(
+    *, record: ActivityRecord, user: User | None, **values: Any
+) -> ActivityRecord:
+    """Apply the corrected fields, recompute the emissions with the record's factor, and save.
+
+    Raises ActivityRecordError (nothing saved) when the engine cannot compute the new values,
+    e.g. a unit that does not convert to the factor's unit.
+    """
+    unknown = set(values) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    changed = [name for name, value in values.items() if getattr(record, name) != value]
+    for name, value in values.items():
+        setattr(record, name, value)
+    try:
+        activity_record_recalculate(record=record)
+    except RecalculationError as exc:
+        error = exc.error or {}
+        message = " ".join(
+            str(p) for p in (error.get("message"), error.get("suggestion")) if p
+        ) or str(exc)
+        code = str(error.get("code") or "")
+        field = None
+        if "unit" in code or "dimension" in code:
+            field = "unit"
+        elif "quantity" in code or "negative" in code:
+            field = "quantity"
+        raise ActivityRecordError(message, field=field) from exc
+    record.provenance = {
+        **(record.provenance or {}),
+        "corrected": {
+            "by": user.email if user is not None else None,
+            "at": timezone.now().isoformat(timespec="seconds"),
+            "fields": changed,
+        },
+    }
+    with transaction.atomic():
+        record.save(update_fields=[*values, *RESULT_FIELDS, "updated_at"])
+    return record
+
+
+def activity_record_delete(*, record: ActivityRecord) -> None:
+    """Remove one record from the inventory."""
+    with transaction.atomic():
+        record.delete()

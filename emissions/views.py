@@ -1,0 +1,127 @@
+"""The activities page: the tenant's calculated records, filtered, with their totals; editors
+correct or delete a record, viewers read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from accounts.access import login_required_tenant, role_required
+from accounts.models import Role
+from emissions.forms_activities import ActivityFilterForm, ActivityRecordForm
+from emissions.models import ActivityRecord, Scope3Category
+from emissions.selectors_activities import (
+    activity_category_totals,
+    activity_import_runs,
+    activity_records,
+    activity_sites,
+    activity_totals,
+)
+from emissions.services_activities import (
+    ActivityRecordError,
+    activity_record_delete,
+    activity_record_update,
+)
+
+PAGE_SIZE = 50
+
+
+def _get_activity_record_for_user(request: HttpRequest, record_id: int) -> ActivityRecord:
+    """A record of this tenant (its own schema), for any signed-in user of it; 404 otherwise."""
+    try:
+        return ActivityRecord.objects.select_related(
+            "factor__dataset", "supplier_factor", "import_run"
+        ).get(id=record_id)
+    except ActivityRecord.DoesNotExist as exc:
+        raise Http404("No such activity record in your organisation.") from exc
+
+
+def _back_url(request: HttpRequest) -> str:
+    """Where to return after an edit: the filtered list the user came from, if it is ours."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith(reverse("activities")) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
+        return target
+    return reverse("activities")
+
+
+@login_required_tenant
+def activity_list(request: HttpRequest) -> HttpResponse:
+    runs = [(r.id, f"{r.original_name} ({r.created_at:%d %b %Y})") for r in activity_import_runs()]
+    form = ActivityFilterForm(request.GET or None, sites=activity_sites(), runs=runs)
+    if form.is_bound:
+        form.is_valid()
+    filters = form.filters()
+    page = Paginator(activity_records(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    categories: dict[object, str] = dict(Scope3Category.choices)
+    context: dict[str, Any] = {
+        "form": form,
+        "page": page,
+        "totals": activity_totals(filters),
+        "categories": [
+            {**row, "label": categories.get(row["category"], "Not categorised")}
+            for row in activity_category_totals(filters)
+        ],
+        "query_string": query.urlencode(),
+        "filtered": any(v for k, v in request.GET.items() if k != "page"),
+        "current_url": request.get_full_path(),
+        "can_edit": request.user.can_edit,  # type: ignore[union-attr]
+    }
+    template = "emissions/activity_list.html"
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.history_restore_request:
+        template += "#results"
+    return render(request, template, context)
+
+
+@role_required(Role.EDITOR)
+def activity_edit(request: HttpRequest, record_id: int) -> HttpResponse:
+    record = _get_activity_record_for_user(request, record_id)
+    before = {"kg_co2e": record.kg_co2e, "activity": record.activity}
+    form = ActivityRecordForm(request.POST or None, record=record)
+    if request.method == "POST" and form.is_valid():
+        try:
+            activity_record_update(record=record, user=request.user, **form.values())  # type: ignore[arg-type]
+        except ActivityRecordError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Saved “{record.activity}”: {before['kg_co2e']:,.3f} → "
+                f"{record.kg_co2e:,.3f} kg CO2e.",
+            )
+            return redirect(_back_url(request))
+    status = 422 if request.method == "POST" else 200
+    context = {
+        "form": form,
+        "record": record,
+        "title": before["activity"],
+        "next": _back_url(request),
+    }
+    return render(request, "emissions/activity_edit.html", context, status=status)
+
+
+@role_required(Role.EDITOR)
+def activity_delete(request: HttpRequest, record_id: int) -> HttpResponse:
+    record = _get_activity_record_for_user(request, record_id)
+    if request.method != "POST":
+        return render(
+            request,
+            "emissions/activity_delete.html",
+            {"record": record, "next": _back_url(request)},
+        )
+    activity_record_delete(record=record)
+    messages.success(
+        request,
+        f"Deleted “{record.activity}” of {record.date:%d %b %Y} ({record.kg_co2e:,.3f} kg CO2e).",
+    )
+    return redirect(_back_url(request))

@@ -1,0 +1,27 @@
+"""Template filters for factor values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def sig(value: float | None, digits: int = 6) -> str:
+    """A factor with `digits` significant digits, never in exponent notation (1e-05 -> 0.00001)."""
+    if value is None:
+        return "—"
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    if number == 0:
+        return "0"
+    return str(
+        np.format_float_positional(
+            number, precision=digits, unique=False, fractional=False, trim="-"
+        )
+    )

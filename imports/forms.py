@@ -1,0 +1,207 @@
+"""Forms of the import wizard: they validate and normalise what the user chose; services write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+
+from imports.pipeline import FIELD_LABELS, FIELDS, Mapping, PipelineError
+from imports.pipeline.mapping import DATE_ORDERS
+
+DECIMAL_CHOICES = [
+    ("", "Detect from the values"),
+    (",", "Comma: 1.234,56"),
+    (".", "Point: 1,234.56"),
+]
+DATE_ORDER_CHOICES = [
+    ("", "Detect from the values"),
+    ("DMY", "Day first: 31.12.2024, 31/12/2024"),
+    ("MDY", "Month first: 12/31/2024"),
+    ("YMD", "Year first: 2024-12-31"),
+]
+# Hints under the fields a row needs, and under the country that steers factor matching.
+REQUIRED_HINTS = {
+    "date": "A date, or a period start and end.",
+    "activity": "What was bought or used: Diesel, Strom, Flug…",
+    "quantity": "With a unit, or give an amount with its currency.",
+    "unit": "A column, or one unit for every row (e.g. kWh for a meter export).",
+    "amount": "Spend, for spend-based factors.",
+    "currency": "A column, or one currency for every row (e.g. EUR).",
+    "country": "Where it happened (DE, FR…): electricity gets that country's grid factor.",
+}
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="Spreadsheet",
+        error_messages={"required": "Choose a file to upload.", "empty": "The file is empty."},
+    )
+
+
+class SheetForm(forms.Form):
+    sheet = forms.ChoiceField(label="Sheet", widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, sheets: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sheet"].choices = [(s, s) for s in sheets]  # type: ignore[attr-defined]
+
+
+class MappingForm(forms.Form):
+    """One column select and one constant per target field, two reading options, a template name.
+
+    ``cleaned_data["mapping"]`` is a checked :class:`Mapping` (complete, and naming only the
+    file's columns); ``cleaned_data["template_name"]`` is the name to save it under (from the
+    ``save_as`` field), or None.
+    """
+
+    decimal = forms.ChoiceField(label="Decimal separator", choices=DECIMAL_CHOICES, required=False)
+    date_order = forms.ChoiceField(label="Date order", choices=DATE_ORDER_CHOICES, required=False)
+    save_as = forms.CharField(
+        label="Save as template",
+        max_length=120,
+        required=False,
+        help_text="Name it to re-use this mapping when a file with the same columns comes back.",
+    )
+
+    def __init__(self, *args: Any, headers: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers = list(headers)
+        column_choices = [("", "— not in the file —"), *((h, h) for h in self.headers)]
+        for fld in FIELDS:
+            self.fields[f"col_{fld}"] = forms.ChoiceField(
+                label=FIELD_LABELS[fld], choices=column_choices, required=False
+            )
+            self.fields[f"const_{fld}"] = forms.CharField(
+                label=f"{FIELD_LABELS[fld]}: one value for every row",
+                max_length=200,
+                required=False,
+            )
+
+    @staticmethod
+    def initial_from(mapping: Mapping, template_name: str = "") -> dict[str, Any]:
+        """Initial values showing ``mapping`` (a suggestion or the run's saved mapping)."""
+        initial: dict[str, Any] = {"save_as": template_name}
+        for fld in FIELDS:
+            initial[f"col_{fld}"] = mapping.columns.get(fld, "")
+            initial[f"const_{fld}"] = mapping.constants.get(fld, "")
+        decimal = mapping.options.decimal
+        initial["decimal"] = decimal if isinstance(decimal, str) else _single(decimal)
+        order = mapping.options.date_order
+        initial["date_order"] = order if isinstance(order, str) else _single(order)
+        return initial
+
+    def field_rows(self) -> list[dict[str, Any]]:
+        """Per target field: its column select and constant input, for the template."""
+        return [
+            {
+                "field": fld,
+                "label": FIELD_LABELS[fld],
+                "column": self[f"col_{fld}"],
+                "constant": self[f"const_{fld}"],
+                "hint": REQUIRED_HINTS.get(fld, ""),
+            }
+            for fld in FIELDS
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        columns: dict[str, str] = {}
+        constants: dict[str, str] = {}
+        for fld in FIELDS:
+            column = data.get(f"col_{fld}") or ""
+            constant = (data.get(f"const_{fld}") or "").strip()
+            if column and constant:
+                self.add_error(
+                    f"const_{fld}",
+                    f"{FIELD_LABELS[fld]} takes its values from “{column}”: clear the column or "
+                    "this value.",
+                )
+            elif column:
+                columns[fld] = column
+            elif constant:
+                constants[fld] = constant
+        used: dict[str, str] = {}
+        for fld, column in columns.items():
+            if column in used:
+                self.add_error(
+                    f"col_{fld}",
+                    f"“{column}” already feeds {FIELD_LABELS[used[column]]}; a column feeds one "
+                    "field.",
+                )
+            used[column] = fld
+        if self.errors:
+            return data
+        options: dict[str, Any] = {}
+        if data.get("decimal"):
+            options["decimal"] = data["decimal"]
+        if data.get("date_order") in DATE_ORDERS:
+            options["date_order"] = data["date_order"]
+        try:
+            mapping = Mapping.from_dict(
+                {"columns": columns, "constants": constants, "options": options}
+            )
+            mapping.check(self.headers)
+        except PipelineError as exc:
+            raise forms.ValidationError(exc.message) from None
+        data["mapping"] = mapping
+        data["template_name"] = (data.get("save_as") or "").strip() or None
+        return data
+
+
+def _single(value: dict[str, str] | None) -> str:
+    """A per-field option shown as one choice when every field agrees (else: detect)."""
+    if not value:
+        return ""
+    distinct = set(value.values())
+    return distinct.pop() if len(distinct) == 1 else ""
+
+
+class FixCellForm(forms.Form):
+    """One cell fixed in place: the spreadsheet row, the user's column header and the new text."""
+
+    row = forms.IntegerField(min_value=1)
+    column = forms.CharField(max_length=300)
+    value = forms.CharField(max_length=1000, required=False, strip=True)
+
+
+class ApplyToAllForm(forms.Form):
+    """ "Apply this fix to all N rows": every ``value`` cell of ``column`` becomes ``replacement``."""
+
+    column = forms.CharField(max_length=300)
+    value = forms.CharField(max_length=1000, required=False, strip=True)
+    replacement = forms.CharField(
+        max_length=1000,
+        strip=True,
+        error_messages={"required": "Enter the value to put in these cells."},
+    )
+
+
+class ErrorFilterForm(forms.Form):
+    """Filters of the errors table: a column and words of the message or value."""
+
+    column = forms.ChoiceField(required=False)
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, *args: Any, columns: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["column"].choices = [("", "All columns"), *((c, c) for c in columns)]  # type: ignore[attr-defined]
+
+
+def factor_choice_value(*, factor_id: int | None, supplier_factor_id: int | None) -> str:
+    """The select value of a factor: ``lib:<id>`` for the library, ``sup:<id>`` for yours."""
+    if supplier_factor_id is not None:
+        return f"sup:{supplier_factor_id}"
+    if factor_id is not None:
+        return f"lib:{factor_id}"
+    return ""
+
+
+def parse_factor_choice(value: str) -> tuple[int | None, int | None]:
+    """``lib:<id>`` / ``sup:<id>`` -> (factor_id, supplier_factor_id); ValueError otherwise."""
+    kind, _, number = value.partition(":")
+    if kind not in {"lib", "sup"} or not number.isdigit():
+        raise ValueError(f"{value!r} is not a factor choice")
+    return (int(number), None) if kind == "lib" else (None, int(number))

@@ -1,0 +1,758 @@
+"""The import wizard: upload -> sheet -> columns -> preview -> check and fix -> factors -> import.
+
+The wizard's state lives on the ImportRun, so a user can leave at any step and resume from the
+imports list. Every view loads its run through `_get_import_run_for_user` (404 otherwise); editors
+and owners write, viewers read. HTMX requests get a named partial of the page's template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from accounts.access import login_required_tenant, role_required
+from accounts.models import Role
+from emissions.models import SupplierFactor
+from factors.models import EmissionFactor
+from imports.forms import (
+    ApplyToAllForm,
+    ErrorFilterForm,
+    FixCellForm,
+    MappingForm,
+    SheetForm,
+    UploadForm,
+    factor_choice_value,
+    parse_factor_choice,
+)
+from imports.models import ImportRun, ImportStatus
+from imports.pipeline import Mapping
+from imports.selectors_wizard import (
+    EDITABLE,
+    error_columns,
+    error_groups,
+    error_rows_page,
+    has_sheet_step,
+    import_run_page,
+    resume_url,
+    run_error_rows,
+    run_headers,
+    run_sheets,
+    wizard_steps,
+)
+from imports.services import (
+    ImportInputError,
+    activity_suggestions,
+    duplicate_runs,
+    factor_choice_set,
+    import_run_apply_to_all,
+    import_run_create,
+    import_run_export_invalid,
+    import_run_preview,
+    import_run_read,
+    import_run_set_mapping,
+    import_run_set_sheet,
+    import_run_start_commit,
+    import_run_suggestion,
+    import_run_undo,
+    import_run_validate,
+    run_mapping,
+)
+from imports.services_ui import import_run_fix_cell_and_recount
+from imports.uploads import limit_message, limit_uploads
+
+# A multipart body carries the file plus its part headers and the CSRF field: allow that much
+# above the file limit before refusing from Content-Length alone.
+MULTIPART_SLACK = 64 * 1024
+TOTALS_CHANGED = "importTotalsChanged"
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_import_run_for_user(request: HttpRequest, run_id: int) -> ImportRun:
+    """An import run of this tenant (its own schema), for any signed-in user of it; 404 otherwise."""
+    try:
+        return ImportRun.objects.select_related("created_by", "committed_by", "template").get(
+            id=run_id
+        )
+    except ImportRun.DoesNotExist as exc:
+        raise Http404("No such import in your organisation.") from exc
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+
+
+def _can_edit(request: HttpRequest) -> bool:
+    return bool(request.user.can_edit)  # type: ignore[union-attr]
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_048_576:.3g}"
+
+
+def _wizard(run: ImportRun, step: str, request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    return {
+        "run": run,
+        "steps": wizard_steps(run, step),
+        "can_edit": _can_edit(request),
+        "editable": run.status in EDITABLE,
+        **extra,
+    }
+
+
+def _locked(request: HttpRequest, run: ImportRun) -> HttpResponse | None:
+    """Runs being or already imported are read-only: send the user to the run's page."""
+    if run.status in EDITABLE:
+        return None
+    messages.info(
+        request, f"This import is {run.get_status_display().lower()}; its steps are closed."
+    )
+    return redirect(resume_url(run))
+
+
+# --------------------------------------------------------------------------------------------
+# list and upload
+
+
+@login_required_tenant
+def import_list(request: HttpRequest) -> HttpResponse:
+    page = import_run_page(request.GET.get("page"))
+    return render(
+        request,
+        "imports/import_list.html",
+        {
+            "page": page,
+            "rows": [{"run": run, "resume": resume_url(run)} for run in page.object_list],
+            "can_edit": _can_edit(request),
+            "upload": _upload_context(UploadForm()),
+        },
+    )
+
+
+def _upload_context(form: UploadForm, error: str = "") -> dict[str, Any]:
+    return {
+        "form": form,
+        "error": error,
+        "max_bytes": settings.IMPORT_MAX_BYTES,
+        "max_mb": _megabytes(settings.IMPORT_MAX_BYTES),
+    }
+
+
+def _content_length(request: HttpRequest) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+
+
+def _upload_response(
+    request: HttpRequest, form: UploadForm, error: str, status: int
+) -> HttpResponse:
+    template = "imports/import_upload.html"
+    if _is_htmx(request):
+        template += "#uploader"
+    return render(request, template, {"upload": _upload_context(form, error)}, status=status)
+
+
+@csrf_exempt
+@role_required(Role.EDITOR)
+def import_upload(request: HttpRequest) -> HttpResponseBase:
+    """Refuse an oversized upload from its Content-Length before the body is read; then stream
+    the file through a size guard. CSRF is checked after that, in `_import_upload`."""
+    if request.method == "POST":
+        length = _content_length(request)
+        if length is None or length > settings.IMPORT_MAX_BYTES + MULTIPART_SLACK:
+            return _upload_response(request, UploadForm(), limit_message(), status=413)
+        limit_uploads(request)
+    return _import_upload(request)
+
+
+@csrf_protect
+def _import_upload(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(
+            request, "imports/import_upload.html", {"upload": _upload_context(UploadForm())}
+        )
+    form = UploadForm(request.POST, request.FILES)
+    if getattr(request, "upload_too_large", False):
+        return _upload_response(request, UploadForm(), limit_message(), status=413)
+    if not form.is_valid():
+        return _upload_response(request, form, "", status=422)
+    try:
+        run = import_run_create(upload=form.cleaned_data["file"], user=request.user)  # type: ignore[arg-type]
+    except ImportInputError as exc:
+        return _upload_response(request, UploadForm(), exc.message, status=422)
+    earlier = duplicate_runs(run).first()
+    if earlier is not None:
+        messages.warning(
+            request,
+            f"You uploaded this same file before: “{earlier.original_name}” on "
+            f"{earlier.created_at:%d %b %Y %H:%M} ({earlier.get_status_display().lower()}). "
+            "Importing it again would count its activities twice.",
+        )
+    target = (
+        reverse("import_sheet", kwargs={"run_id": run.id})
+        if has_sheet_step(run)
+        else resume_url(run)
+    )
+    if run.template is not None:
+        messages.info(
+            request, f"Your template “{run.template.name}” fits this file: it is applied."
+        )
+    if _is_htmx(request):
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+# --------------------------------------------------------------------------------------------
+# run page, sheet, mapping, preview
+
+
+@login_required_tenant
+def import_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _get_import_run_for_user(request, run_id)
+    duplicates = list(duplicate_runs(run)[:5])
+    return render(
+        request,
+        "imports/import_detail.html",
+        {
+            "run": run,
+            "resume": resume_url(run),
+            "duplicates": duplicates,
+            "can_edit": _can_edit(request),
+            "editable": run.status in EDITABLE,
+            "skipped": (run.detected or {}).get("skipped") or [],
+        },
+    )
+
+
+@role_required(Role.EDITOR)
+def import_sheet(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    sheets = run_sheets(run)
+    form = SheetForm(request.POST or None, sheets=sheets, initial={"sheet": run.sheet})
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            import_run_set_sheet(run=run, sheet=form.cleaned_data["sheet"])
+        except ImportInputError as exc:
+            error = exc.message
+        else:
+            return redirect("import_mapping", run_id=run.id)
+    status = 422 if request.method == "POST" else 200
+    context = _wizard(run, "sheet", request, form=form, error=error, sheets=sheets)
+    return render(request, "imports/import_sheet.html", context, status=status)
+
+
+def _suggestions(run: ImportRun) -> dict[str, dict[str, Any]]:
+    stored = ((run.detected or {}).get("suggestions") or {}).get("suggestions")
+    if stored is None:
+        stored = import_run_suggestion(run).to_dict()["suggestions"]
+    return {s["field"]: s for s in stored}
+
+
+def _samples(run: ImportRun, headers: list[str]) -> dict[str, list[str]]:
+    """The first few values of each column, to help choose (empty when the file cannot be read)."""
+    try:
+        frame = import_run_read(run).frame
+    except ImportInputError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for header in headers:
+        if header in frame.columns:
+            out[header] = [str(v) for v in frame[header].dropna().head(3).tolist()]
+    return out
+
+
+@role_required(Role.EDITOR)
+def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    headers = run_headers(run)
+    suggestions = _suggestions(run)
+    current = run_mapping(run) or Mapping()
+    initial = MappingForm.initial_from(current, run.template.name if run.template else "")
+    form = MappingForm(request.POST or None, headers=headers, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            import_run_set_mapping(
+                run=run,
+                mapping=form.cleaned_data["mapping"],
+                template_name=form.cleaned_data["template_name"],
+                user=request.user,  # type: ignore[arg-type]
+            )
+        except ImportInputError as exc:
+            form.add_error(None, exc.message)
+        else:
+            if form.cleaned_data["template_name"]:
+                messages.success(
+                    request, f"Saved the template “{form.cleaned_data['template_name']}”."
+                )
+            return redirect("import_preview", run_id=run.id)
+    samples = _samples(run, headers)
+    rows = []
+    for row in form.field_rows():
+        suggestion = suggestions.get(row["field"])
+        rows.append({**row, "suggestion": suggestion})
+    context = _wizard(
+        run,
+        "mapping",
+        request,
+        form=form,
+        rows=rows,
+        headers=headers,
+        samples=samples,
+        unmapped=[h for h in headers if h not in current.columns.values()],
+    )
+    status = 422 if request.method == "POST" else 200
+    return render(request, "imports/import_mapping.html", context, status=status)
+
+
+@role_required(Role.EDITOR, writes_only=True)
+@require_GET
+def import_preview(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    if run.status == ImportStatus.UPLOADED:
+        return redirect("import_mapping", run_id=run.id)
+    try:
+        shown = import_run_preview(run, n=10)
+        error = ""
+    except ImportInputError as exc:
+        shown, error = {"fields": [], "rows": []}, exc.message
+    context = _wizard(run, "preview", request, preview=shown, error=error)
+    return render(request, "imports/import_preview.html", context)
+
+
+@role_required(Role.EDITOR)
+@require_POST
+def import_validate(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    try:
+        import_run_validate(run=run)
+    except ImportInputError as exc:
+        messages.error(request, exc.message)
+        return redirect("import_mapping", run_id=run.id)
+    return redirect("import_results", run_id=run.id)
+
+
+# --------------------------------------------------------------------------------------------
+# check and fix
+
+
+def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
+    columns = error_columns(run)
+    filters = ErrorFilterForm(request.GET or None, columns=columns)
+    column = q = ""
+    page_number: int | None = 1
+    if filters.is_valid():
+        column = filters.cleaned_data["column"] or ""
+        q = filters.cleaned_data["q"] or ""
+        page_number = filters.cleaned_data["page"] or 1
+    page, rows = error_rows_page(run, column=column, q=q, page=page_number)
+    query = request.GET.copy()
+    query.pop("page", None)
+    detected = run.detected or {}
+    return _wizard(
+        run,
+        "results",
+        request,
+        filters=filters,
+        page=page,
+        error_rows=rows,
+        groups=error_groups(run),
+        query_string=query.urlencode(),
+        filtered=bool(column or q),
+        rows_with_errors=run_error_rows(run),
+        errors_total=detected.get("errors_total"),
+        errors_stored=detected.get("errors_stored"),
+        notes=detected.get("notes") or [],
+        skipped=detected.get("skipped") or [],
+        fixed_cells=len((run.fixes or {}).get("cells", [])),
+    )
+
+
+@role_required(Role.EDITOR, writes_only=True)
+@require_GET
+def import_results(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+        return redirect(resume_url(run))
+    template = "imports/import_results.html"
+    if _is_htmx(request):
+        target = request.htmx.target  # type: ignore[attr-defined]
+        template += f"#{target}" if target in {"totals", "actions"} else "#errors"
+    return render(request, template, _results_context(request, run))
+
+
+@role_required(Role.EDITOR)
+@require_POST
+def import_fix(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Fix one cell in place: the row's re-check replaces the row in the errors table."""
+    run = _get_import_run_for_user(request, run_id)
+    if run.status not in EDITABLE:
+        return HttpResponse("This import can no longer be changed.", status=409)
+    form = FixCellForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Send a row, a column and a value.", status=400)
+    row, column, value = (form.cleaned_data[k] for k in ("row", "column", "value"))
+    error = ""
+    check = None
+    try:
+        check = import_run_fix_cell_and_recount(run=run, row=row, column=column, value=value)
+    except ImportInputError as exc:
+        error = exc.message
+    context = _wizard(
+        run,
+        "results",
+        request,
+        item={"row": row, "errors": run.row_errors.filter(row=row).order_by("id")},
+        check=check,
+        fix_error=error,
+        fixed_column=column,
+        fixed_value=value,
+    )
+    response = render(
+        request, "imports/import_results.html#row", context, status=422 if error else 200
+    )
+    if not error:
+        response["HX-Trigger"] = TOTALS_CHANGED
+    return response
+
+
+@role_required(Role.EDITOR)
+@require_POST
+def import_apply_all(request: HttpRequest, run_id: int) -> HttpResponse:
+    """ "Apply this fix to all N rows", then check the whole file again."""
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    form = ApplyToAllForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
+        return redirect("import_results", run_id=run.id)
+    column, value, replacement = (form.cleaned_data[k] for k in ("column", "value", "replacement"))
+    try:
+        changed = import_run_apply_to_all(
+            run=run, column=column, value=value, replacement=replacement
+        )
+        if changed:
+            import_run_validate(run=run)
+    except ImportInputError as exc:
+        messages.error(request, exc.message)
+        return redirect("import_results", run_id=run.id)
+    run.refresh_from_db()
+    if changed:
+        messages.success(
+            request,
+            f"Replaced “{value}” with “{replacement}” in {changed} row{'s' if changed != 1 else ''} "
+            f"of “{column}”. {run.rows_invalid} row{'s' if run.rows_invalid != 1 else ''} "
+            "still need a fix.",
+        )
+    else:
+        messages.info(request, f"No cell of “{column}” holds “{value}” any more.")
+    return redirect("import_results", run_id=run.id)
+
+
+@login_required_tenant
+@require_GET
+def import_export(request: HttpRequest, run_id: int, fmt: str) -> HttpResponse:
+    """The invalid rows with an error column, as CSV or XLSX (cells escaped against formulas)."""
+    run = _get_import_run_for_user(request, run_id)
+    if fmt not in EXPORT_FORMATS:
+        raise Http404("Invalid rows download as CSV or XLSX.")
+    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+        messages.info(request, "Check the rows first; then the invalid ones can be downloaded.")
+        return redirect(resume_url(run))
+    try:
+        data = import_run_export_invalid(run=run, fmt=fmt)
+    except ImportInputError as exc:
+        messages.error(request, exc.message)
+        return redirect("import_results", run_id=run.id)
+    stem = " ".join(Path(run.original_name).stem.split())[:80] or "import"
+    response = HttpResponse(data, content_type=EXPORT_FORMATS[fmt])
+    response["Content-Disposition"] = (
+        content_disposition_header(True, f"{stem} - invalid rows.{fmt}") or ""
+    )
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# factors
+
+
+def _factor_lines(run: ImportRun) -> list[dict[str, Any]]:
+    """One line per distinct activity: the chosen factor and the ranked alternatives."""
+    suggestions = activity_suggestions(run)
+    chosen_lib = {s.factor_id for s in suggestions if s.factor_id and not s.supplier_factor_id}
+    chosen_sup = {s.supplier_factor_id for s in suggestions if s.supplier_factor_id}
+    library = EmissionFactor.objects.filter(id__in=chosen_lib).select_related("dataset")
+    lib_names = {f.id: f for f in library}
+    sup_names = {f.id: f for f in SupplierFactor.objects.filter(id__in=chosen_sup)}
+    lines = []
+    for i, s in enumerate(suggestions):
+        selected = factor_choice_value(
+            factor_id=None if s.supplier_factor_id else s.factor_id,
+            supplier_factor_id=s.supplier_factor_id,
+        )
+        options = []
+        for c in s.candidates:
+            f = c.factor
+            value = factor_choice_value(
+                factor_id=f.factor_id if f.source != "supplier" else None,
+                supplier_factor_id=f.factor_id if f.source == "supplier" else None,
+            )
+            options.append(
+                {
+                    "value": value,
+                    "name": f.name,
+                    "source": f.source,
+                    "dataset": f"{f.dataset_key} v{f.dataset_version}" if f.dataset_key else "",
+                    "region": f.region,
+                    "unit": f.unit,
+                    "kg_co2e": f.kg_co2e,
+                    "scope": _scope_label(f.scope),
+                    "score": round(c.score),
+                    "reasons": list(c.reasons),
+                    "flags": list(f.flags),
+                    "selected": value == selected,
+                }
+            )
+        if selected and not any(o["selected"] for o in options):
+            options.insert(0, _chosen_option(selected, lib_names, sup_names))
+        lines.append(
+            {
+                "index": i,
+                "activity": s.activity,
+                "dimension": s.unit_dimension,
+                "rows": s.rows,
+                "remembered": s.remembered,
+                "selected": selected,
+                "options": options,
+                "chosen": next((o for o in options if o["selected"]), None),
+            }
+        )
+    return lines
+
+
+def _scope_label(scope: object) -> str:
+    text = str(scope or "")
+    if text.isdigit():
+        return f"Scope {text}"
+    return "Outside of scopes" if text == "outside" else text
+
+
+def _chosen_option(
+    value: str, library: dict[int, EmissionFactor], yours: dict[int, SupplierFactor]
+) -> dict[str, Any]:
+    factor_id, supplier_factor_id = parse_factor_choice(value)
+    if supplier_factor_id is not None and supplier_factor_id in yours:
+        s = yours[supplier_factor_id]
+        return {
+            "value": value, "name": s.name, "source": "supplier", "dataset": "", "region": s.region,
+            "unit": s.unit, "kg_co2e": s.kg_co2e, "scope": _scope_label(s.scope), "score": None, "flags": [],
+            "reasons": ["your earlier choice"], "selected": True,
+        }  # fmt: skip
+    f = library.get(factor_id or 0)
+    if f is None:
+        return {
+            "value": value, "name": "A factor no longer in the library", "source": "library",
+            "dataset": "", "region": "", "unit": "", "kg_co2e": None, "scope": "", "score": None, "flags": [],
+            "reasons": [], "selected": True,
+        }  # fmt: skip
+    return {
+        "value": value, "name": f.name, "source": "library",
+        "dataset": f"{f.dataset.key} v{f.dataset.version}", "region": f.region, "unit": f.unit,
+        "kg_co2e": f.kg_co2e, "scope": _scope_label(f.scope), "score": None, "flags": list(f.flags),
+        "reasons": ["your earlier choice"], "selected": True,
+    }  # fmt: skip
+
+
+def _save_choice(
+    request: HttpRequest, run: ImportRun, activity: str, dimension: str, value: str
+) -> str:
+    """Store one activity's factor; returns an error message ('' when saved)."""
+    try:
+        factor_id, supplier_factor_id = parse_factor_choice(value)
+    except ValueError:
+        return "Choose one of the listed factors."
+    try:
+        factor_choice_set(
+            run=run,
+            activity=activity,
+            unit_dimension=dimension,
+            factor_id=factor_id,
+            supplier_factor_id=supplier_factor_id,
+            user=request.user,  # type: ignore[arg-type]
+        )
+    except ImportInputError as exc:
+        return exc.message
+    return ""
+
+
+@role_required(Role.EDITOR, writes_only=True)
+def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Confirm one factor per distinct activity (all lines at once on POST)."""
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+        return redirect(resume_url(run))
+    errors: list[str] = []
+    if request.method == "POST":
+        count = int(request.POST.get("lines") or 0)
+        for i in range(min(count, 2000)):
+            value = request.POST.get(f"choice_{i}", "")
+            if not value:
+                continue
+            error = _save_choice(
+                request,
+                run,
+                request.POST.get(f"activity_{i}", ""),
+                request.POST.get(f"dimension_{i}", ""),
+                value,
+            )
+            if error:
+                errors.append(f"{request.POST.get(f'activity_{i}', '')}: {error}")
+        if not errors:
+            return redirect("import_commit", run_id=run.id)
+    try:
+        lines = _factor_lines(run)
+        error = ""
+    except ImportInputError as exc:
+        lines, error = [], exc.message
+    context = _wizard(run, "factors", request, lines=lines, errors=errors, error=error)
+    return render(request, "imports/import_factors.html", context, status=422 if errors else 200)
+
+
+@role_required(Role.EDITOR)
+@require_POST
+def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Save one line's factor as soon as it is picked (HTMX); the line re-renders itself."""
+    run = _get_import_run_for_user(request, run_id)
+    if run.status not in EDITABLE:
+        return HttpResponse("This import can no longer be changed.", status=409)
+    index = request.POST.get("index", "")
+    if not index.isdigit():
+        return HttpResponse("Say which line changed.", status=400)
+    activity = request.POST.get(f"activity_{index}", "")
+    dimension = request.POST.get(f"dimension_{index}", "")
+    error = _save_choice(request, run, activity, dimension, request.POST.get(f"choice_{index}", ""))
+    try:
+        lines = _factor_lines(run)
+    except ImportInputError as exc:
+        return HttpResponse(exc.message, status=422)
+    line = next(
+        (ln for ln in lines if ln["activity"] == activity and ln["dimension"] == dimension), None
+    )
+    if line is None:
+        raise Http404("No such activity in this import.")
+    line["index"] = int(index)
+    context = _wizard(run, "factors", request, line=line, line_error=error, saved=not error)
+    return render(
+        request, "imports/import_factors.html#line", context, status=422 if error else 200
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# commit, progress, undo
+
+
+@role_required(Role.EDITOR)
+def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Check every row once more (fixes and factors included), then queue the import job."""
+    run = _get_import_run_for_user(request, run_id)
+    if run.status == ImportStatus.COMMITTING:
+        return redirect("import_progress", run_id=run.id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+        return redirect(resume_url(run))
+    error = ""
+    if request.method == "POST":
+        allow_partial = request.POST.get("allow_partial") == "1"
+        try:
+            import_run_validate(run=run)
+            run.refresh_from_db()
+            if run.rows_valid == 0:
+                raise ImportInputError("No row is valid yet: there is nothing to import.")
+            started = import_run_start_commit(
+                run=run,
+                user=request.user,  # type: ignore[arg-type]
+                allow_partial=allow_partial,
+            )
+        except ImportInputError as exc:
+            error = exc.message
+            run.refresh_from_db()
+        else:
+            if not started:
+                messages.info(request, "This import was already started.")
+            return redirect("import_progress", run_id=run.id)
+    context = _wizard(run, "commit", request, error=error)
+    return render(request, "imports/import_commit.html", context, status=422 if error else 200)
+
+
+@login_required_tenant
+@require_GET
+def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The import job's progress; the bar polls this view every second while it runs."""
+    run = _get_import_run_for_user(request, run_id)
+    template = "imports/import_progress.html"
+    if _is_htmx(request):
+        template += "#bar"
+    context = {
+        "run": run,
+        "running": run.status == ImportStatus.COMMITTING,
+        "activities_url": f"{reverse('activities')}?run={run.id}",
+        "can_edit": _can_edit(request),
+    }
+    return render(request, template, context)
+
+
+@role_required(Role.EDITOR)
+def import_undo(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Remove a committed import's records, after the user confirmed on this page."""
+    run = _get_import_run_for_user(request, run_id)
+    if run.status != ImportStatus.COMMITTED:
+        messages.info(request, "Only an imported file can be undone.")
+        return redirect("import_detail", run_id=run.id)
+    if request.method == "POST":
+        try:
+            removed = import_run_undo(run=run, user=request.user)  # type: ignore[arg-type]
+        except ImportInputError as exc:
+            messages.error(request, exc.message)
+            return redirect("import_detail", run_id=run.id)
+        messages.success(
+            request,
+            f"Undone: removed {removed:,} activity record{'s' if removed != 1 else ''} of "
+            f"“{run.original_name}”.",
+        )
+        return redirect("imports")
+    records = run.records.count()
+    return render(request, "imports/import_undo.html", {"run": run, "records": records})
