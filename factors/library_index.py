@@ -60,6 +60,7 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
             "flags",
             "flag_reason",
             "search_text",
+            "cv_basis",
         )
         .order_by("id")
     )
@@ -84,10 +85,13 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
             flags,
             reason,
             text,
+            cv,
         ) = row
+        # "Natural gas" per kWh exists on both bases: the shown name says which one this is.
+        shown = f"{name} ({cv} CV)" if cv and unit == "kWh" else name
         factors.append(
             FactorCandidate(
-                name=name,
+                name=shown,
                 unit=unit,
                 region=region,
                 kg_co2e=kg,
@@ -102,6 +106,7 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
                 year=year,
                 flags=tuple(flags or ()),
                 flag_reason=reason,
+                cv_basis=cv or "",
             )
         )
         for word in set(content_words(text)):

@@ -149,6 +149,12 @@ class FactorCandidate:
     year: int | None = None
     flags: tuple[str, ...] = ()
     flag_reason: str = ""
+    cv_basis: str = ""
+
+
+# Energy bills (gas, oil) state kWh on the gross calorific value; a net-CV factor applied to them
+# overstates emissions by about 10% (DEFRA's guidance: use the gross CV factors for bills).
+NET_CV_PENALTY = 3.0
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,14 @@ def rank_candidates(
         score += upstream_score
         if upstream_reason:
             reasons.append(upstream_reason)
+        if unit_dimension == "energy" and factor.cv_basis:
+            wanted = "net" if _says_net(description) else "gross"
+            if factor.cv_basis != wanted:
+                score -= NET_CV_PENALTY
+                reasons.append(
+                    f"per kWh on the {factor.cv_basis} CV ("
+                    + ("the description says net)" if wanted == "net" else "bills state gross)")
+                )
         if factor.scope == "outside":
             score -= 15.0
             reasons.append("outside of scopes (reported separately)")
@@ -385,6 +399,10 @@ def rank_candidates(
         ranked.append(Candidate(factor=factor, score=score, reasons=tuple(reasons)))
     ranked.sort(key=lambda c: (-c.score, c.factor.name))
     return ranked[:limit]
+
+
+def _says_net(description: str) -> bool:
+    return re.search(r"\b(net|ncv|hi|heizwert|pci)\b", description.casefold()) is not None
 
 
 def all_query_texts(description: str) -> Sequence[str]:

@@ -449,6 +449,28 @@ def _region_of(data: pd.DataFrame) -> str | None:
     return str(data["country"].dropna().mode().iloc[0])
 
 
+def _current_equivalents(factor_ids: set[int]) -> dict[int, int]:
+    """For factors of superseded dataset versions, the same publisher id in the current version."""
+    from factors.models import EmissionFactor
+
+    if not factor_ids:
+        return {}
+    stale = list(
+        EmissionFactor.objects.filter(id__in=factor_ids, dataset__is_current=False).values_list(
+            "id", "dataset__key", "publisher_id"
+        )
+    )
+    if not stale:
+        return {}
+    current = EmissionFactor.objects.filter(
+        dataset__is_current=True,
+        dataset__key__in={key for _, key, _ in stale},
+        publisher_id__in={pid for _, _, pid in stale},
+    ).values_list("id", "dataset__key", "publisher_id")
+    by_identity = {(key, pid): fid for fid, key, pid in current}
+    return {fid: by_identity[(key, pid)] for fid, key, pid in stale if (key, pid) in by_identity}
+
+
 def _supplier_candidates() -> list[Any]:
     try:
         from emissions.selectors import supplier_factor_candidates
@@ -472,6 +494,10 @@ def assign_factors(
         (c.activity_key, c.unit_dimension): c
         for c in FactorChoice.objects.filter(activity_key__in=list(distinct["key"]))
     }
+    newer = _current_equivalents(
+        {c.factor_id for c in remembered.values() if c.factor_id}
+        | {o["factor_id"] for o in overrides.values() if o.get("factor_id")}
+    )
     extra = _supplier_candidates()
     matched: dict[tuple[str, str], list[Any]] = {}
     out: list[ActivityChoiceRow] = []
@@ -488,6 +514,9 @@ def assign_factors(
             choice.factor_id = remembered[pair].factor_id
             choice.supplier_factor_id = remembered[pair].supplier_factor_id
             choice.remembered = True
+        if choice.factor_id in newer:
+            # A remembered factor from a superseded dataset version: its current edition.
+            choice.factor_id = newer[choice.factor_id]
         if with_candidates or (choice.factor_key is None and n < MAX_AUTO_MATCH):
             # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
             # that differ only in them share one match.

@@ -188,3 +188,21 @@ def test_it_ignores_generic_words_when_matching_words() -> None:
     assert content_words("Diesel (average biofuel blend)") == ["diesel"]
     assert content_words("Average") == ["average"]  # nothing else to go by
     assert content_words("WTT- fuels: Gas oil") == ["wtt", "fuels", "gas", "oil"]
+
+
+def test_it_prefers_gross_cv_kwh_for_bills_unless_the_description_says_net() -> None:
+    gross = FactorCandidate(
+        name="Gaseous fuels: Natural gas (gross CV)", unit="kWh", region="GB", kg_co2e=0.1829,
+        unit_dimension="energy", cv_basis="gross",
+    )  # fmt: skip
+    net = FactorCandidate(
+        name="Gaseous fuels: Natural gas (net CV)", unit="kWh", region="GB", kg_co2e=0.20264,
+        unit_dimension="energy", cv_basis="net",
+    )  # fmt: skip
+    bill = rank_candidates(description="Erdgas", candidates=[net, gross], unit_dimension="energy")
+    assert bill[0].factor is gross
+    assert any("net CV" in r for r in bill[1].reasons)
+    net_first = rank_candidates(
+        description="Erdgas Heizwert", candidates=[gross, net], unit_dimension="energy"
+    )
+    assert net_first[0].factor is net

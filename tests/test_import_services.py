@@ -206,3 +206,22 @@ def test_it_takes_the_next_sheet_when_the_first_holds_only_a_header(acme: None) 
     run = import_run_create(upload=_upload(buffer.getvalue(), "verbrauch.xlsx"), user=None)
     assert run.sheet == "Januar"
     assert run.detected["sheets"] == ["Vorlage", "Januar"]
+
+
+def test_it_moves_a_remembered_choice_to_the_current_dataset_version(acme: None) -> None:
+    from factors.models import FactorDataset
+
+    current = EmissionFactor.objects.get(dataset__key="defra_2024", publisher_id="1_101_1011_8_1")
+    old_dataset = FactorDataset.objects.get(id=current.dataset_id)
+    old_dataset.id, old_dataset.version, old_dataset.is_current = None, 99, False
+    old_dataset.file_sha256 = "f" * 64
+    old_dataset.save()
+    old = EmissionFactor.objects.get(id=current.id)
+    old.id, old.dataset = None, old_dataset
+    old.kg_co2e = 2.6
+    old.save()
+    FactorChoice.objects.create(activity_key="diesel", unit_dimension="volume", factor_id=old.id)
+    run = import_run_create(upload=_upload(), user=None)
+    prepared = import_run_validate(run=run)
+    assert prepared.choices[0].factor_id == current.id
+    assert prepared.kg_co2e == pytest.approx(1234.5 * DIESEL)
