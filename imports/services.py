@@ -18,6 +18,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1021,8 +1022,6 @@ RECORD_COLUMNS = [
     "market_basis",
     "provenance",
     "created_by_id",
-    "created_at",
-    "updated_at",
 ]
 TIERS = ("primary", "secondary", "spend")
 _TEXT_LIMITS = {
@@ -1100,7 +1099,6 @@ def records_frame(
     ids = _per_distinct(keys, lambda k: int(k[4:]), None)
     date = data["date"] if "date" in data else data.get("period_start")
     tiers = _per_distinct(calc["tier"], lambda t: t if t in TIERS else "secondary", "secondary")
-    now = np.datetime64(timezone.now().replace(tzinfo=None), "us")
     columns: dict[str, pa.Array] = {
         "import_run_id": pa.array(
             np.full(n, run_id, dtype=object), type=pa.int64(), from_pandas=True
@@ -1151,8 +1149,6 @@ def records_frame(
         "created_by_id": pa.array(
             np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
         ),
-        "created_at": pa.array(np.full(n, now), type=pa.timestamp("us", tz="UTC")),
-        "updated_at": pa.array(np.full(n, now), type=pa.timestamp("us", tz="UTC")),
     }
     return calculations, pa.table([columns[c] for c in RECORD_COLUMNS], names=RECORD_COLUMNS)
 
@@ -1163,22 +1159,32 @@ COPY_BATCH_ROWS = 50_000
 def copy_records(table: pa.Table) -> int:
     """Write record rows with one COPY, as CSV made by Arrow (no per-row Python).
 
-    The CSV is made batch by batch while the server parses the previous one, so formatting and
-    loading overlap on two cores.
+    A second thread formats the next batch while this one streams the previous batch to the
+    server (both release the GIL), so formatting and loading overlap.
     """
     if table.num_rows == 0:
         return 0
     options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+
+    def formatted(batch: pa.RecordBatch) -> memoryview:
+        buffer = io.BytesIO()
+        pacsv.write_csv(batch, buffer, write_options=options)
+        return buffer.getbuffer()
+
     columns = ", ".join(RECORD_COLUMNS)
     table_name = ActivityRecord._meta.db_table
+    batches = table.to_batches(max_chunksize=COPY_BATCH_ROWS)
     with (
+        ThreadPoolExecutor(max_workers=1) as pool,
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table_name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
-        for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
-            buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, write_options=options)
-            copy.write(buffer.getbuffer())
+        pending = pool.submit(formatted, batches[0])
+        for following in [*batches[1:], None]:
+            data = pending.result()
+            if following is not None:
+                pending = pool.submit(formatted, following)
+            copy.write(data)
     return table.num_rows
 
 
