@@ -8,7 +8,23 @@ from django.contrib.auth.password_validation import validate_password
 from accounts.models import Role, User
 
 
-class UserAddForm(forms.Form):
+class NewPasswordMixin(forms.Form):
+    """Checks the `password` field with the password validators, against the name and e-mail
+    the same form gives (so a password cannot be the user's own e-mail)."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password = cleaned.get("password")
+        if password:
+            probe = User(email=cleaned.get("email", ""), full_name=cleaned.get("full_name", ""))
+            try:
+                validate_password(password, probe)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+class UserAddForm(NewPasswordMixin, forms.Form):
     full_name = forms.CharField(label="Name", max_length=150)
     email = forms.EmailField(label="E-mail")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
@@ -25,17 +41,6 @@ class UserAddForm(forms.Form):
                 "A user with this e-mail already belongs to your organisation."
             )
         return email
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        password = cleaned.get("password")
-        if password:
-            probe = User(email=cleaned.get("email", ""), full_name=cleaned.get("full_name", ""))
-            try:
-                validate_password(password, probe)
-            except forms.ValidationError as exc:
-                self.add_error("password", exc)
-        return cleaned
 
 
 class RoleForm(forms.Form):

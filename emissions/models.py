@@ -117,9 +117,11 @@ class ActivityRecord(models.Model):
     )
     date = models.DateField()
     period_end = models.DateField(null=True, blank=True)
-    activity = models.CharField(max_length=300)
-    site = models.CharField(max_length=200, blank=True)
-    supplier = models.CharField(max_length=200, blank=True)
+    # The import pipeline's text limits (imports.pipeline.normalise.TEXT_MAX_LENGTH): longer text
+    # is reported as an error there, never cut here.
+    activity = models.CharField(max_length=500)
+    site = models.CharField(max_length=255, blank=True)
+    supplier = models.CharField(max_length=255, blank=True)
     country = models.CharField(max_length=20, blank=True)
     notes = models.TextField(blank=True)
     is_correction = models.BooleanField(default=False)

@@ -1025,9 +1025,9 @@ RECORD_COLUMNS = [
 ]
 TIERS = ("primary", "secondary", "spend")
 _TEXT_LIMITS = {
-    "activity": 300,
-    "site": 200,
-    "supplier": 200,
+    "activity": 500,
+    "site": 255,
+    "supplier": 255,
     "country": 20,
     "unit": 60,
     "currency": 3,

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
-from django.contrib.auth.password_validation import validate_password
 
-from accounts.models import User
+from accounts.forms import NewPasswordMixin
 from tenants.models import Tenant
 from tenants.rules import slug_problem
 
 
-class SignupForm(forms.Form):
+class SignupForm(NewPasswordMixin, forms.Form):
     company_name = forms.CharField(label="Company name", max_length=200)
     slug = forms.CharField(
         label="Subdomain",
@@ -38,14 +35,3 @@ class SignupForm(forms.Form):
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        password = cleaned.get("password")
-        if password:
-            probe = User(email=cleaned.get("email", ""), full_name=cleaned.get("full_name", ""))
-            try:
-                validate_password(password, probe)
-            except forms.ValidationError as exc:
-                self.add_error("password", exc)
-        return cleaned

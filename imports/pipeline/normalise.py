@@ -26,6 +26,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# The GHG Protocol Scope 3 categories 1-15, as the engine names them.
+from emissions.engine.calculate import SCOPE3_CATEGORIES
+
 ERROR_FIELDS = ("value", "code", "message", "suggestion")
 
 # Text limits (characters) beyond which a cell is reported instead of stored truncated.
@@ -741,24 +744,6 @@ def parse_scope(s: pd.Series) -> Parsed:
     return map_distinct(s, one, kind="Int8")
 
 
-# GHG Protocol Corporate Value Chain (Scope 3) Standard, the 15 categories (Table 5.1).
-SCOPE3_CATEGORIES = {
-    1: "Purchased goods and services",
-    2: "Capital goods",
-    3: "Fuel- and energy-related activities",
-    4: "Upstream transportation and distribution",
-    5: "Waste generated in operations",
-    6: "Business travel",
-    7: "Employee commuting",
-    8: "Upstream leased assets",
-    9: "Downstream transportation and distribution",
-    10: "Processing of sold products",
-    11: "Use of sold products",
-    12: "End-of-life treatment of sold products",
-    13: "Downstream leased assets",
-    14: "Franchises",
-    15: "Investments",
-}
 _CATEGORY_RE = re.compile(
     r"^(?:(?:scope\s*)?3\s*\.\s*|(?:cat(?:egory|egorie|egoria|egoría|\.)?|kategorie|c)\s*[-:#]?\s*)?"
     r"(\d{1,2})(?:\s*[-:.]\s*.*|\s+.*)?$"
