@@ -225,3 +225,34 @@ def test_it_moves_a_remembered_choice_to_the_current_dataset_version(acme: None)
     prepared = import_run_validate(run=run)
     assert prepared.choices[0].factor_id == current.id
     assert prepared.kg_co2e == pytest.approx(1234.5 * DIESEL)
+
+
+def test_it_rebuilds_the_indexes_after_a_large_first_load(
+    acme: None,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    import imports.services as services
+
+    def indexes() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'acme' "
+                "AND tablename = 'emissions_activityrecord'"
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    before = indexes()
+    assert len(before) >= 3  # primary key, date, import run, supplier factor
+    monkeypatch.setattr(services, "BULK_REBUILD_ROWS", 1)
+    settings.JOBS_IN_PROCESS = True
+    run = import_run_create(
+        upload=_upload(GERMAN_CSV.replace(b"abc", b"1").replace(b"Fass", b"L")), user=None
+    )
+    _chose_diesel(run)
+    import_run_validate(run=run)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert import_run_start_commit(run=run, user=None)
+    assert ActivityRecord.objects.filter(import_run=run).count() == 4
+    assert indexes() == before
