@@ -85,6 +85,10 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+# Files up to this many rows are re-checked in the request before the job is queued.
+INLINE_RECHECK_ROWS = 50_000
+
+
 def _get_import_run_for_user(request: HttpRequest, run_id: int) -> ImportRun:
     """An import run of this tenant (its own schema), for any signed-in user of it; 404 otherwise."""
     try:
@@ -686,7 +690,11 @@ def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @role_required(Role.EDITOR)
 def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
-    """Check every row once more (fixes and factors included), then queue the import job."""
+    """Check every row once more (fixes and factors included), then queue the import job.
+
+    A large file is not re-checked here: the job checks it again anyway, behind the progress bar,
+    and stops with nothing written if rows have errors the user did not choose to skip.
+    """
     run = _get_import_run_for_user(request, run_id)
     if run.status == ImportStatus.COMMITTING:
         return redirect("import_progress", run_id=run.id)
@@ -698,8 +706,9 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
     if request.method == "POST":
         allow_partial = request.POST.get("allow_partial") == "1"
         try:
-            import_run_validate(run=run)
-            run.refresh_from_db()
+            if run.status == ImportStatus.FAILED or run.rows_total <= INLINE_RECHECK_ROWS:
+                import_run_validate(run=run)
+                run.refresh_from_db()
             if run.rows_valid == 0:
                 raise ImportInputError("No row is valid yet: there is nothing to import.")
             started = import_run_start_commit(

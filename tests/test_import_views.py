@@ -539,6 +539,28 @@ def test_it_keeps_invalid_rows_out_unless_asked(
     assert run.records_created == 1
 
 
+def test_it_leaves_the_check_of_a_large_file_to_the_job(
+    alice: Client,
+    diesel_factor: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    import imports.views
+
+    settings.JOBS_IN_PROCESS = True
+    run = _validated_run(alice)
+    monkeypatch.setattr(imports.views, "INLINE_RECHECK_ROWS", 0)
+    monkeypatch.setattr(
+        imports.views, "import_run_validate", lambda **_: pytest.fail("checked in the request")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.post(_url("import_commit", run), {"allow_partial": "1"})
+    assert response.status_code == 302
+    run = _run(run.id)
+    assert (run.status, run.records_created) == (ImportStatus.COMMITTED, 1)
+
+
 # --------------------------------------------------------------------------------------------
 # who may do what
 
