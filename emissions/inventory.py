@@ -17,7 +17,7 @@ import pandas as pd
 from emissions.engine.calculate import calculate
 from emissions.engine.errors import EngineError
 from emissions.engine.fuels import resolve_fuel
-from emissions.models import ActivityRecord, SupplierFactor, Tier
+from emissions.models import ActivityRecord, SupplierFactor
 from factors.models import EmissionFactor
 
 DEFAULT_GWP_SET = "AR5"
@@ -119,14 +119,6 @@ def compute(
 ) -> pd.DataFrame:
     """Run the engine; tiers default from the factor (supplier -> primary, spend -> spend)."""
     return calculate(activities, factors, gwp_set=gwp_set)
-
-
-def tier_for(factor_key: str, basis: str | None) -> str:
-    if factor_key.startswith("sup:"):
-        return Tier.PRIMARY
-    if basis == "spend":
-        return Tier.SPEND
-    return Tier.SECONDARY
 
 
 def provenance_key(provenance_json: str) -> str:

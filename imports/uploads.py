@@ -13,10 +13,6 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 
 
-class UploadTooLargeError(Exception):
-    pass
-
-
 class SizeLimitUploadHandler(FileUploadHandler):
     """Counts the bytes of every uploaded file; past IMPORT_MAX_BYTES the upload stops."""
 
