@@ -315,8 +315,11 @@ def _fixed_frame(run: ImportRun, read: ReadResult) -> tuple[pd.DataFrame, dict[s
     frame, natives = read.frame, dict(read.native_numbers)
     try:
         for column, old, new in replacements:
+            if column in natives:
+                # The replaced cells now hold typed text, not the workbook's stored numbers.
+                replaced = frame[column].fillna("").astype(str).str.strip() == (old or "")
+                natives[column] = natives[column] & ~replaced.to_numpy(dtype=bool)
             frame, _ = replace_value(frame, column, old, new)
-            natives.pop(column, None) if column in natives and new is not None else None
         if cells:
             frame, natives = apply_fixes(frame, [(int(r), c, v) for r, c, v in cells], natives)
     except PipelineError as exc:
