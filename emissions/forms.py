@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 from django import forms
 
-from emissions.engine.errors import UnitError
 from emissions.engine.gwp import DEFAULT_GWP_SET, GWP_SETS
-from emissions.engine.units import canonical_unit, unit_currency
+from emissions.engine.units import unit_currency
+from emissions.inventory import clean_unit_text
 from emissions.models import Scope, SupplierFactor
 from emissions.services import SUPPLIER_FACTOR_FIELDS
 
@@ -66,13 +66,10 @@ class SupplierFactorForm(forms.ModelForm):
         return " ".join(str(self.cleaned_data["name"]).split())
 
     def clean_unit(self) -> str:
-        raw = str(self.cleaned_data["unit"]).strip()
         try:
-            return canonical_unit(raw)
-        except UnitError as exc:
-            raise forms.ValidationError(
-                " ".join(p for p in (exc.message, exc.suggestion) if p)
-            ) from exc
+            return clean_unit_text(str(self.cleaned_data["unit"]))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def clean_region(self) -> str:
         region = str(self.cleaned_data["region"]).strip().upper()

@@ -6,8 +6,7 @@ from typing import Any
 
 from django import forms
 
-from emissions.engine.errors import UnitError
-from emissions.engine.units import canonical_unit
+from emissions.inventory import clean_unit_text
 from emissions.models import ActivityRecord, Scope, Scope3Category
 from emissions.selectors_activities import ActivityFilters
 
@@ -103,13 +102,10 @@ class ActivityRecordForm(forms.Form):
         return " ".join(str(self.cleaned_data["activity"]).split())
 
     def clean_unit(self) -> str:
-        raw = str(self.cleaned_data.get("unit") or "").strip()
         try:
-            return canonical_unit(raw)
-        except UnitError as exc:
-            raise forms.ValidationError(
-                " ".join(p for p in (exc.message, exc.suggestion) if p)
-            ) from exc
+            return clean_unit_text(str(self.cleaned_data.get("unit") or ""))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def values(self) -> dict[str, Any]:
         """The corrected fields, ready for ``activity_record_update``."""

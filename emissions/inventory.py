@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from emissions.engine.calculate import calculate
-from emissions.engine.errors import EngineError
+from emissions.engine.errors import EngineError, UnitError
 from emissions.engine.fuels import resolve_fuel
+from emissions.engine.units import canonical_unit
 from emissions.models import ActivityRecord, SupplierFactor
 from factors.models import EmissionFactor
 
@@ -130,6 +131,30 @@ def scope_int(value: object) -> int | None:
     if isinstance(value, str):
         return _SCOPE_INT.get(value)
     return None
+
+
+# The fields activity_record_recalculate fills (for save(update_fields=...)).
+RESULT_FIELDS = (
+    "kg_co2e",
+    "kg_co2",
+    "kg_ch4_co2e",
+    "kg_n2o_co2e",
+    "kg_other_co2e",
+    "kg_co2e_market",
+    "market_basis",
+    "gwp_set",
+    "factor_version",
+    "provenance",
+)
+
+
+def clean_unit_text(raw: str) -> str:
+    """The engine's spelling of a unit typed in a form; a ValueError whose message says what is
+    wrong and what to write instead."""
+    try:
+        return canonical_unit(raw.strip())
+    except UnitError as exc:
+        raise ValueError(" ".join(p for p in (exc.message, exc.suggestion) if p)) from exc
 
 
 class RecalculationError(Exception):

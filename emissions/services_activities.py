@@ -8,21 +8,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from emissions.inventory import RecalculationError, activity_record_recalculate
+from emissions.inventory import RESULT_FIELDS, RecalculationError, activity_record_recalculate
 from emissions.models import ActivityRecord
 
 EDITABLE_FIELDS = ("date", "activity", "quantity", "unit", "amount", "site", "notes")
-RESULT_FIELDS = (
-    "kg_co2e",
-    "kg_co2",
-    "kg_ch4_co2e",
-    "kg_n2o_co2e",
-    "kg_other_co2e",
-    "kg_co2e_market",
-    "market_basis",
-    "gwp_set",
-    "provenance",
-)
 
 
 class ActivityRecordError(Exception):
