@@ -10,6 +10,7 @@ before any data is read.
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,12 +173,44 @@ class Fold:
 
 
 @dataclass(frozen=True)
+class ColumnGroups:
+    """Several value columns per row, repeated under group labels in the row above the header.
+
+    Each (row, group) becomes its own row: the group's label in column `name`, and the group's
+    value columns under their header names (`columns`), e.g. a "Diesel" and a "Petrol" group each
+    with "kg CO2e", "kg CO2e of CO2 per unit", ... A label carries right over the blank (merged)
+    cells after it. Without labels above (the cell over the first value column is blank), the
+    whole row is one group with a blank label.
+    """
+
+    columns: tuple[str, ...]
+    name: str
+
+
+@dataclass(frozen=True)
 class TableSpec:
-    """One table (CSV file or XLSX sheet) of a dataset."""
+    """One table (CSV file or XLSX sheet, or several sheets of one layout) of a dataset."""
 
     name: str
     file: str
     sheet: str | None = None
+    # Several sheets read as one table: the named ones (`sheets`), or all but `sheets_except`.
+    sheets: tuple[str, ...] = ()
+    sheets_except: tuple[str, ...] | None = None
+    # Column that receives the sheet's name; cells read once per sheet ({column: "B6"}).
+    sheet_column: str | None = None
+    sheet_cells: dict[str, str] = field(default_factory=dict)
+    # Every row whose first cell is this text is a header; its table runs until the next one
+    # (or the first row blank in `stop_at_blank`). Replaces `header_row`.
+    header_starts_with: str | None = None
+    # Header names -> the names the fields use (sheets that call the same column differently).
+    rename: dict[str, str] = field(default_factory=dict)
+    # Label columns whose blank (or merged) cells take the value above; a new value in one
+    # column clears what the columns after it in the list carry.
+    fill_down: tuple[str, ...] = ()
+    column_groups: ColumnGroups | None = None
+    # Where this table is in the mapping ("tables[2]"), for error messages.
+    key: str = ""
     header_row: int = 1
     delimiter: str = ","
     encoding: str = "utf-8-sig"
@@ -195,27 +228,51 @@ class TableSpec:
         """'xlsx' or 'csv', from the file name."""
         return "xlsx" if self.file.lower().endswith((".xlsx", ".xlsm")) else "csv"
 
+    @property
+    def multi_sheet(self) -> bool:
+        """Read with the workbook-layout reader (sheet lists, header search, groups, fill-down)."""
+        return bool(
+            self.sheets
+            or self.sheets_except is not None
+            or self.header_starts_with
+            or self.column_groups
+            or self.fill_down
+            or self.rename
+            or self.sheet_column
+            or self.sheet_cells
+        )
+
     def source_columns(self) -> set[str]:
         """Every column of the file this table's mapping reads (checked before evaluation)."""
-        cols: set[str] = set()
-        for cond in self.where:
-            cols.add(cond.column)
-        for spec in self.derive.values():
-            cols |= spec.columns()
+        return set(self.column_keys())
+
+    def column_keys(self) -> dict[str, str]:
+        """Each column of the file this table's mapping reads -> the first mapping key using it."""
+        keys: dict[str, str] = {}
+
+        def add(columns: set[str] | tuple[str, ...] | list[str], where: str) -> None:
+            for column in sorted(columns):
+                keys.setdefault(column, where)
+
+        prefix = f"{self.key}." if self.key else ""
+        for i, cond in enumerate(self.where):
+            add([cond.column], f"{prefix}where[{i}].column")
+        for name, spec in self.derive.items():
+            add(spec.columns(), spec.where or f"{prefix}derive.{name}")
         if self.melt:
-            cols.update(self.melt.columns)
+            add(list(self.melt.columns), f"{prefix}melt.columns")
         if self.fold:
-            cols.update(self.fold.group_by)
-            cols.add(self.fold.gas_column)
+            add(self.fold.group_by, f"{prefix}fold.group_by")
+            add([self.fold.gas_column], f"{prefix}fold.gas_column")
         produced = set(self.derive)
         if self.melt:
             produced |= {self.melt.var_name, self.melt.value_name}
         specs = list(self.fields.values()) + [s for v in self.variants for s in v.fields.values()]
         for spec in specs:
-            cols |= spec.columns()
+            add(spec.columns(), spec.where)
         if self.stop_at_blank:
-            cols.add(self.stop_at_blank)
-        return cols - produced - {"__row"}
+            add([self.stop_at_blank], f"{prefix}stop_at_blank")
+        return {c: k for c, k in keys.items() if c not in produced and c != "__row"}
 
 
 @dataclass(frozen=True)
@@ -258,6 +315,17 @@ class Mapping:
         """Where the table's file is (relative names are under data/raw)."""
         path = Path(table.file)
         return path if path.is_absolute() else self.raw_dir / path
+
+
+def cell_ref(ref: str) -> tuple[int, int] | None:
+    """'B6' -> (row 5, column 1), 0-based; None when `ref` is not a cell reference."""
+    match = re.fullmatch(r"([A-Za-z]{1,3})([1-9][0-9]*)", ref.strip())
+    if match is None:
+        return None
+    column = 0
+    for letter in match.group(1).upper():
+        column = column * 26 + ord(letter) - ord("A") + 1
+    return int(match.group(2)) - 1, column - 1
 
 
 def template_fields(template: str) -> list[str]:
@@ -411,6 +479,8 @@ class _Reader:
         allowed = {
             "name", "file", "sheet", "header_row", "delimiter", "encoding", "na_values",
             "stop_at_blank", "where", "derive", "melt", "variants", "fold", "fields",
+            "sheets", "sheet_column", "sheet_cells", "header_starts_with", "rename", "fill_down",
+            "column_groups",
         }  # fmt: skip
         self.check_keys(data, allowed, where)
         if not isinstance(data.get("file"), str):
@@ -418,6 +488,7 @@ class _Reader:
         header_row = data.get("header_row", 1)
         if not isinstance(header_row, int) or header_row < 1:
             raise self.fail(f"{where}.header_row", "must be a row number (1 = first row)")
+        layout = self.layout(data, where)
         fields = {**base, **self.fields(data.get("fields"), f"{where}.fields", maps)}
         variants = tuple(
             Variant(
@@ -496,7 +567,76 @@ class _Reader:
             variants=variants,
             fold=fold,
             fields=fields,
+            key=where,
+            **layout,
         )
+
+    def layout(self, data: dict[str, Any], where: str) -> dict[str, Any]:
+        """The workbook-layout keys of a table: sheet lists, header search, groups, fill-down."""
+        out: dict[str, Any] = {}
+        is_xlsx = str(data["file"]).lower().endswith((".xlsx", ".xlsm"))
+        for name in (
+            "sheets", "sheet_column", "sheet_cells", "header_starts_with", "column_groups"
+        ):  # fmt: skip
+            if name in data and not is_xlsx:
+                raise self.fail(f"{where}.{name}", "only a workbook (.xlsx) has sheets")
+        if "sheets" in data:
+            if data.get("sheet") is not None:
+                raise self.fail(f"{where}.sheets", "give either 'sheet' or 'sheets', not both")
+            raw = data["sheets"]
+            if isinstance(raw, dict):
+                self.check_keys(raw, {"all_except"}, f"{where}.sheets")
+                out["sheets_except"] = self.as_str_list(
+                    raw.get("all_except") or [], f"{where}.sheets.all_except"
+                )
+            else:
+                sheets = self.as_str_list(raw, f"{where}.sheets")
+                if not sheets:
+                    raise self.fail(
+                        f"{where}.sheets", "a list of sheet names, or {all_except: [...]}"
+                    )
+                out["sheets"] = sheets
+        if "sheet_column" in data:
+            out["sheet_column"] = self.name(data["sheet_column"], f"{where}.sheet_column")
+        if "sheet_cells" in data:
+            cells = self.as_dict(data["sheet_cells"], f"{where}.sheet_cells")
+            for column, ref in cells.items():
+                if not isinstance(ref, str) or cell_ref(ref) is None:
+                    raise self.fail(
+                        f"{where}.sheet_cells.{column}", f"{ref!r} is not a cell such as B6"
+                    )
+            out["sheet_cells"] = {str(k): str(v) for k, v in cells.items()}
+        if "header_starts_with" in data:
+            if "header_row" in data:
+                raise self.fail(
+                    f"{where}.header_starts_with", "give either header_row or header_starts_with"
+                )
+            out["header_starts_with"] = self.name(
+                data["header_starts_with"], f"{where}.header_starts_with"
+            )
+        if "rename" in data:
+            rename = self.as_dict(data["rename"], f"{where}.rename")
+            out["rename"] = {str(k).strip(): str(v).strip() for k, v in rename.items()}
+        if "fill_down" in data:
+            out["fill_down"] = self.as_str_list(data["fill_down"], f"{where}.fill_down")
+        if "column_groups" in data:
+            g = self.as_dict(data["column_groups"], f"{where}.column_groups")
+            self.check_keys(g, {"columns", "name"}, f"{where}.column_groups")
+            columns = self.as_str_list(g.get("columns") or [], f"{where}.column_groups.columns")
+            if not columns:
+                raise self.fail(
+                    f"{where}.column_groups.columns", "list the value columns of one group"
+                )
+            out["column_groups"] = ColumnGroups(
+                columns=columns,
+                name=self.name(g.get("name"), f"{where}.column_groups.name"),
+            )
+        return out
+
+    def name(self, raw: Any, where: str) -> str:
+        if not isinstance(raw, str | int) or not str(raw).strip():
+            raise self.fail(where, "a column name is required")
+        return str(raw).strip()
 
     def check_rule(self, raw: Any, where: str, *, needs_value: bool) -> CheckRule:
         data = self.as_dict(raw, where)

@@ -20,6 +20,7 @@ import pandas as pd
 
 from factors.ingest.checks import run_checks
 from factors.ingest.errors import IngestError, MappingError
+from factors.ingest.layout import SHEET, check_fill_down, fill_down, read_layout
 from factors.ingest.mapping import (
     FLOAT_FIELDS,
     GAS_FIELDS,
@@ -94,10 +95,17 @@ def read_raw_table(
     label = _file_label(path, mapping)
     if not path.is_file():
         raise IngestError("data file not found", file=label, sheet=table.sheet or "")
+    if table.format == "xlsx" and table.multi_sheet:
+        # Sheet lists, headers found by content, column groups, fill-down: each table of each
+        # sheet already ends at its first blank `stop_at_blank` cell.
+        return _check_columns(read_layout(path, table, label), table, label=label)
     if table.format == "xlsx":
         raw = _read_xlsx(path, table, label)
     else:
         raw = _read_csv(path, table, label)
+        if table.rename or table.fill_down:
+            raw = fill_down(raw.rename(columns=table.rename), table.fill_down)
+            check_fill_down(raw, table, label)
     raw = _check_columns(raw, table, label=label)
     if table.stop_at_blank:
         blank = raw[table.stop_at_blank].astype("string").str.strip().fillna("") == ""
@@ -173,17 +181,18 @@ def _sheet_names(path: Path) -> list[str] | None:
 
 
 def _check_columns(raw: pd.DataFrame, table: TableSpec, *, label: str) -> pd.DataFrame:
-    needed = table.source_columns()
-    missing = sorted(needed - set(raw.columns))
+    needed = table.column_keys()
+    missing = sorted(set(needed) - set(raw.columns))
     if missing:
-        found = [c for c in raw.columns if c != ROW]
+        found = [c for c in raw.columns if c not in (ROW, SHEET)]
+        key = needed[missing[0]]
         raise IngestError(
-            f"column named by the mapping is not in the header (found: {found})",
+            f"column named by the mapping is not in the header (found: {found}; used by {key})",
             file=label,
             sheet=table.sheet or "",
-            row=table.header_row,
+            row=None if table.header_starts_with else table.header_row,
             column=missing[0],
-            extra={"missing_columns": missing},
+            extra={"missing_columns": missing, "mapping_key": key},
         )
     return raw
 
@@ -560,6 +569,8 @@ def read_table(
         {"reason": ctx.skip[ctx.skip.notna()], ROW: raw.loc[ctx.skip.notna(), ROW]}
     )
     skipped[TABLE] = table.name
+    if SHEET in raw.columns:  # several sheets: say which one the row is on
+        skipped[TABLE] = table.name + ": " + raw.loc[ctx.skip.notna(), SHEET].astype(str)
     kept = kept.reset_index(drop=True)
     kept[TABLE] = table.name
     return kept, report, skipped

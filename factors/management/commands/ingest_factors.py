@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from factors.ingest.errors import IngestError
+from factors.ingest.mapping import load_mapping
 from factors.ingest.report import IngestionReport
 from factors.services import (
     factors_ingest,
@@ -33,6 +34,11 @@ class Command(BaseCommand):
             help="dataset key (defra_2024) or family (defra); repeatable",
         )
         parser.add_argument("--all", action="store_true", help="every shipped dataset")
+        parser.add_argument(
+            "--mapping",
+            metavar="PATH",
+            help="a mapping file that is not shipped (data/mappings/alternates/*.yml, your own)",
+        )
         parser.add_argument("--file", help="use this file instead of the shipped one (one dataset)")
         parser.add_argument("--dry-run", action="store_true", help="read and check, write nothing")
         parser.add_argument(
@@ -78,9 +84,14 @@ class Command(BaseCommand):
                     progress=self._progress,
                 )
             ]
-        if not datasets and not options["all"]:
-            raise CommandError("name --dataset KEY (repeatable) or --all")
-        mappings = select_mappings(None if options["all"] else datasets)
+        if options["mapping"]:
+            if datasets or options["all"]:
+                raise CommandError("--mapping reads one dataset: leave out --dataset and --all")
+            mappings = [load_mapping(options["mapping"])]
+        elif not datasets and not options["all"]:
+            raise CommandError("name --dataset KEY (repeatable), --all or --mapping PATH")
+        else:
+            mappings = select_mappings(None if options["all"] else datasets)
         files = file_override(mappings, options["file"])
         return [
             factors_ingest(
