@@ -229,7 +229,7 @@ class TableSpec:
         return "xlsx" if self.file.lower().endswith((".xlsx", ".xlsm")) else "csv"
 
     @property
-    def multi_sheet(self) -> bool:
+    def uses_layout(self) -> bool:
         """Read with the workbook-layout reader (sheet lists, header search, groups, fill-down)."""
         return bool(
             self.sheets

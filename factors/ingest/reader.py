@@ -95,7 +95,7 @@ def read_raw_table(
     label = _file_label(path, mapping)
     if not path.is_file():
         raise IngestError("data file not found", file=label, sheet=table.sheet or "")
-    if table.format == "xlsx" and table.multi_sheet:
+    if table.format == "xlsx" and table.uses_layout:
         # Sheet lists, headers found by content, column groups, fill-down: each table of each
         # sheet already ends at its first blank `stop_at_blank` cell.
         return _check_columns(read_layout(path, table, label), table, label=label)
