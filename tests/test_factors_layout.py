@@ -180,6 +180,11 @@ def test_it_reads_a_list_of_sheets(tmp_path: Path) -> None:
             "column 'Typ' is not in any header read",
         ),
         (
+            ("stop_at_blank: Unit", "stop_at_blank: Units"),
+            "tables[0].stop_at_blank",
+            "column 'Units' is not in this table's header",
+        ),
+        (
             ("columns: [kg CO2e, kg CO2e of CO2 per unit]", "columns: [kg CO2 e]"),
             "tables[0].column_groups.columns",
             "none of ['kg CO2 e'] is in the header",
@@ -268,3 +273,31 @@ def test_it_fills_down_and_renames_in_a_csv_too(tmp_path: Path) -> None:
     )
     with pytest.raises(IngestError, match=r"^tables\[0\]\.fill_down: column 'Typo'"):
         read_dataset(load_mapping(path))
+
+
+def test_it_extends_another_mappings_maps_and_fields(tmp_path: Path) -> None:
+    base = _mapping(tmp_path)
+    child = tmp_path / "alternates" / "layout_2024_other.yml"
+    child.parent.mkdir()
+    shared = "fields:\n  region: GB\n  gwp_set: AR5\n  basis: activity\n  kind: activity\n"
+    text = base.read_text()
+    assert shared in text
+    child.write_text(
+        text.replace("key: layout_2024", "key: layout_2024_other")
+        .replace(shared, "extends: ../layout_2024.yml\nfields:\n  region: IE\n")
+        .replace("{{Category}}!{{__row}}/{{Fuel}}", "other-{{__row}}")
+        .replace('"{Category}!{__row}/{Fuel}"', '"other-{__row}/{Fuel}"'),
+        encoding="utf-8",
+    )
+    result = read_dataset(load_mapping(child))
+    # Its own fields win; the others (gwp_set, basis, kind) are the base mapping's.
+    waste = _factor(result, "other-4/")
+    assert (waste["region"], waste["gwp_set"], waste["kind"]) == ("IE", "AR5", "activity")
+    assert waste["kg_co2e"] == 500
+    # An edit to the base mapping is an edit to this one (a new dataset version).
+    before = load_mapping(child).sha256
+    base.write_text(base.read_text().replace("region: GB", "region: GB  # United Kingdom"))
+    assert load_mapping(child).sha256 != before
+    child.write_text(child.read_text().replace("../layout_2024.yml", "../layout_2023.yml"))
+    with pytest.raises(MappingError, match=r"^extends: cannot read mapping '../layout_2023.yml'"):
+        load_mapping(child)

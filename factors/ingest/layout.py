@@ -130,6 +130,17 @@ def _block(
     body = cells[start + 1 : end]
     numbers = list(range(start + 2, start + 2 + len(body)))  # 1-based sheet rows
     stop = table.stop_at_blank
+    if stop is not None and table.header_starts_with and stop not in header:
+        # Without it the notes and FAQs under the table would be read as factor rows.
+        key = f"{table.key}.stop_at_blank"
+        raise IngestError(
+            f"{key}: column {stop!r} is not in this table's header (found: {[c for c in header if c]})",
+            file=label,
+            sheet=sheet,
+            row=start + 1,
+            column=stop,
+            extra={"mapping_key": key},
+        )
     if stop is not None and stop in header:
         col = header.index(stop)
         for i, row in enumerate(body):

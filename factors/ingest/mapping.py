@@ -667,9 +667,11 @@ def load_mapping(path: str | Path, *, raw_dir: Path | None = None) -> Mapping:
     data = reader.as_dict(raw, "mapping")
     allowed = {
         "key", "family", "title", "publisher", "edition", "version", "source_url", "licence",
-        "attribution", "maps", "fields", "checks", "tables", "source",
+        "attribution", "maps", "fields", "checks", "tables", "source", "extends",
     }  # fmt: skip
     reader.check_keys(data, allowed, "mapping")
+    if "extends" in data:
+        data, text = _extend(data, text, path, reader)
     for name in ("key", "title", "publisher", "edition", "source_url", "licence"):
         if not isinstance(data.get(name), str | int) or not str(data[name]).strip():
             raise reader.fail(name, "is required")
@@ -712,6 +714,35 @@ def load_mapping(path: str | Path, *, raw_dir: Path | None = None) -> Mapping:
         text=text,
         source=source,
     )
+
+
+def _extend(
+    data: dict[str, Any], text: str, path: Path, reader: _Reader
+) -> tuple[dict[str, Any], str]:
+    """`extends: other.yml`: that mapping's maps and fields, under this one's (which win).
+
+    One layout of a dataset reads another (the DEFRA full set and flat file share every field but
+    the id and the values), so an edit to the shared fields reaches both. The base's text is part
+    of this mapping's hash: changing it makes a new dataset version of both.
+    """
+    name = data["extends"]
+    if not isinstance(name, str) or not name.strip():
+        raise reader.fail("extends", "the path of a mapping file, relative to this one")
+    base_path = (path.parent / name).resolve()
+    try:
+        base_text = base_path.read_text(encoding="utf-8")
+        base = yaml.safe_load(base_text)
+    except (OSError, yaml.YAMLError) as exc:
+        raise reader.fail("extends", f"cannot read mapping {name!r}: {exc}") from exc
+    base = reader.as_dict(base, f"extends ({name})")
+    if "extends" in base:
+        raise reader.fail("extends", f"{name!r} extends another mapping: extend that one")
+    merged = dict(data)
+    for part in ("maps", "fields"):
+        own = reader.as_dict(data.get(part) or {}, part)
+        inherited = reader.as_dict(base.get(part) or {}, f"extends ({name}).{part}")
+        merged[part] = {**inherited, **own}
+    return merged, f"{base_text}\n---\n{text}"
 
 
 def mapping_path(key: str) -> Path:
