@@ -130,6 +130,9 @@ class FactorChangeForm(forms.Form):
         help_text="Kept with every record it changes, for your auditors.",
         error_messages={"required": "Say why the factor changes (it is kept with the records)."},
     )
+    only_this = forms.BooleanField(
+        label="Only this record", required=False, help_text="Not remembered for your next imports."
+    )
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean_factor(self) -> tuple[int | None, int | None]:

@@ -208,9 +208,9 @@ class FactorChangeStatus(models.TextChoices):
 
 
 class FactorChange(models.Model):
-    """A change of factor for every record of one activity (activity key and unit dimension):
-    who asked, when and why, and what the recalculation job did. Each changed record keeps the
-    old and new factor in its provenance, naming this change."""
+    """A change of factor for every record of one activity (activity key and unit dimension), or
+    for one record of it: who asked, when and why, and what the recalculation job did. Each
+    changed record keeps the old and new factor in its provenance, naming this change."""
 
     activity_key = models.CharField(max_length=300)
     activity = models.CharField(max_length=500, help_text="The activity text as the user saw it.")
@@ -231,6 +231,9 @@ class FactorChange(models.Model):
         related_name="+",
         db_constraint=False,
     )
+    # Set when only one record changes. Not a foreign key: a record deleted before the job runs
+    # leaves the change (and its audit) in place, and the job then changes nothing.
+    only_record_id = models.BigIntegerField(null=True, blank=True)
     reason = models.TextField()
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

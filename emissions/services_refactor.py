@@ -193,12 +193,20 @@ def _check_computes(rows: list[dict[str, Any]], key: str, factors: pd.DataFrame)
 
 
 def activity_factor_change_check(
-    *, record: ActivityRecord, factor_id: int | None, supplier_factor_id: int | None = None
+    *,
+    record: ActivityRecord,
+    factor_id: int | None,
+    supplier_factor_id: int | None = None,
+    only_this: bool = False,
 ) -> dict[str, Any]:
     """The new factor's description, once it is known to exist and to compute every distinct
-    unit of `record`'s activity; FactorChangeError otherwise."""
+    unit of `record`'s activity (or `record` alone); FactorChangeError otherwise."""
     key, factors, new = _new_factor(factor_id, supplier_factor_id)
-    group = activity_group(activity=record.activity, dimension=record_dimension(record))
+    group = (
+        ActivityRecord.objects.filter(id=record.id)
+        if only_this
+        else activity_group(activity=record.activity, dimension=record_dimension(record))
+    )
     # One record per distinct unit and currency is enough to know the conversion exists.
     samples = list(
         group.order_by("unit", "currency", "id").distinct("unit", "currency").values(*_ROW_FIELDS)
@@ -216,8 +224,11 @@ def activity_factor_change_request(
     supplier_factor_id: int | None = None,
     reason: str,
     user: User | None,
+    only_this: bool = False,
 ) -> FactorChange:
-    """Ask for every record of `record`'s activity to be recalculated with another factor.
+    """Ask for every record of `record`'s activity (or `record` alone, with `only_this`) to be
+    recalculated with another factor. Only a change of the whole activity is remembered for the
+    next imports.
 
     Checked now (the reason is given, the factor exists and computes the activity's units),
     applied by one job queued when this transaction commits. Raises FactorChangeError, nothing
@@ -233,7 +244,10 @@ def activity_factor_change_request(
             f"Keep the reason under {REASON_MAX_LENGTH} characters.", field="reason"
         )
     activity_factor_change_check(
-        record=record, factor_id=factor_id, supplier_factor_id=supplier_factor_id
+        record=record,
+        factor_id=factor_id,
+        supplier_factor_id=supplier_factor_id,
+        only_this=only_this,
     )
     with transaction.atomic():
         change = FactorChange.objects.create(
@@ -242,6 +256,7 @@ def activity_factor_change_request(
             unit_dimension=record_dimension(record),
             factor_id=None if supplier_factor_id is not None else factor_id,
             supplier_factor_id=supplier_factor_id,
+            only_record_id=record.id if only_this else None,
             reason=reason,
             requested_by=user,
         )
@@ -303,7 +318,11 @@ def activity_factor_change_job(*, change_id: int) -> dict[str, Any]:
 def _recalculate_group(change: FactorChange) -> tuple[int, float, float]:
     """Recompute and save the change's records (locked); returns (records, kg before, kg after)."""
     key, factors, new = _new_factor(change.factor_id, change.supplier_factor_id)
-    group = activity_group(activity=change.activity, dimension=change.unit_dimension)
+    group = (
+        ActivityRecord.objects.filter(id=change.only_record_id)
+        if change.only_record_id is not None
+        else activity_group(activity=change.activity, dimension=change.unit_dimension)
+    )
     records = list(
         group.select_for_update(of=("self",))
         .select_related("factor__dataset", "supplier_factor")
@@ -372,10 +391,13 @@ def _num(value: Any) -> float | None:
 
 
 def _remember(change: FactorChange) -> None:
-    """The next imports of this activity use the new factor (the wizard's remembered choice)."""
+    """The next imports of this activity use the new factor (the wizard's remembered choice);
+    a change of one record is an exception, not a choice for the activity."""
     from imports.models import FactorChoice
     from imports.services import activity_key
 
+    if change.only_record_id is not None:
+        return
     FactorChoice.objects.update_or_create(
         activity_key=activity_key(change.activity),
         unit_dimension=change.unit_dimension,

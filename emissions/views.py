@@ -138,14 +138,15 @@ def activity_delete(request: HttpRequest, record_id: int) -> HttpResponse:
 
 @role_required(Role.EDITOR)
 def activity_factor_change(request: HttpRequest, record_id: int) -> HttpResponse:
-    """Change the factor of every record of this record's activity: choose a factor in the
-    picker and say why, confirm, then one job recalculates them."""
+    """Change the factor of every record of this record's activity (or of this record only):
+    choose a factor in the picker and say why, confirm, then one job recalculates them."""
     record = _get_activity_record_for_user(request, record_id)
     dimension = record_dimension(record)
     form = FactorChangeForm(request.POST or None)
     new: dict[str, Any] | None = None
     if request.method == "POST" and form.is_valid():
         factor_id, supplier_factor_id = form.cleaned_data["factor"]
+        only_this = form.cleaned_data["only_this"]
         try:
             if form.cleaned_data["confirm"]:
                 change = activity_factor_change_request(
@@ -154,23 +155,31 @@ def activity_factor_change(request: HttpRequest, record_id: int) -> HttpResponse
                     supplier_factor_id=supplier_factor_id,
                     reason=form.cleaned_data["reason"],
                     user=request.user,  # type: ignore[arg-type]
+                    only_this=only_this,
                 )
+                which = "this record" if only_this else "every record"
                 messages.success(
                     request,
-                    f"Recalculating every record of “{change.activity}” with the new factor; "
+                    f"Recalculating {which} of “{change.activity}” with the new factor; "
                     "the totals update when it is done.",
                 )
                 return redirect(_back_url(request))
             new = activity_factor_change_check(
-                record=record, factor_id=factor_id, supplier_factor_id=supplier_factor_id
+                record=record,
+                factor_id=factor_id,
+                supplier_factor_id=supplier_factor_id,
+                only_this=only_this,
             )
         except FactorChangeError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     params = request.POST if request.method == "POST" else request.GET
+    summary = activity_group_summary(activity=record.activity, dimension=dimension)
+    only = form.is_bound and form.is_valid() and form.cleaned_data["only_this"]
     context = {
         "record": record,
         "dimension": dimension,
-        "summary": activity_group_summary(activity=record.activity, dimension=dimension),
+        "summary": summary,
+        "count": 1 if only else summary.records,
         "changes": list(
             activity_factor_changes(activity=record.activity, dimension=dimension)[:10]
         ),

@@ -298,3 +298,29 @@ def test_it_keeps_viewers_out(bob: Client, records: dict[str, ActivityRecord]) -
 
 def test_it_404s_an_unknown_record(alice: Client, records: dict[str, ActivityRecord]) -> None:
     assert alice.get("/activities/999999999/factor/").status_code == 404
+
+
+def test_it_changes_only_one_record_when_asked_and_remembers_nothing(
+    alice: Client,
+    records: dict[str, ActivityRecord],
+    factors: tuple[EmissionFactor, EmissionFactor],
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    data = {
+        "factor": f"lib:{factors[1].id}",
+        "reason": "One delivery was recycled",
+        "only_this": "on",
+    }
+    review = alice.post(_url(records["a"]), data).content.decode()
+    assert "Recalculate 1 record?" in review
+    assert 'name="only_this" value="on"' in review
+    with _run_jobs(settings, django_capture_on_commit_callbacks):
+        response = alice.post(_url(records["a"]), {**data, "confirm": "on"})
+    assert response.status_code == 302
+    with schema_context("acme"):
+        change = FactorChange.objects.get()
+        assert (change.only_record_id, change.records_changed) == (records["a"].id, 1)
+        assert ActivityRecord.objects.get(id=records["a"].id).factor_id == factors[1].id
+        assert ActivityRecord.objects.get(id=records["b"].id).factor_id == factors[0].id
+        assert not FactorChoice.objects.filter(activity_key="widgets").exists()
