@@ -47,6 +47,7 @@ from imports.selectors_wizard import (
     import_run_page,
     resume_url,
     run_error_rows,
+    run_has_activity_errors,
     run_headers,
     run_sheets,
     wizard_steps,
@@ -398,6 +399,7 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
         notes=detected.get("notes") or [],
         skipped=detected.get("skipped") or [],
         fixed_cells=len((run.fixes or {}).get("cells", [])),
+        activity_errors=run_has_activity_errors(run),
     )
 
 

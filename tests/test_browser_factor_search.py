@@ -105,6 +105,7 @@ def test_it_finds_a_factor_in_the_wizard_and_refactors_the_records(
 ) -> None:
     from factors.models import EmissionFactor
 
+    assert connection.settings_dict["NAME"].startswith("test_")  # the server's database too
     port = server.rsplit(":", 1)[1]
     base = f"http://acme.localhost:{port}"
     fleet = tmp_path / "fleet 2024.csv"
@@ -185,3 +186,14 @@ def test_it_finds_a_factor_in_the_wizard_and_refactors_the_records(
             step = record.provenance["factor_changes"][-1]
             assert (step["old"]["factor_id"], step["new"]["factor_id"]) == (petrol.id, diesel.id)
             assert step["reason"] == "Fleet cards show diesel, not petrol"
+
+
+def test_it_searches_the_library_the_browser_test_commits(db: None) -> None:
+    """The factors the browser test picks, found by the search it uses.
+
+    (Requesting `db` also makes pytest-django set up the test database when this file runs
+    alone: the browser test itself only reaches it through committed fixtures.)
+    """
+    from factors.selectors import FactorFilters, search_words
+
+    assert FactorFilters(words=search_words("Petrol  average")).words == ("petrol", "average")

@@ -167,3 +167,19 @@ def test_it_lets_a_viewer_look_but_not_choose(
     response = bob.post(_search_url(run), {**params, "factor": f"lib:{widgets['petrol'].id}"})
     assert response.status_code == 403
     assert _choices(run) == {}
+
+
+def test_it_leads_to_the_factor_step_when_no_factor_matches_any_row(
+    alice: Client, widgets: dict[str, EmissionFactor], settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    content = b"Date,Description,Quantity,Unit\n2024-01-15,Quux frobnication,100,L\n"
+    unmatched = make_import_run(content=content, name="quux.csv")
+    with schema_context("acme"):
+        import_run_validate(run=unmatched)
+        unmatched.refresh_from_db()
+    assert (unmatched.rows_valid, unmatched.rows_invalid) == (0, 1)
+    html = alice.get(reverse("import_results", kwargs={"run_id": unmatched.id})).content.decode()
+    assert "Next: confirm the factors" in html
+    step = alice.get(reverse("import_factors", kwargs={"run_id": unmatched.id})).content.decode()
+    assert "Search the library for Quux frobnication" in step
