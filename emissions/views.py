@@ -23,6 +23,11 @@ from emissions.selectors_activities import (
     activity_sites,
     activity_totals,
 )
+from emissions.selectors_refactor import (
+    activity_factor_changes,
+    activity_group_summary,
+    record_dimension,
+)
 from emissions.services_activities import (
     ActivityRecordError,
     activity_record_delete,
@@ -32,9 +37,6 @@ from emissions.services_refactor import (
     FactorChangeError,
     activity_factor_change_check,
     activity_factor_change_request,
-    activity_factor_changes,
-    activity_group_summary,
-    record_dimension,
 )
 from factors.picker import picker_context
 

@@ -15,11 +15,11 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from emissions.models import ActivityRecord, FactorChange, FactorChangeStatus
+from emissions.selectors_refactor import activity_group
 from emissions.services_refactor import (
     FactorChangeError,
     activity_factor_change_job,
     activity_factor_change_request,
-    activity_group,
 )
 from factors.models import EmissionFactor
 from imports.models import FactorChoice
@@ -67,7 +67,9 @@ def records(factors: tuple[EmissionFactor, EmissionFactor]) -> Iterator[dict[str
     with schema_context("acme"):
         yield {
             "a": _record(old),
-            "b": _record(old, activity="  widgets ", quantity=4.0, unit="t", kg_co2e=4000 * OLD_KG),
+            "b": _record(
+                old, activity="\n widgets\t", quantity=4.0, unit="t", kg_co2e=4000 * OLD_KG
+            ),
             "litres": _record(old, quantity=3.0, unit="L", kg_co2e=0.0),
             "other": _record(old, activity="Gadgets"),
         }
