@@ -9,6 +9,7 @@ hand below: "Liquid fuels: Petrol (average biofuel blend)" 2.0844 and "Liquid fu
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,6 +97,12 @@ def _search_and_pick(page: Any, words: str, name: str) -> None:
     choice.check()
 
 
+def _shot(page: Any, name: str) -> None:
+    """A full-page screenshot when FT_SCREENSHOTS names a folder (for reviewing the pages)."""
+    if folder := os.environ.get("FT_SCREENSHOTS"):
+        page.screenshot(path=str(Path(folder) / f"factor-search-{name}.png"), full_page=True)
+
+
 def _total(page: Any) -> float:
     return float(page.get_by_test_id("total-kg").get_attribute("data-kg"))
 
@@ -136,6 +143,7 @@ def test_it_finds_a_factor_in_the_wizard_and_refactors_the_records(
             p.locator("#picker select[name=dimension]").input_value() == "volume"
         )  # opens on the rows' unit
         _search_and_pick(p, "petrol average", PETROL)
+        _shot(p, "1-wizard-search")
         p.get_by_role("button", name="Use this factor").click()
         p.wait_for_url(re.compile(r"/factors/$"))
         select = p.get_by_label("Factor for Benzin Dienstwagen")
@@ -161,11 +169,14 @@ def test_it_finds_a_factor_in_the_wizard_and_refactors_the_records(
         )
         p.get_by_label("Why the factor changes").fill("Fleet cards show diesel, not petrol")
         _search_and_pick(p, "diesel average", DIESEL)
+        _shot(p, "2-change-factor")
         p.get_by_role("button", name="Review the change").click()
+        _shot(p, "3-confirm")
         assert p.get_by_test_id("new-factor").inner_text() == DIESEL
         p.get_by_role("button", name="Yes, recalculate 2 records").click()
         p.wait_for_url(activities_url)
         diesel_total = _total(p)
+        _shot(p, "4-activities")
         assert p.get_by_text("Recalculating every record of “Benzin Dienstwagen”").is_visible()
 
     with schema_context("public"):

@@ -326,3 +326,19 @@ def test_it_changes_only_one_record_when_asked_and_remembers_nothing(
         assert ActivityRecord.objects.get(id=records["a"].id).factor_id == factors[1].id
         assert ActivityRecord.objects.get(id=records["b"].id).factor_id == factors[0].id
         assert not FactorChoice.objects.filter(activity_key="widgets").exists()
+
+
+def test_it_marks_re_factored_records_on_the_activities_page(
+    alice: Client,
+    records: dict[str, ActivityRecord],
+    factors: tuple[EmissionFactor, EmissionFactor],
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    with _run_jobs(settings, django_capture_on_commit_callbacks):
+        activity_factor_change_request(
+            record=records["a"], factor_id=factors[1].id, reason="Recycled", user=_alice()
+        )
+    html = alice.get("/activities/").content.decode()
+    assert html.count(">factor changed</span>") == 2
+    assert "Recycled (was Widgets, generic)" in html
