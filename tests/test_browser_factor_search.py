@@ -90,11 +90,16 @@ def server(
 
 
 def _search_and_pick(page: Any, words: str, name: str) -> None:
-    """Type in the picker's search box and choose the factor called `name`."""
-    page.get_by_label("Search factors").fill(words)
+    """Type in the picker's search box, press Enter (it searches, never submits the page's
+    form), and choose the factor called `name`."""
+    url = page.url
+    box = page.get_by_label("Search factors")
+    box.fill(words)
+    box.press("Enter")
     choice = page.get_by_label(name, exact=True)
     choice.wait_for()
     choice.check()
+    assert page.url == url
 
 
 def _shot(page: Any, name: str) -> None:
@@ -169,6 +174,11 @@ def test_it_finds_a_factor_in_the_wizard_and_refactors_the_records(
         )
         p.get_by_label("Why the factor changes").fill("Fleet cards show diesel, not petrol")
         _search_and_pick(p, "diesel average", DIESEL)
+        # Enter searches again and keeps the choice; the form is not sent.
+        with p.expect_response(re.compile(r"/factors/picker/\?")):
+            p.get_by_label("Search factors").press("Enter")
+        assert p.get_by_label(DIESEL, exact=True).is_checked()
+        assert p.get_by_test_id("new-factor").count() == 0
         _shot(p, "2-change-factor")
         p.get_by_role("button", name="Review the change").click()
         _shot(p, "3-confirm")
