@@ -23,7 +23,7 @@ from emissions.services_refactor import (
 )
 from factors.models import EmissionFactor
 from imports.models import FactorChoice
-from tests.conftest import ALICE
+from tests.conftest import ALICE, EDDIE
 from tests.factor_helpers import make_library_factor
 
 # Test factors (not a standard's figures): an old and a new kg CO2e per kg of widgets.
@@ -342,3 +342,18 @@ def test_it_marks_re_factored_records_on_the_activities_page(
     html = alice.get("/activities/").content.decode()
     assert html.count(">factor changed</span>") == 2
     assert "Recycled (was Widgets, generic)" in html
+
+
+def test_it_lets_an_editor_change_the_factor(
+    eddie: Client,
+    records: dict[str, ActivityRecord],
+    factors: tuple[EmissionFactor, EmissionFactor],
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    data = {"factor": f"lib:{factors[1].id}", "reason": "Recycled", "confirm": "on"}
+    with _run_jobs(settings, django_capture_on_commit_callbacks):
+        assert eddie.post(_url(records["a"]), data).status_code == 302
+    with schema_context("acme"):
+        change = FactorChange.objects.get()
+        assert (change.requested_by.email, change.status) == (EDDIE.email, FactorChangeStatus.DONE)
