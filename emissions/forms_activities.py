@@ -9,6 +9,8 @@ from django import forms
 from emissions.inventory import clean_unit_text
 from emissions.models import ActivityRecord, Scope, Scope3Category
 from emissions.selectors_activities import ActivityFilters
+from emissions.services_refactor import REASON_MAX_LENGTH
+from imports.forms import parse_factor_choice
 
 
 class ActivityFilterForm(forms.Form):
@@ -112,3 +114,29 @@ class ActivityRecordForm(forms.Form):
         names = ["date", "activity", "site", "notes"]
         names += ["amount"] if self.spend_based else ["quantity", "unit"]
         return {name: self.cleaned_data[name] for name in names}
+
+
+class FactorChangeForm(forms.Form):
+    """The factor chosen in the picker (``lib:<id>`` / ``sup:<id>``) and why; ``confirm`` is set
+    by the confirmation step."""
+
+    factor = forms.CharField(
+        error_messages={"required": "Choose a factor in the list."}, widget=forms.HiddenInput
+    )
+    reason = forms.CharField(
+        label="Why the factor changes",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept with every record it changes, for your auditors.",
+        error_messages={"required": "Say why the factor changes (it is kept with the records)."},
+    )
+    only_this = forms.BooleanField(
+        label="Only this record", required=False, help_text="Not remembered for your next imports."
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean_factor(self) -> tuple[int | None, int | None]:
+        try:
+            return parse_factor_choice(self.cleaned_data["factor"])
+        except ValueError:
+            raise forms.ValidationError("Choose a factor in the list.") from None

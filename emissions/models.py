@@ -198,3 +198,58 @@ class ActivityRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.activity}: {self.kg_co2e:.3f} kg CO2e"
+
+
+class FactorChangeStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Recalculating"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class FactorChange(models.Model):
+    """A change of factor for every record of one activity (activity key and unit dimension), or
+    for one record of it: who asked, when and why, and what the recalculation job did. Each
+    changed record keeps the old and new factor in its provenance, naming this change."""
+
+    activity_key = models.CharField(max_length=300)
+    activity = models.CharField(max_length=500, help_text="The activity text as the user saw it.")
+    unit_dimension = models.CharField(max_length=40)
+    factor = models.ForeignKey(
+        "factors.EmissionFactor",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+    )
+    supplier_factor = models.ForeignKey(
+        SupplierFactor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+    )
+    # Set when only one record changes. Not a foreign key: a record deleted before the job runs
+    # leaves the change (and its audit) in place, and the job then changes nothing.
+    only_record_id = models.BigIntegerField(null=True, blank=True)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=10, choices=FactorChangeStatus.choices, default=FactorChangeStatus.QUEUED
+    )
+    records_changed = models.PositiveIntegerField(default=0)
+    kg_co2e_before = models.FloatField(null=True, blank=True)
+    kg_co2e_after = models.FloatField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.activity} ({self.get_status_display()})"

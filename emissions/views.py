@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
-from emissions.forms_activities import ActivityFilterForm, ActivityRecordForm
+from emissions.forms_activities import ActivityFilterForm, ActivityRecordForm, FactorChangeForm
 from emissions.models import ActivityRecord, Scope3Category
 from emissions.selectors_activities import (
     activity_category_totals,
@@ -23,11 +23,22 @@ from emissions.selectors_activities import (
     activity_sites,
     activity_totals,
 )
+from emissions.selectors_refactor import (
+    activity_factor_changes,
+    activity_group_summary,
+    record_dimension,
+)
 from emissions.services_activities import (
     ActivityRecordError,
     activity_record_delete,
     activity_record_update,
 )
+from emissions.services_refactor import (
+    FactorChangeError,
+    activity_factor_change_check,
+    activity_factor_change_request,
+)
+from factors.picker import picker_context
 
 PAGE_SIZE = 50
 
@@ -125,3 +136,59 @@ def activity_delete(request: HttpRequest, record_id: int) -> HttpResponse:
         f"Deleted “{record.activity}” of {record.date:%d %b %Y} ({record.kg_co2e:,.3f} kg CO2e).",
     )
     return redirect(_back_url(request))
+
+
+@role_required(Role.EDITOR)
+def activity_factor_change(request: HttpRequest, record_id: int) -> HttpResponse:
+    """Change the factor of every record of this record's activity (or of this record only):
+    choose a factor in the picker and say why, confirm, then one job recalculates them."""
+    record = _get_activity_record_for_user(request, record_id)
+    dimension = record_dimension(record)
+    form = FactorChangeForm(request.POST or None)
+    new: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        factor_id, supplier_factor_id = form.cleaned_data["factor"]
+        only_this = form.cleaned_data["only_this"]
+        try:
+            if form.cleaned_data["confirm"]:
+                change = activity_factor_change_request(
+                    record=record,
+                    factor_id=factor_id,
+                    supplier_factor_id=supplier_factor_id,
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,  # type: ignore[arg-type]
+                    only_this=only_this,
+                )
+                which = "this record" if only_this else "every record"
+                messages.success(
+                    request,
+                    f"Recalculating {which} of “{change.activity}” with the new factor; "
+                    "the totals update when it is done.",
+                )
+                return redirect(_back_url(request))
+            new = activity_factor_change_check(
+                record=record,
+                factor_id=factor_id,
+                supplier_factor_id=supplier_factor_id,
+                only_this=only_this,
+            )
+        except FactorChangeError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    params = request.POST if request.method == "POST" else request.GET
+    summary = activity_group_summary(activity=record.activity, dimension=dimension)
+    only = form.is_bound and form.is_valid() and form.cleaned_data["only_this"]
+    context = {
+        "record": record,
+        "dimension": dimension,
+        "summary": summary,
+        "count": 1 if only else summary.records,
+        "changes": list(
+            activity_factor_changes(activity=record.activity, dimension=dimension)[:10]
+        ),
+        "form": form,
+        "new": new,
+        "picker": picker_context(params, dimension=dimension),
+        "next": _back_url(request),
+    }
+    status = 422 if form.errors else 200
+    return render(request, "emissions/activity_factor_change.html", context, status=status)

@@ -19,13 +19,16 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from factors.models import EmissionFactor, FactorDataset, Scope
 
 MAX_WORDS = 8
-FACETS = ("dataset", "scope", "region", "dimension")
+FACETS = ("dataset", "scope", "region", "dimension", "year")
 _FACET_FIELDS = {
     "dataset": "dataset__key",
     "scope": "scope",
     "region": "region",
     "dimension": "unit_dimension",
+    "year": "year",
 }
+# The year facet's value for factors that state no year (a facet value is never empty).
+NO_YEAR = "none"
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,12 @@ class FactorFilters:
     scope: str = ""
     region: str = ""
     dimension: str = ""
+    year: str = ""
     all_versions: bool = False
 
     @property
     def is_empty(self) -> bool:
-        return not (self.words or self.dataset or self.scope or self.region or self.dimension)
+        return not (self.words or any(getattr(self, f) for f in FACETS))
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,12 @@ def _filtered(filters: FactorFilters) -> QuerySet[EmissionFactor]:
         factors = factors.filter(region=filters.region)
     if filters.dimension:
         factors = factors.filter(unit_dimension=filters.dimension)
+    if filters.year == NO_YEAR:
+        factors = factors.filter(year__isnull=True)
+    elif filters.year:
+        factors = (
+            factors.filter(year=int(filters.year)) if filters.year.isdigit() else factors.none()
+        )
     return factors
 
 
@@ -119,7 +129,7 @@ def factor_facets(filters: FactorFilters) -> dict[str, Facet]:
     facets' choices applied. `Facet.total` of any facet with no value chosen is the result count.
     """
     fields = [_FACET_FIELDS[f] for f in FACETS]
-    base = replace(filters, dataset="", scope="", region="", dimension="")
+    base = replace(filters, dataset="", scope="", region="", dimension="", year="")
     groups = list(_filtered(base).values_list(*fields).annotate(n=Count("id")).order_by())
     chosen = {f: getattr(filters, f) for f in FACETS}
     datasets = _dataset_titles()
@@ -128,8 +138,8 @@ def factor_facets(filters: FactorFilters) -> dict[str, Facet]:
         others = [(i, chosen[f]) for i, f in enumerate(FACETS) if f != facet and chosen[f]]
         counts: dict[str, int] = {}
         for group in groups:
-            if all(str(group[i]) == value for i, value in others):
-                key = str(group[position])
+            if all(_facet_value(group[i]) == value for i, value in others):
+                key = _facet_value(group[position])
                 counts[key] = counts.get(key, 0) + int(group[-1])
         values = [
             FacetValue(value, _label(facet, value, datasets), n, value == chosen[facet])
@@ -143,6 +153,10 @@ def factor_facets(filters: FactorFilters) -> dict[str, Facet]:
         if facet == "scope":
             order = [s.value for s in Scope]
             values.sort(key=lambda v: order.index(v.value) if v.value in order else len(order))
+        if facet == "year":  # newest edition first, "no year" last
+            values.sort(
+                key=lambda v: (v.value == NO_YEAR, -int(v.value) if v.value.isdigit() else 0)
+            )
         facets[facet] = Facet(values=values, total=total)
     return facets
 
@@ -177,7 +191,13 @@ def _dataset_titles() -> dict[str, str]:
     )
 
 
+def _facet_value(value: object) -> str:
+    return NO_YEAR if value is None else str(value)
+
+
 def _label(facet: str, value: str, datasets: dict[str, str]) -> str:
+    if facet == "year" and value == NO_YEAR:
+        return "No year given"
     if facet == "scope":
         return dict(Scope.choices).get(value, value)
     if facet == "dataset":

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
 from accounts.access import login_required_tenant, role_required
@@ -26,13 +27,8 @@ from emissions.services import (
     supplier_factor_update,
 )
 from factors.models import EmissionFactor
-from factors.selectors import (
-    FactorFilters,
-    country_name,
-    factor_browse,
-    library_is_empty,
-    search_words,
-)
+from factors.picker import factor_filters, picker_context
+from factors.selectors import FactorFilters, country_name, factor_browse, library_is_empty
 
 PAGE_SIZE = 25
 
@@ -58,15 +54,7 @@ def _get_supplier_factor_for_user(request: HttpRequest, supplier_factor_id: int)
 
 
 def _filters(request: HttpRequest) -> FactorFilters:
-    get = request.GET
-    return FactorFilters(
-        words=search_words(get.get("q", "")),
-        dataset=get.get("dataset", "").strip(),
-        scope=get.get("scope", "").strip(),
-        region=get.get("region", "").strip().upper(),
-        dimension=get.get("dimension", "").strip(),
-        all_versions=get.get("versions") == "all",
-    )
+    return factor_filters(request.GET)
 
 
 def _your_factors(filters: FactorFilters) -> list[SupplierFactor]:
@@ -86,7 +74,7 @@ def factor_list(request: HtmxHttpRequest) -> HttpResponse:
     filters = _filters(request)
     page, facets = factor_browse(filters, page=request.GET.get("page"), per_page=PAGE_SIZE)
     query = QueryDict(mutable=True)
-    for name in ("q", "dataset", "scope", "region", "dimension", "versions"):
+    for name in ("q", "dataset", "scope", "region", "dimension", "year", "versions"):
         if request.GET.get(name, "").strip():
             query[name] = request.GET[name].strip()
     context: dict[str, Any] = {
@@ -108,6 +96,17 @@ def factor_list(request: HtmxHttpRequest) -> HttpResponse:
         response["HX-Push-Url"] = reverse("factors") + (f"?{address}" if address else "")
         return response
     return render(request, "factors/factor_list.html", context)
+
+
+@login_required_tenant
+@require_GET
+def factor_picker(request: HtmxHttpRequest) -> HttpResponse:
+    """The picker's results (HTMX partial of `factors/_picker.html`), for the pages that choose a
+    factor; the full fragment otherwise."""
+    template = "factors/_picker.html"
+    if request.htmx:
+        template += "#results"
+    return render(request, template, {"picker": picker_context(request.GET)})
 
 
 def _subtitle(factor: EmissionFactor) -> str:

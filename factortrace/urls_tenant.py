@@ -50,6 +50,11 @@ urlpatterns = [
         imports.import_factor_choose,
         name="import_factor_choose",
     ),
+    path(
+        "imports/<int:run_id>/factors/search/",
+        imports.import_factor_search,
+        name="import_factor_search",
+    ),
     path("imports/<int:run_id>/commit/", imports.import_commit, name="import_commit"),
     path("imports/<int:run_id>/progress/", imports.import_progress, name="import_progress"),
     path("imports/<int:run_id>/undo/", imports.import_undo, name="import_undo"),
@@ -60,8 +65,14 @@ urlpatterns = [
         activities.activity_delete,
         name="activities_delete",
     ),
+    path(
+        "activities/<int:record_id>/factor/",
+        activities.activity_factor_change,
+        name="activities_factor_change",
+    ),
     path("factors/", factors.factor_list, name="factors"),
     path("factors/<int:factor_id>/", factors.factor_detail, name="factor_detail"),
+    path("factors/picker/", factors.factor_picker, name="factor_picker"),
     path("factors/yours/", factors.supplier_factor_list_view, name="supplier_factors"),
     path("factors/yours/add/", factors.supplier_factor_add, name="supplier_factor_add"),
     path(

@@ -223,3 +223,9 @@ def run_error_count(run: ImportRun) -> int:
 def run_error_rows(run: ImportRun) -> int:
     """Spreadsheet rows that still have a stored error."""
     return RowError.objects.filter(run=run).values("row").distinct().count()
+
+
+def run_has_activity_errors(run: ImportRun) -> bool:
+    """Rows held back by their activity (no factor matches it): the factor step's search can
+    reach one for them, so the wizard leads there even before any row is valid."""
+    return RowError.objects.filter(run=run, field="activity").exists()

@@ -25,6 +25,7 @@ from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
 from emissions.models import SupplierFactor
 from factors.models import EmissionFactor
+from factors.picker import picker_context
 from imports.forms import (
     ApplyToAllForm,
     ErrorFilterForm,
@@ -46,6 +47,7 @@ from imports.selectors_wizard import (
     import_run_page,
     resume_url,
     run_error_rows,
+    run_has_activity_errors,
     run_headers,
     run_sheets,
     wizard_steps,
@@ -397,6 +399,7 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
         notes=detected.get("notes") or [],
         skipped=detected.get("skipped") or [],
         fixed_cells=len((run.fixes or {}).get("cells", [])),
+        activity_errors=run_has_activity_errors(run),
     )
 
 
@@ -681,6 +684,40 @@ def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
     context = _wizard(run, "factors", request, line=line, line_error=error, saved=not error)
     return render(
         request, "imports/import_factors.html#line", context, status=422 if error else 200
+    )
+
+
+@role_required(Role.EDITOR, writes_only=True)
+def import_factor_search(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Search the whole library for one distinct activity's factor; the chosen one is saved as
+    the line's choice (as the select does) and the factor step shows it."""
+    run = _get_import_run_for_user(request, run_id)
+    if (locked := _locked(request, run)) is not None:
+        return locked
+    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+        return redirect(resume_url(run))
+    params = request.POST if request.method == "POST" else request.GET
+    activity = params.get("activity", "").strip()
+    dimension = params.get("dimension", "").strip()
+    if not activity or not dimension:
+        return HttpResponse("Say which activity of the file the factor is for.", status=400)
+    error = ""
+    if request.method == "POST":
+        value = request.POST.get("factor", "")
+        error = (
+            _save_choice(request, run, activity, dimension, value)
+            if value
+            else "Choose a factor in the list."
+        )
+        if not error:
+            messages.success(request, f"Factor chosen for “{activity}”.")
+            return redirect("import_factors", run_id=run.id)
+    picker = picker_context(params, dimension=dimension)
+    context = _wizard(
+        run, "factors", request, activity=activity, dimension=dimension, picker=picker, error=error
+    )
+    return render(
+        request, "imports/import_factor_search.html", context, status=422 if error else 200
     )
 
 
