@@ -110,7 +110,14 @@ from .errors import (
     InputError,
     QuantityError,
 )
-from .fuels import fuel_property
+from .fuels import (
+    DEFRA_REGIONS,
+    FuelProperties,
+    RegionalHeatContent,
+    fuel_origin,
+    fuel_property,
+    regional_heat_content,
+)
 from .gwp import GWP_SETS, gas_id, normalise_gwp_set
 
 GAS_GROUPS = ("co2", "ch4", "n2o", "other")
@@ -396,9 +403,61 @@ def _needs_fuel_error(source: str, target: str, sdim: str, tdim: str) -> Dimensi
     )
 
 
+def _regional_path(
+    source: str,
+    target: str,
+    sdim: str,
+    heat: RegionalHeatContent,
+    from_cv: str | None,
+    to_cv: str | None,
+) -> ConversionPath:
+    """Volume <-> energy through a region's own heat content per scf (US natural gas: EPA)."""
+    props = fuel_property(heat.fuel)
+    steps: list[Step] = []
+    via = f"{heat.region} heat content {_fmt(heat.btu_per_scf)} Btu/scf ({heat.cv_basis} CV)"
+    if sdim == "volume":
+        energy_cv = to_cv or heat.cv_basis
+        steps += _unit_step(source, "scf")
+        steps.append(Step(f"MMBtu ({heat.cv_basis} CV)", heat.btu_per_scf / 1e6, via, heat.source))
+        if energy_cv != heat.cv_basis:
+            steps.append(_cv_ratio_step(f"MMBtu ({energy_cv} CV)", props, energy_cv, heat.cv_basis))
+        steps += _unit_step("MMBtu", target)
+    else:
+        energy_cv = from_cv or heat.cv_basis
+        steps += _unit_step(source, "MMBtu")
+        if energy_cv != heat.cv_basis:
+            steps.append(
+                _cv_ratio_step(f"MMBtu ({heat.cv_basis} CV)", props, heat.cv_basis, energy_cv)
+            )
+        steps.append(Step("scf", 1e6 / heat.btu_per_scf, via, heat.source))
+        steps += _unit_step("scf", target)
+    notes = [f"{heat.fuel} properties for region {heat.region}: {heat.source}"]
+    if (to_cv if sdim == "volume" else from_cv) is None:
+        notes.append(
+            f"energy taken on the {heat.cv_basis} CV basis of the {heat.region} heat content"
+        )
+    multiplier = float(np.prod([s.multiplier for s in steps])) if steps else 1.0
+    return ConversionPath(source, target, multiplier, tuple(steps), notes=tuple(notes))
+
+
+def _cv_ratio_step(to_unit: str, props: FuelProperties, to_cv: str, from_cv: str) -> Step:
+    return Step(
+        to_unit,
+        props.cv_gj_per_t(to_cv) / props.cv_gj_per_t(from_cv),
+        f"{to_cv}/{from_cv} CV ratio {_fmt(props.cv_gj_per_t(to_cv))}/"
+        f"{_fmt(props.cv_gj_per_t(from_cv))} GJ/t",
+        props.source,
+    )
+
+
 @functools.lru_cache(maxsize=65536)
 def _path_cached(
-    source: str, target: str, fuel: str | None, from_cv: str | None, to_cv: str | None
+    source: str,
+    target: str,
+    fuel: str | None,
+    from_cv: str | None,
+    to_cv: str | None,
+    region: str | None = None,
 ) -> ConversionPath:
     src_money, dst_money = units.unit_currency(source), units.unit_currency(target)
     if src_money or dst_money:
@@ -440,16 +499,8 @@ def _path_cached(
                     code="dimension_needs_fuel",
                 )
             props = fuel_property(fuel)
-            ratio = props.cv_gj_per_t(to_cv) / props.cv_gj_per_t(from_cv)
-            steps.append(
-                Step(
-                    f"{target} ({to_cv} CV)",
-                    ratio,
-                    f"{to_cv}/{from_cv} CV ratio {_fmt(props.cv_gj_per_t(to_cv))}/"
-                    f"{_fmt(props.cv_gj_per_t(from_cv))} GJ/t",
-                    props.source,
-                )
-            )
+            steps.append(_cv_ratio_step(f"{target} ({to_cv} CV)", props, to_cv, from_cv))
+            notes.append(f"{from_cv} CV quantity converted to the factor's {to_cv} CV basis")
         elif sdim == "energy" and to_cv and not from_cv:
             notes.append(f"quantity taken on the factor's {to_cv} CV basis")
         multiplier = float(np.prod([s.multiplier for s in steps])) if steps else 1.0
@@ -460,6 +511,14 @@ def _path_cached(
     if not fuel:
         raise _needs_fuel_error(source, target, sdim, tdim)
     props = fuel_property(fuel)
+    if {sdim, tdim} == {"volume", "energy"}:
+        heat = regional_heat_content(props.name, region)
+        if heat is not None:
+            return _regional_path(source, target, sdim, heat, from_cv, to_cv)
+    if region and region.upper() not in DEFRA_REGIONS:
+        notes.append(
+            f"{props.name} properties from DEFRA (UK): none shipped for region {region.upper()}"
+        )
     steps = []
     # Source -> kg.
     if sdim == "volume":
@@ -522,7 +581,7 @@ def _path_cached(
     else:
         steps += _unit_step("kg", target)
     multiplier = float(np.prod([s.multiplier for s in steps]))
-    return ConversionPath(source, target, multiplier, tuple(steps))
+    return ConversionPath(source, target, multiplier, tuple(steps), notes=tuple(notes))
 
 
 def _missing_property(fuel: str, prop: str) -> DimensionError:
@@ -553,17 +612,28 @@ def conversion_path(
     fuel: str | None = None,
     from_cv: str | None = None,
     to_cv: str | None = None,
+    region: str | None = None,
 ) -> ConversionPath:
     """How to turn a quantity in ``from_unit`` into ``to_unit``, with fuel properties if needed.
 
     ``from_cv``/``to_cv`` are the calorific-value bases ("net"/"gross") of energy units; they
-    are also read from the unit text ("kWh (Gross CV)"). Raises UnitError, DimensionError or
-    InputError (unknown fuel).
+    are also read from the unit text ("kWh (Gross CV)"). ``region`` (ISO alpha-2) is where the
+    quantity was measured: a volume of a fuel meeting an energy unit uses that region's published
+    heat content where one is shipped (US natural gas: EPA's 1,026 Btu/scf), else DEFRA's UK
+    properties (said in ``notes`` for a region other than GB). Raises UnitError, DimensionError
+    or InputError (unknown fuel).
     """
     source, target = units.canonical_unit(from_unit), units.canonical_unit(to_unit)
     from_cv = from_cv or units.parse_cv_basis(from_unit)
     to_cv = to_cv or units.parse_cv_basis(to_unit)
-    return _path_cached(source, target, fuel or None, from_cv, to_cv)
+    return _path_cached(source, target, fuel or None, from_cv, to_cv, _region_code(region))
+
+
+def _region_code(region: Any) -> str | None:
+    if _missing(region):
+        return None
+    text = str(region).strip().upper()
+    return text or None
 
 
 # --- Factor table ---------------------------------------------------------------------------
@@ -884,6 +954,41 @@ def _prepare_factors(factors: pd.DataFrame, gwp_set: str) -> _FactorTable:
     )
 
 
+def _ch4_origins(factors: pd.DataFrame) -> np.ndarray:
+    """ "fossil", "biogenic" or None per factor: the ``ch4_origin`` column where given, else the
+    origin of the factor's fuel (DEFRA fuel names; ``fuels.fuel_origin``)."""
+    n = len(factors)
+    given, _ = _per_distinct(_column(factors, "ch4_origin"), n, _normalise_origin)
+    fuel, _ = _per_distinct(
+        _column(factors, "fuel"), n, lambda v: None if _missing(v) else fuel_origin(str(v))
+    )
+    return np.where(pd.notna(given), given, fuel)
+
+
+def _normalise_origin(value: Any) -> str | None:
+    if _missing(value):
+        return None
+    text = _squash(value)
+    if text in {"fossil", "fossil fuel", "fossil ch4"}:
+        return "fossil"
+    if text in {"biogenic", "non fossil", "nonfossil", "bio", "biogenic ch4"}:
+        return "biogenic"
+    raise InputError(
+        f"Unknown methane origin {value!r}.",
+        value=value,
+        expected="fossil or biogenic",
+        code="ch4_origin",
+    )
+
+
+def _ch4_fossil(factors: pd.DataFrame) -> np.ndarray:
+    return np.asarray(_ch4_origins(factors) == "fossil", dtype=bool)
+
+
+def _ch4_origin_known(factors: pd.DataFrame) -> np.ndarray:
+    return np.asarray(pd.notna(_ch4_origins(factors)), dtype=bool)
+
+
 def _combine_gases(
     factors: pd.DataFrame,
     gwp_set: str,
@@ -892,7 +997,6 @@ def _combine_gases(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
     """Effective kg CO2e per unit (chosen set), CO2e and mass by gas group, and a note per factor."""
     n = len(factors)
-    table = GWP_SETS[gwp_set]
     published = _numeric(factors, "kg_co2e") if "kg_co2e" in factors.columns else np.full(n, np.nan)
 
     def accumulate(target: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -900,12 +1004,24 @@ def _combine_gases(
 
     group_mass = {g: np.full(n, np.nan) for g in ("co2", "ch4", "n2o")}
     from_mass = {g: np.full(n, np.nan) for g in GAS_GROUPS}
+    fossil = _ch4_fossil(factors)
+
+    def gwp_of(set_name: str | None, gas: str) -> np.ndarray:
+        """GWP of ``gas`` in a set per factor: AR6 methane is 29.8 for fossil sources and 27.0
+        for biogenic ones (IPCC AR6 WG1 Table 7.15); other sets give one methane value."""
+        if set_name is None:
+            return np.full(n, np.nan)
+        values = GWP_SETS[set_name]
+        if gas == "CH4" and set_name == "AR6":
+            return np.where(fossil, values["CH4_fossil"], values["CH4"])
+        return np.full(n, values[gas])
+
     for column, gas, scale in mass_cols:
         values = _numeric(factors, column) * scale
         group = _GROUP_OF_GAS.get(gas, "other")
         if group in group_mass:
             group_mass[group] = accumulate(group_mass[group], values)
-        from_mass[group] = accumulate(from_mass[group], values * table[gas])
+        from_mass[group] = accumulate(from_mass[group], values * gwp_of(gwp_set, gas))
     has_mass = np.zeros(n, dtype=bool)
     for arr in from_mass.values():
         has_mass |= np.isfinite(arr)
@@ -932,8 +1048,11 @@ def _combine_gases(
         group = "other" if gas == "other" else _GROUP_OF_GAS.get(gas, "other")
         ratio = np.ones(n)
         if gas != "other":
-            base = np.array([np.nan if b is None else GWP_SETS[b][gas] for b in basis_names])
-            ratio = np.where(np.isfinite(base), table[gas] / base, 1.0)
+            base = np.full(n, np.nan)
+            for b in {b for b in basis_names if b is not None}:
+                here = basis_names == b
+                base[here] = gwp_of(b, gas)[here]
+            ratio = np.where(np.isfinite(base), gwp_of(gwp_set, gas) / base, 1.0)
             if group in group_mass:
                 group_mass[group] = np.where(
                     np.isnan(group_mass[group]), values / base, group_mass[group]
@@ -955,6 +1074,8 @@ def _combine_gases(
     adjust = np.nan_to_num(nansum(reweighted) - nansum(published_split))
     total_from_split = np.where(np.isfinite(published), published + adjust, nansum(reweighted))
     total = np.where(has_mass, total_from_mass, np.where(has_split, total_from_split, published))
+    has_ch4 = np.isfinite(group_mass["ch4"]) | np.isfinite(reweighted["ch4"])
+    origin_known = _ch4_origin_known(factors)
     notes = []
     for i in range(n):
         if has_mass[i]:
@@ -970,6 +1091,13 @@ def _combine_gases(
                 note = f"per-gas CO2e re-weighted from {basis_names[i]} to {gwp_set} GWP100"
         else:
             note = "kg CO2e as published"
+        if gwp_set == "AR6" and (has_mass[i] or has_split[i]) and has_ch4[i]:
+            if fossil[i]:
+                note += "; CH4 fossil GWP 29.8 (IPCC AR6 WG1 Table 7.15)"
+            elif origin_known[i]:
+                note += "; CH4 biogenic (non-fossil) GWP 27.0 (IPCC AR6 WG1 Table 7.15)"
+            else:
+                note += "; CH4 origin not known: non-fossil GWP 27.0 used (IPCC AR6 WG1 Table 7.15)"
         notes.append(note)
     split = has_mass | has_split
     for g in GAS_GROUPS:
@@ -1118,12 +1246,16 @@ def _convert(
     table: _FactorTable,
     dates: Callable[[np.ndarray], np.ndarray],
     max_stale_days: int,
+    region_code: np.ndarray | None = None,
+    region_names: np.ndarray | None = None,
 ) -> _Pass:
     n = len(q)
     errors = _Errors(n)
     valid_f = fidx >= 0
     fconv = np.where(valid_f, table.conv_code[np.where(valid_f, fidx, 0)], -1)
-    combo = _combine(ucode, fconv + 1, fuel_code + 1)
+    if region_code is None or region_names is None:
+        region_code, region_names = np.full(n, -1, dtype=np.int64), np.array([], dtype=object)
+    combo = _combine(ucode, fconv + 1, fuel_code + 1, region_code + 1)
     first = _first_rows(combo)
     m = len(first)
     mult = np.full(m, np.nan)
@@ -1140,8 +1272,9 @@ def _convert(
         if target is None:
             continue
         fuel = fuel_names[fuel_code[r]] if fuel_code[r] >= 0 else factor_fuel
+        region = region_names[region_code[r]] if region_code[r] >= 0 else None
         try:
-            path = _path_cached(source, target, fuel, source_cv, target_cv)
+            path = _path_cached(source, target, fuel, source_cv, target_cv, region)
         except EngineError as exc:
             combo_err[j] = exc.to_dict()
             continue
@@ -1422,6 +1555,11 @@ def _calculate(
     if "fuel" in activities.columns:
         fuel_code, fuel_names = _factorize(activities["fuel"])
         fuel_names = np.array([str(f).strip() for f in fuel_names], dtype=object)
+    region_code = np.full(n, -1, dtype=np.int64)
+    region_names = np.array([], dtype=object)
+    if "region" in activities.columns:
+        region_code, region_names = _factorize(activities["region"])
+        region_names = np.array([_region_code(r) for r in region_names], dtype=object)
     scope_o = _override_codes(activities, "scope", normalise_scope, n, errors)
     cat_o = _override_codes(activities, "scope3_category", normalise_scope3_category, n, errors)
     tier_o = _override_codes(activities, "tier", normalise_tier, n, errors)
@@ -1456,7 +1594,17 @@ def _calculate(
 
     # 3. Location-based (or the only) result.
     loc = _convert(
-        q, unit_table.code, unit_table, fuel_code, fuel_names, fidx, table, dates, max_stale_days
+        q,
+        unit_table.code,
+        unit_table,
+        fuel_code,
+        fuel_names,
+        fidx,
+        table,
+        dates,
+        max_stale_days,
+        region_code,
+        region_names,
     )
     errors.merge(loc.errors)
 
@@ -1523,6 +1671,8 @@ def _calculate(
             table,
             lambda r: dates(m_rows[r]),
             max_stale_days,
+            region_code[m_rows],
+            region_names,
         )
         f_bad = table.has_error[m_f]
         errors.set(_mask(n, m_rows[f_bad]), _scatter(n, m_rows, table.error[m_f]))
