@@ -8,9 +8,11 @@ imports.services against PostgreSQL is at the end."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import pytest
+from django_tenants.utils import schema_context
 
 from emissions.engine import units
 from emissions.engine.calculate import calculate, conversion_path, provenance_of
@@ -335,3 +337,92 @@ def test_it_weights_fossil_methane_masses_with_the_ar6_fossil_value() -> None:
     activities = pd.DataFrame({"quantity": [1.0], "unit": ["kWh"], "factor_key": ["ng"]})
     result = calculate(activities, factors, gwp_set="AR6")
     assert result.loc[0, "kg_co2e"] == pytest.approx(0.001 * GWP_SETS["AR6"]["CH4_fossil"])
+
+
+# --- through the import services, against PostgreSQL -------------------------------------------
+
+MIXED_CSV = (
+    b"Date,Activity,Quantity,Unit,Country\n"
+    b"03/14/2024,Natural gas,1000,kWh (Net CV),GB\n"  # row 2
+    b"03/15/2024,Natural gas,1000,scf,US\n"  # row 3
+    b"03/16/2024,Diesel,10,gal,GB\n"  # row 4
+    b"03/17/2024,Diesel,10,gal,US\n"  # row 5
+    b"03/18/2024,Diesel,10,gal,\n"  # row 6: no country, so no gallon
+    b"13/07/2024,Diesel,10,L,GB\n"  # row 7: no month 13 in a month-first column
+)
+
+
+@pytest.fixture
+def acme(tenants: dict[str, object], library: None, db: None) -> Any:
+    with schema_context("acme"):
+        yield
+
+
+def _defra(publisher_id: str) -> Any:
+    from factors.models import EmissionFactor
+
+    return EmissionFactor.objects.get(dataset__key="defra_2024", publisher_id=publisher_id)
+
+
+def test_it_imports_without_silent_assumptions_and_stores_them(acme: None) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from imports.models import RowError
+    from imports.services import (
+        factor_choice_set,
+        import_run_create,
+        import_run_preview,
+        import_run_validate,
+    )
+
+    run = import_run_create(upload=SimpleUploadedFile("mixed.csv", MIXED_CSV), user=None)
+    assert run.mapping["columns"]["country"] == "Country"
+    gas = _defra("1_100_1004_6_1")  # Natural gas, kWh (Gross CV)
+    diesel = _defra("1_101_1011_8_1")  # Diesel (average biofuel blend), litres
+    assert gas.cv_basis == "gross"
+    for activity, dimension, factor in (
+        ("Natural gas", "energy", gas),
+        ("Natural gas", "volume", gas),
+        ("Diesel", "volume", diesel),
+    ):
+        factor_choice_set(
+            run=run,
+            activity=activity,
+            unit_dimension=dimension,
+            factor_id=factor.id,
+            supplier_factor_id=None,
+            user=None,
+        )
+    shown = import_run_preview(run)
+    assert "gal read as US gallon (row country US)" in [a["text"] for a in shown["assumptions"]]
+
+    prepared = import_run_validate(run=run)
+    run.refresh_from_db()
+    errors = {(e.row, e.column): e for e in RowError.objects.filter(run=run)}
+    assert set(errors) == {(6, "Unit"), (7, "Date")}
+    assert "US gal" in errors[(6, "Unit")].suggestion
+    assert "month-first" in errors[(7, "Date")].message
+
+    props = fuel_property("Natural Gas")
+    heat = regional_heat_content("Natural Gas", "US")
+    assert heat is not None
+    kwh_per_scf = heat.btu_per_scf * units.conversion_factor("Btu_it", "kWh")
+    expected = {
+        2: 1000 * props.gross_cv_gj_per_t / props.net_cv_gj_per_t * gas.kg_co2e,
+        3: 1000 * kwh_per_scf * gas.kg_co2e,
+        4: 10 * IMPERIAL_GALLON_L * diesel.kg_co2e,
+        5: 10 * US_GALLON_L * diesel.kg_co2e,
+    }
+    calculated = prepared.calculated
+    for row, kg in expected.items():
+        assert calculated.loc[row, "kg_co2e"] == pytest.approx(kg), row
+    assert run.kg_co2e == pytest.approx(sum(expected.values()))
+
+    stored = [a["text"] for a in run.detected["assumptions"]]
+    assert "gal read as US gallon (row country US)" in stored
+    assert "gal read as imperial gallon (row country GB)" in stored
+    assert any(t.startswith("dates read month-first") for t in stored)
+    assert any(t.startswith("Natural Gas properties for region US: US EPA") for t in stored)
+    assert "net CV quantity converted to the factor's gross CV basis" in stored
+    path = provenance_of(calculated, 2)["conversion"]["path"]
+    assert "gross/net CV ratio 50.552/45.627 GJ/t" in path

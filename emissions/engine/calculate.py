@@ -79,6 +79,10 @@ Public API
 - ``conversion_path(from_unit, to_unit, *, fuel=None, from_cv=None, to_cv=None) ->
   ConversionPath`` (``multiplier``, ``steps``, ``text``); raises EngineError.
 - ``errors_of(result) -> list[dict]``: ``{"row": index label, **error}`` per failed row.
+- ``assumptions_of(result) -> list[dict]``: ``{"code", "count", "text"}`` per assumption made
+  (conversion notes, the AR6 methane value used), with the number of rows it concerns.
+- Activities may carry ``region`` (ISO alpha-2): a volume of a fuel meeting an energy factor
+  uses that region's published heat content where one is shipped (``fuels``), else DEFRA's.
 - ``explain(result, row) -> str``: the calculation of one row in words, with its numbers.
 - ``provenance_of(result, row) -> dict``: the row's provenance JSON plus its own numbers.
 - ``summarise(result) -> dict``: totals (location- and market-based), by scope, Scope 3 by
@@ -515,9 +519,10 @@ def _path_cached(
         heat = regional_heat_content(props.name, region)
         if heat is not None:
             return _regional_path(source, target, sdim, heat, from_cv, to_cv)
-    if region and region.upper() not in DEFRA_REGIONS:
+    if region is not None and region.upper() not in DEFRA_REGIONS:
         notes.append(
-            f"{props.name} properties from DEFRA (UK): none shipped for region {region.upper()}"
+            f"{props.name} properties from DEFRA (UK): "
+            + (f"none shipped for region {region.upper()}" if region else "the row has no region")
         )
     steps = []
     # Source -> kg.
@@ -1273,6 +1278,7 @@ def _convert(
             continue
         fuel = fuel_names[fuel_code[r]] if fuel_code[r] >= 0 else factor_fuel
         region = region_names[region_code[r]] if region_code[r] >= 0 else None
+        region = None if region is None else str(region)
         try:
             path = _path_cached(source, target, fuel, source_cv, target_cv, region)
         except EngineError as exc:
@@ -1560,6 +1566,9 @@ def _calculate(
     if "region" in activities.columns:
         region_code, region_names = _factorize(activities["region"])
         region_names = np.array([_region_code(r) for r in region_names], dtype=object)
+        # A row without a region in a frame that gives regions: "" (DEFRA used, and said).
+        region_names = np.append(region_names, "")
+        region_code = np.where(region_code < 0, len(region_names) - 1, region_code)
     scope_o = _override_codes(activities, "scope", normalise_scope, n, errors)
     cat_o = _override_codes(activities, "scope3_category", normalise_scope3_category, n, errors)
     tier_o = _override_codes(activities, "tier", normalise_tier, n, errors)
@@ -1857,6 +1866,29 @@ def single_factor(
 
 
 # --- Reading results ------------------------------------------------------------------------
+
+
+def assumptions_of(result: pd.DataFrame) -> list[dict[str, Any]]:
+    """What the calculation took for granted or chose, one short text each with its row count:
+    the conversion notes ("Natural Gas properties from DEFRA (UK): none shipped for region DE",
+    "quantity taken on the factor's gross CV basis") and the AR6 methane value used. Read from
+    the distinct provenance texts, so it costs nothing per row."""
+    if result.empty or "provenance" not in result.columns:
+        return []
+    counts = result["provenance"].astype("category").value_counts(sort=False)
+    found: dict[tuple[str, str], int] = {}
+    for text, count in counts.items():
+        if not count:
+            continue
+        prov = json.loads(str(text))
+        said: list[tuple[str, str]] = []
+        for part in (prov, prov.get("scope2_market") or {}):
+            said += [("conversion", n) for n in (part.get("conversion") or {}).get("notes", [])]
+            value = str((part.get("factor") or {}).get("value") or "")
+            said += [("gwp", p.strip()) for p in value.split(";")[1:] if "CH4" in p]
+        for key in dict.fromkeys(said):
+            found[key] = found.get(key, 0) + int(count)
+    return [{"code": code, "count": n, "text": text} for (code, text), n in found.items()]
 
 
 def errors_of(result: pd.DataFrame) -> list[dict[str, Any]]:

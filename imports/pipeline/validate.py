@@ -85,7 +85,8 @@ class ValidationResult:
     ``data``: index = spreadsheet row numbers; one column per mapped field, normalised (``date``,
     ``period_start``, ``period_end`` datetime64; ``quantity``, ``amount`` float64; ``unit``
     canonical unit text; ``currency`` ISO 4217 code; ``country`` ISO 3166 alpha-2; ``scope``,
-    ``category`` Int8; texts trimmed), plus ``is_correction`` and, when amounts are mapped,
+    ``category`` Int8; texts trimmed), plus ``is_correction``, ``region`` (when the caller gave
+    regions: the caller's region, else the row's country) and, when amounts are mapped,
     ``amount_eur``, ``fx_rate`` (currency per EUR) and ``fx_rate_date``. Invalid cells are
     missing. ``valid``: boolean per row. ``errors``: one row per bad cell with the columns
     ``row, column, field, value, code, message, suggestion`` (``column`` is the user's header).
@@ -498,12 +499,13 @@ def validate(
                     "text": info["assumption"],
                 }
             )
+    regions = _row_regions(data, region, index)
     if "unit" in data:
         data["unit"], unit_errors, unit_assumptions = _regional_units(
             data["unit"],
             raws.get("unit"),
             mapping.constants.get("unit"),
-            _row_regions(data, region, index),
+            regions,
             source("unit"),
         )
         frames.append(unit_errors)
@@ -671,6 +673,8 @@ def validate(
 
     out = pd.DataFrame(data, index=index)
     out["is_correction"] = is_correction
+    if region is not None:
+        out["region"] = regions
 
     if convert_currency and "amount" in data and "currency" in data:
         frames.append(_convert_to_eur(out, mapping, source("currency"), raws.get("currency")))
