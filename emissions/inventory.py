@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from emissions.engine.calculate import calculate
+from emissions.engine.calculate import calculate, money_of
 from emissions.engine.errors import EngineError, UnitError
 from emissions.engine.fuels import resolve_fuel
 from emissions.engine.units import canonical_unit
@@ -122,6 +123,18 @@ def compute(
     return calculate(activities, factors, gwp_set=gwp_set)
 
 
+def with_money(provenance: np.ndarray, result: pd.DataFrame) -> np.ndarray:
+    """Records' provenance JSON texts (one per result row, each a JSON object) with the FX rate
+    (date, source) and deflator (index values) each row used added as ``"money"``, so the
+    record replays from its provenance alone (``emissions.replay``)."""
+    money = money_of(result).to_numpy(dtype=object)
+    out = np.asarray(provenance, dtype=object).copy()
+    for i in np.flatnonzero(pd.notna(money)):
+        text = str(out[i]).rstrip()
+        out[i] = text[:-1] + (", " if text != "{}" else "") + '"money": ' + str(money[i]) + "}"
+    return out
+
+
 def provenance_key(provenance_json: str) -> str:
     """A short stable key for one way of calculating (shared by every row computed that way)."""
     return hashlib.sha256(provenance_json.encode()).hexdigest()[:16]
@@ -198,7 +211,13 @@ def activity_record_recalculate(
         raise RecalculationError(dict(row["error"] or {}))
     _apply_result(record, row)
     provenance = json.loads(row["provenance"]) if isinstance(row["provenance"], str) else {}
-    record.provenance = {**(record.provenance or {}), "calculation": provenance, "edited": True}
+    money = money_of(result).iloc[0]
+    record.provenance = {
+        **(record.provenance or {}),
+        "calculation": provenance,
+        "money": json.loads(money) if money else None,
+        "edited": True,
+    }
     record.gwp_set = gwp_set or record.gwp_set or DEFAULT_GWP_SET
     record.factor_version = factor_version(provenance)[:80]
     return record

@@ -46,6 +46,7 @@ from emissions.inventory import (
     provenance_key,
     scope_int,
     supplier_key,
+    with_money,
 )
 from emissions.models import ActivityRecord
 from factors.matching import match_factors
@@ -1176,7 +1177,10 @@ def records_frame(
             type=pa.string(),
         ),
         "provenance": pa.array(
-            _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
+            with_money(
+                _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
+                calc,
+            ),
             type=pa.string(),
         ),
         "created_by_id": pa.array(

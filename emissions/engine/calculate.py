@@ -79,6 +79,9 @@ Public API
 - ``conversion_path(from_unit, to_unit, *, fuel=None, from_cv=None, to_cv=None) ->
   ConversionPath`` (``multiplier``, ``steps``, ``text``); raises EngineError.
 - ``errors_of(result) -> list[dict]``: ``{"row": index label, **error}`` per failed row.
+- ``money_of(result) -> Series``: per row, the FX rate (date, source) and deflator (index values)
+  used, JSON text to store with the result; ``replay(calculation, quantity, money) -> dict``:
+  the result recomputed from stored provenance only.
 - ``assumptions_of(result) -> list[dict]``: ``{"code", "count", "text"}`` per assumption made
   (conversion notes, the AR6 methane value used), with the number of rows it concerns.
 - Activities may carry ``region`` (ISO alpha-2): a volume of a fuel meeting an energy factor
@@ -1889,6 +1892,97 @@ def assumptions_of(result: pd.DataFrame) -> list[dict[str, Any]]:
         for key in dict.fromkeys(said):
             found[key] = found.get(key, 0) + int(count)
     return [{"code": code, "count": n, "text": text} for (code, text), n in found.items()]
+
+
+def money_of(result: pd.DataFrame) -> pd.Series:
+    """Per row, what money conversion used, as JSON text to store with the result (None on rows
+    without one): ``{"fx": {"rate", "date", "from", "to", "source"}, "deflator": {"value",
+    "index", "from_year", "to_year", "index_from", "index_to", "source"}}`` (either may be None).
+    With the shared provenance it is all ``replay`` needs: no FX or price-index table is read
+    again. Built once per distinct (method, rate, date, deflator, year)."""
+    out = pd.Series(np.full(len(result), None, dtype=object), index=result.index, dtype=object)
+    if result.empty or "provenance" not in result.columns:
+        return out
+    ok = result["ok"].to_numpy(dtype=bool) & result["provenance"].notna().to_numpy()
+    has_money = ok & (
+        np.isfinite(result["fx_rate"].to_numpy(dtype=np.float64))
+        | np.isfinite(result["deflator"].to_numpy(dtype=np.float64))
+    )
+    if not has_money.any():
+        return out
+    rows = result.loc[has_money]
+    keys = pd.DataFrame(
+        {
+            "p": rows["provenance"].astype("category").cat.codes.to_numpy(),
+            "r": rows["fx_rate"].to_numpy(dtype=np.float64),
+            "d": rows["fx_rate_date"].astype("datetime64[s]").astype("int64").to_numpy(),
+            "f": rows["deflator"].to_numpy(dtype=np.float64),
+            "y": rows["deflator_year"].to_numpy(dtype=np.int64),
+        }
+    )
+    codes, _ = pd.factorize(pd.MultiIndex.from_frame(keys.fillna(-1.0)))
+    first = _first_rows(np.asarray(codes, dtype=np.int64))
+    texts = []
+    for r in first:
+        rec = rows.iloc[int(r)]
+        method = json.loads(str(rec["provenance"])).get("money") or {}
+        fx_part = None
+        if method.get("fx") and np.isfinite(float(rec["fx_rate"])):
+            fx_part = {
+                "rate": float(rec["fx_rate"]),
+                "date": str(pd.Timestamp(rec["fx_rate_date"]).date()),
+                "from": json.loads(str(rec["provenance"])).get("conversion", {}).get("from"),
+                "to": method.get("to"),
+                "source": fx.ECB_SOURCE,
+            }
+        defl_part = None
+        deflator = method.get("deflator")
+        if deflator and np.isfinite(float(rec["deflator"])):
+            index, to_year, from_year = (
+                str(deflator["index"]),
+                int(deflator["to_year"]),
+                int(rec["deflator_year"]),
+            )
+            defl_part = {
+                "value": float(rec["deflator"]),
+                "index": index,
+                "from_year": from_year,
+                "to_year": to_year,
+                "index_from": fx.price_index_value(index, from_year),
+                "index_to": fx.price_index_value(index, to_year),
+                "source": fx.PRICE_INDEX_SOURCES.get(index),
+            }
+        texts.append(json.dumps({"fx": fx_part, "deflator": defl_part}, sort_keys=True))
+    out.loc[rows.index] = np.asarray(texts, dtype=object)[codes]
+    return out
+
+
+def replay(
+    calculation: dict[str, Any], quantity: float, money: dict[str, Any] | None = None
+) -> dict[str, float | None]:
+    """Recompute one result from its stored provenance only: the quantity as given, the
+    conversion multiplier, the stored FX rate and the deflator from its stored index values,
+    and the factor's kg CO2e per unit (and the Scope 2 market-based factor where there is one).
+    Returns ``{"kg_co2e", "kg_co2e_market"}``; reads no table, so it holds after the FX or
+    price-index tables change."""
+    conversion = calculation.get("conversion") or {}
+    multiplier = float(conversion.get("multiplier", 1.0))
+    if money:
+        if money.get("fx"):
+            multiplier *= float(money["fx"]["rate"])
+        deflator = money.get("deflator")
+        if deflator:
+            multiplier *= float(deflator["index_to"]) / float(deflator["index_from"])
+    factor = calculation.get("factor") or {}
+    per_unit = factor.get("kg_co2e_per_unit")
+    kg = None if per_unit is None else float(quantity) * multiplier * float(per_unit)
+    market = calculation.get("scope2_market") or {}
+    kg_market = kg
+    if market.get("factor"):
+        m_conv = float((market.get("conversion") or {}).get("multiplier", 1.0))
+        m_per_unit = market["factor"].get("kg_co2e_per_unit")
+        kg_market = None if m_per_unit is None else float(quantity) * m_conv * float(m_per_unit)
+    return {"kg_co2e": kg, "kg_co2e_market": kg_market}
 
 
 def errors_of(result: pd.DataFrame) -> list[dict[str, Any]]:
