@@ -18,7 +18,13 @@ import pandas as pd
 from emissions.engine.calculate import calculate, money_of
 from emissions.engine.errors import EngineError, UnitError
 from emissions.engine.fuels import resolve_fuel
-from emissions.engine.units import canonical_unit
+from emissions.engine.units import (
+    canonical_unit,
+    is_regional_unit,
+    parse_cv_basis,
+    resolve_regional_unit,
+    unit_dimension,
+)
 from emissions.models import ActivityRecord, SupplierFactor
 from factors.models import EmissionFactor
 
@@ -161,11 +167,22 @@ RESULT_FIELDS = (
 )
 
 
-def clean_unit_text(raw: str) -> str:
+def clean_unit_text(raw: str, *, region: str | None = None) -> str:
     """The engine's spelling of a unit typed in a form; a ValueError whose message says what is
-    wrong and what to write instead."""
+    wrong and what to write instead.
+
+    An energy unit keeps its calorific-value basis ("kWh (Net CV)" -> "kWh (net CV)"). With a
+    ``region`` (the record's country, "" when it has none), "gal" is read by it as the import
+    reads it (US gallon, imperial gallon for GB/IE) or refused naming "US gal" and "imp gal"."""
     try:
-        return canonical_unit(raw.strip())
+        text = raw.strip()
+        if region is not None and is_regional_unit(text):
+            return resolve_regional_unit(text, region or None)[0]
+        canonical = canonical_unit(text)
+        basis = parse_cv_basis(text)
+        if basis and unit_dimension(canonical) == "energy":
+            return f"{canonical} ({basis} CV)"
+        return canonical
     except UnitError as exc:
         raise ValueError(" ".join(p for p in (exc.message, exc.suggestion) if p)) from exc
 

@@ -84,6 +84,10 @@ def test_it_takes_the_region_per_row_from_the_caller_or_a_constant_country() -> 
     result = validate(frame, _mapping(), region=region)
     assert result.data["unit"].tolist()[:2] == ["UK_gallon", "US_gallon"]
     assert result.valid.tolist() == [True, True, False]
+    assert [a["text"] for a in result.assumptions] == [
+        "gal read as imperial gallon (row region GB)",
+        "gal read as US gallon (row region US)",
+    ]
     # A mapping constant country decides every row.
     constant = Mapping.from_dict(
         {
@@ -426,3 +430,31 @@ def test_it_imports_without_silent_assumptions_and_stores_them(acme: None) -> No
     assert "net CV quantity converted to the factor's gross CV basis" in stored
     path = provenance_of(calculated, 2)["conversion"]["path"]
     assert "gross/net CV ratio 50.552/45.627 GJ/t" in path
+
+
+def test_it_keeps_the_basis_and_reads_gal_by_the_records_country_when_a_record_is_edited(
+    db: None,
+) -> None:
+    from emissions.forms_activities import ActivityRecordForm
+    from emissions.models import ActivityRecord
+
+    def edited(country: str, unit: str) -> ActivityRecordForm:
+        record = ActivityRecord(
+            date=pd.Timestamp("2024-01-05").date(),
+            activity="Diesel",
+            quantity=10.0,
+            unit="L",
+            country=country,
+        )
+        data = {"date": "2024-01-05", "activity": "Diesel", "quantity": "10", "unit": unit}
+        form = ActivityRecordForm(data, record=record)
+        form.is_valid()
+        return form
+
+    assert edited("GB", "gal").cleaned_data["unit"] == "UK_gallon"
+    assert edited("US", "gallons").cleaned_data["unit"] == "US_gallon"
+    refused = edited("", "gal")
+    assert "unit" in refused.errors
+    assert "imp gal" in refused.errors["unit"][0]
+    assert edited("", "US gal").cleaned_data["unit"] == "US_gallon"
+    assert edited("GB", "kWh (Net CV)").cleaned_data["unit"] == "kWh (net CV)"

@@ -300,12 +300,15 @@ def is_regional_unit(text: Any) -> bool:
     return _strip_cv(_clean(str(text))).lower() in _REGIONAL_SPELLINGS
 
 
-def resolve_regional_unit(text: Any, region: Any) -> tuple[str, str]:
+def resolve_regional_unit(
+    text: Any, region: Any, *, said_by: str = "row country"
+) -> tuple[str, str]:
     """The canonical unit of a region-dependent spelling and the assumption to show.
 
     ``region`` is an ISO 3166 alpha-2 code (or None): "US" -> US gallon; "GB"/"IE" -> imperial
     gallon; anything else raises UnitError (``unit_ambiguous``) naming the choice ("US gal" or
     "imp gal"). Explicit spellings ("US gal", "imp gal", "UK gallon") never come here.
+    ``said_by`` names where the region came from in the assumption text.
     """
     raw = str(text)
     code = None if region is None or pd.isna(region) else (str(region).strip().upper() or None)
@@ -320,7 +323,7 @@ def resolve_regional_unit(text: Any, region: Any) -> tuple[str, str]:
             suggestion="Write 'US gal' or 'imp gal', or give the row's country.",
             code="unit_ambiguous",
         )
-    return canonical, f"{raw} read as {_GALLON_LABEL[canonical]} (row country {code})"
+    return canonical, f"{raw} read as {_GALLON_LABEL[canonical]} ({said_by} {code})"
 
 
 def _clean(text: str) -> str:

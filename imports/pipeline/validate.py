@@ -263,9 +263,10 @@ def _with_cv_basis(canonical: str, raw: Any, units: Any) -> str:
 
 def _row_regions(
     data: MappingABC[str, pd.Series], region: pd.Series | str | None, index: pd.Index
-) -> pd.Series:
+) -> tuple[pd.Series, np.ndarray]:
     """Each row's region: the caller's ``region`` where it gives one, else the row's country
-    (its column or the mapping's constant); missing where neither says."""
+    (its column or the mapping's constant); missing where neither says. Also whether each row's
+    region is the caller's."""
     out = (
         data["country"].astype(object)
         if "country" in data
@@ -276,8 +277,9 @@ def _row_regions(
     elif region is not None:
         given = pd.Series(region, dtype=object).reindex(index)
     else:
-        return out
-    return given.where(given.notna() & (given.astype(str).str.strip() != ""), out)
+        return out, np.zeros(len(index), dtype=bool)
+    mine = (given.notna() & (given.astype(str).str.strip() != "")).to_numpy(dtype=bool)
+    return given.where(mine, out), mine
 
 
 def _regional_units(
@@ -286,6 +288,7 @@ def _regional_units(
     constant: str | None,
     regions: pd.Series,
     column: str,
+    from_caller: np.ndarray | None = None,
 ) -> tuple[pd.Series, pd.DataFrame, list[dict[str, Any]]]:
     """Units whose meaning depends on the region ("gal") read by each row's region: the units,
     the errors of rows no region decides, and the assumptions made (one text per reading)."""
@@ -301,16 +304,20 @@ def _regional_units(
     rows = np.flatnonzero((codes >= 0) & regional[np.maximum(codes, 0)])
     region_text = regions.to_numpy(dtype=object)[rows]
     region_text = np.array(["" if pd.isna(r) else str(r) for r in region_text], dtype=object)
-    pairs = pd.MultiIndex.from_arrays([codes[rows], region_text])
+    caller = (np.zeros(len(rows), dtype=bool) if from_caller is None else from_caller[rows]).astype(
+        np.int64
+    )
+    pairs = pd.MultiIndex.from_arrays([codes[rows], region_text, caller])
     pair_codes, pair_uniques = pd.factorize(pairs)
     values = units_now.to_numpy(dtype=object).copy()
     frames = []
     assumptions = []
-    for j, (code, where) in enumerate(pair_uniques):
+    for j, (code, where, by_caller) in enumerate(pair_uniques):
         mine = rows[pair_codes == j]
         unit_text = str(uniques[code])
+        said_by = "row region" if by_caller else "row country"
         try:
-            canonical, said = units.resolve_regional_unit(unit_text, where or None)
+            canonical, said = units.resolve_regional_unit(unit_text, where or None, said_by=said_by)
         except UnitError as exc:
             values[mine] = None
             mask = np.zeros(len(index), dtype=bool)
@@ -499,7 +506,7 @@ def validate(
                     "text": info["assumption"],
                 }
             )
-    regions = _row_regions(data, region, index)
+    regions, from_caller = _row_regions(data, region, index)
     if "unit" in data:
         data["unit"], unit_errors, unit_assumptions = _regional_units(
             data["unit"],
@@ -507,6 +514,7 @@ def validate(
             mapping.constants.get("unit"),
             regions,
             source("unit"),
+            from_caller,
         )
         frames.append(unit_errors)
         assumptions.extend(unit_assumptions)
