@@ -135,9 +135,16 @@ def with_money(provenance: np.ndarray, result: pd.DataFrame) -> np.ndarray:
     record replays from its provenance alone (``emissions.replay``)."""
     money = money_of(result).to_numpy(dtype=object)
     out = np.asarray(provenance, dtype=object).copy()
-    for i in np.flatnonzero(pd.notna(money)):
-        text = str(out[i]).rstrip()
-        out[i] = text[:-1] + (", " if text != "{}" else "") + '"money": ' + str(money[i]) + "}"
+    rows = np.flatnonzero(pd.notna(money))
+    if not len(rows):
+        return out
+    # Joined once per distinct (provenance, money) pair, then broadcast to the rows.
+    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([out[rows], money[rows]]))
+    joined = []
+    for text, extra in pairs:
+        text = str(text).rstrip()
+        joined.append(text[:-1] + (", " if text != "{}" else "") + f'"money": {extra}}}')
+    out[rows] = np.asarray(joined, dtype=object)[codes]
     return out
 
 
