@@ -458,3 +458,22 @@ def test_it_keeps_the_basis_and_reads_gal_by_the_records_country_when_a_record_i
     assert "imp gal" in refused.errors["unit"][0]
     assert edited("", "US gal").cleaned_data["unit"] == "US_gallon"
     assert edited("GB", "kWh (Net CV)").cleaned_data["unit"] == "kWh (net CV)"
+
+
+def test_it_reports_the_assumptions_of_a_command_line_import(
+    tmp_path: Any, tenants: dict[str, object], library: None, db: None
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    path = tmp_path / "fleet.csv"
+    path.write_bytes(
+        b"Date,Activity,Quantity,Unit,Country\n2024-01-05,Diesel,10,gal,US\n"
+        b"2024-01-06,Diesel,10,gal,GB\n"
+    )
+    out = StringIO()
+    call_command("import_activities", "--tenant", "acme", str(path), "--dry-run", stdout=out)
+    text = out.getvalue()
+    assert "assumed: gal read as US gallon (row country US) (1 rows)" in text
+    assert "assumed: gal read as imperial gallon (row country GB) (1 rows)" in text
