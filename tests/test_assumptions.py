@@ -115,6 +115,24 @@ def test_it_resolves_regional_units_in_the_engine_api() -> None:
     assert "imp gal" in exc.value.expected
 
 
+def test_it_reads_gal_by_the_region_column_in_the_engine() -> None:
+    factors = pd.DataFrame([{"factor_key": "d", "unit": "kg CO2e / L", "kg_co2e": 1.0}])
+    activities = pd.DataFrame(
+        {
+            "quantity": 1.0,
+            "unit": ["gal", "gallons", "gal", "US gal"],
+            "factor_key": "d",
+            "region": ["US", "GB", None, "GB"],
+        }
+    )
+    result = calculate(activities, factors)
+    assert result["ok"].tolist() == [True, True, False, True]
+    assert result.loc[0, "kg_co2e"] == pytest.approx(US_GALLON_L)
+    assert result.loc[1, "kg_co2e"] == pytest.approx(IMPERIAL_GALLON_L)
+    assert result.loc[2, "error"]["code"] == "unit_ambiguous"
+    assert result.loc[3, "kg_co2e"] == pytest.approx(US_GALLON_L)
+
+
 # --- 2. calorific-value bases kept --------------------------------------------------------------
 
 

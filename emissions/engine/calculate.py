@@ -85,7 +85,9 @@ Public API
 - ``assumptions_of(result) -> list[dict]``: ``{"code", "count", "text"}`` per assumption made
   (conversion notes, the AR6 methane value used), with the number of rows it concerns.
 - Activities may carry ``region`` (ISO alpha-2): a volume of a fuel meeting an energy factor
-  uses that region's published heat content where one is shipped (``fuels``), else DEFRA's.
+  uses that region's published heat content where one is shipped (``fuels``), else DEFRA's
+  (said in the provenance); "gal" is read by it (US gallon; imperial for GB/IE) or refused.
+  Without a ``region`` column "gal" stays pint's US gallon.
 - ``explain(result, row) -> str``: the calculation of one row in words, with its numbers.
 - ``provenance_of(result, row) -> dict``: the row's provenance JSON plus its own numbers.
 - ``summarise(result) -> dict``: totals (location- and market-based), by scope, Scope 3 by
@@ -1197,21 +1199,32 @@ def _row_units(activities: pd.DataFrame, n: int) -> _Units:
         c_codes, c_uniques = _factorize(activities["currency"])
     else:
         c_codes, c_uniques = np.full(n, -1, dtype=np.int64), np.array([], dtype=object)
-    width = len(c_uniques) + 1
-    pair = (u_codes + 1) * width + (c_codes + 1)
-    p_codes, p_uniques = pd.factorize(pair)
-    k = len(p_uniques)
+    # "gal" depends on the row's region when the frame gives regions (units.resolve_regional_unit).
+    # Per row: -2 not a regional unit, -1 a regional unit without a region, else the region.
+    r_codes = np.full(n, -2, dtype=np.int64)
+    r_uniques = np.array([], dtype=object)
+    if "region" in activities.columns and len(u_uniques):
+        regional = np.array([units.is_regional_unit(u) for u in u_uniques], dtype=bool)
+        if regional.any():
+            codes, r_uniques = _factorize(activities["region"])
+            r_codes = np.where((u_codes >= 0) & regional[np.maximum(u_codes, 0)], codes, -2)
+    p_codes = _combine(u_codes + 1, c_codes + 1, r_codes + 2)
+    first = _first_rows(p_codes)
+    k = len(first)
     name = np.full(k, None, dtype=object)
     cv = np.full(k, None, dtype=object)
     error = np.full(k, None, dtype=object)
-    for i, key in enumerate(p_uniques):
-        u_code, c_code = divmod(int(key), width)
-        raw_unit = None if u_code == 0 else u_uniques[u_code - 1]
-        raw_currency = None if c_code == 0 else c_uniques[c_code - 1]
+    for i, r in enumerate(first.tolist()):
+        raw_unit = None if u_codes[r] < 0 else u_uniques[u_codes[r]]
+        raw_currency = None if c_codes[r] < 0 else c_uniques[c_codes[r]]
         try:
             currency = None if _missing(raw_currency) else fx.parse_currency(raw_currency)
             if _missing(raw_unit) and currency:
                 name[i] = currency
+                continue
+            if r_codes[r] != -2:
+                region = None if r_codes[r] < 0 else r_uniques[r_codes[r]]
+                name[i] = units.resolve_regional_unit(raw_unit, region)[0]
                 continue
             canonical = units.canonical_unit(raw_unit)
             money = units.unit_currency(canonical)
