@@ -495,3 +495,36 @@ def test_it_reports_the_assumptions_of_a_command_line_import(
     text = out.getvalue()
     assert "assumed: gal read as US gallon (row country US) (1 rows)" in text
     assert "assumed: gal read as imperial gallon (row country GB) (1 rows)" in text
+
+
+def test_it_shows_the_assumptions_in_the_wizards_preview_and_results(
+    alice: Any, tenants: dict[str, object], db: None, settings: Any, tmp_path: Any
+) -> None:
+    from django.urls import reverse
+
+    from imports.models import ImportRun
+    from tests.factor_helpers import make_supplier_factor
+    from tests.test_import_views import _mapped_run
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    # django-tenants caches the media root per setting: touch it so it is re-read.
+    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = settings.MULTITENANT_RELATIVE_MEDIA_ROOT
+    make_supplier_factor(name="Diesel", region="GB", unit="L", kg_co2e=2.5)
+    run = _mapped_run(
+        alice,
+        b"Date,Activity,Quantity,Unit,Country\n2024-01-05,Diesel,10,gal,US\n"
+        b"2024-01-06,Diesel,10,gal,GB\n",
+        "fleet.csv",
+    )
+    preview = alice.get(reverse("import_preview", kwargs={"run_id": run.id})).content.decode()
+    assert "gal read as US gallon (row country US)" in preview
+    response = alice.post(reverse("import_validate", kwargs={"run_id": run.id}))
+    assert response.status_code == 302
+    results = alice.get(reverse("import_results", kwargs={"run_id": run.id})).content.decode()
+    assert "gal read as imperial gallon (row country GB)" in results
+    with schema_context("acme"):
+        stored = ImportRun.objects.get(id=run.id).detected["assumptions"]
+    assert {a["text"] for a in stored} >= {
+        "gal read as US gallon (row country US)",
+        "gal read as imperial gallon (row country GB)",
+    }
