@@ -88,6 +88,7 @@ class ActivityRecordForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        self.region = record.country or ""
         self.spend_based = record.quantity is None and record.amount is not None
         if self.spend_based:
             # A spend record is corrected through its amount; its currency stays as imported.
@@ -105,7 +106,7 @@ class ActivityRecordForm(forms.Form):
 
     def clean_unit(self) -> str:
         try:
-            return clean_unit_text(str(self.cleaned_data.get("unit") or ""))
+            return clean_unit_text(str(self.cleaned_data.get("unit") or ""), region=self.region)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
 

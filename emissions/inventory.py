@@ -12,12 +12,19 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from emissions.engine.calculate import calculate
+from emissions.engine.calculate import calculate, money_of
 from emissions.engine.errors import EngineError, UnitError
 from emissions.engine.fuels import resolve_fuel
-from emissions.engine.units import canonical_unit
+from emissions.engine.units import (
+    canonical_unit,
+    is_regional_unit,
+    parse_cv_basis,
+    resolve_regional_unit,
+    unit_dimension,
+)
 from emissions.models import ActivityRecord, SupplierFactor
 from factors.models import EmissionFactor
 
@@ -122,6 +129,25 @@ def compute(
     return calculate(activities, factors, gwp_set=gwp_set)
 
 
+def with_money(provenance: np.ndarray, result: pd.DataFrame) -> np.ndarray:
+    """Records' provenance JSON texts (one per result row, each a JSON object) with the FX rate
+    (date, source) and deflator (index values) each row used added as ``"money"``, so the
+    record replays from its provenance alone (``emissions.replay``)."""
+    money = money_of(result).to_numpy(dtype=object)
+    out = np.asarray(provenance, dtype=object).copy()
+    rows = np.flatnonzero(pd.notna(money))
+    if not len(rows):
+        return out
+    # Joined once per distinct (provenance, money) pair, then broadcast to the rows.
+    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([out[rows], money[rows]]))
+    joined = []
+    for text, extra in pairs:
+        text = str(text).rstrip()
+        joined.append(text[:-1] + (", " if text != "{}" else "") + f'"money": {extra}}}')
+    out[rows] = np.asarray(joined, dtype=object)[codes]
+    return out
+
+
 def provenance_key(provenance_json: str) -> str:
     """A short stable key for one way of calculating (shared by every row computed that way)."""
     return hashlib.sha256(provenance_json.encode()).hexdigest()[:16]
@@ -148,11 +174,22 @@ RESULT_FIELDS = (
 )
 
 
-def clean_unit_text(raw: str) -> str:
+def clean_unit_text(raw: str, *, region: str | None = None) -> str:
     """The engine's spelling of a unit typed in a form; a ValueError whose message says what is
-    wrong and what to write instead."""
+    wrong and what to write instead.
+
+    An energy unit keeps its calorific-value basis ("kWh (Net CV)" -> "kWh (net CV)"). With a
+    ``region`` (the record's country, "" when it has none), "gal" is read by it as the import
+    reads it (US gallon, imperial gallon for GB/IE) or refused naming "US gal" and "imp gal"."""
     try:
-        return canonical_unit(raw.strip())
+        text = raw.strip()
+        if region is not None and is_regional_unit(text):
+            return resolve_regional_unit(text, region or None)[0]
+        canonical = canonical_unit(text)
+        basis = parse_cv_basis(text)
+        if basis and unit_dimension(canonical) == "energy":
+            return f"{canonical} ({basis} CV)"
+        return canonical
     except UnitError as exc:
         raise ValueError(" ".join(p for p in (exc.message, exc.suggestion) if p)) from exc
 
@@ -198,7 +235,13 @@ def activity_record_recalculate(
         raise RecalculationError(dict(row["error"] or {}))
     _apply_result(record, row)
     provenance = json.loads(row["provenance"]) if isinstance(row["provenance"], str) else {}
-    record.provenance = {**(record.provenance or {}), "calculation": provenance, "edited": True}
+    money = money_of(result).iloc[0]
+    record.provenance = {
+        **(record.provenance or {}),
+        "calculation": provenance,
+        "money": json.loads(money) if money else None,
+        "edited": True,
+    }
     record.gwp_set = gwp_set or record.gwp_set or DEFAULT_GWP_SET
     record.factor_version = factor_version(provenance)[:80]
     return record

@@ -35,6 +35,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from emissions.engine.calculate import assumptions_of
 from emissions.engine.units import unit_dimension
 from emissions.inventory import (
     DEFAULT_GWP_SET,
@@ -45,6 +46,7 @@ from emissions.inventory import (
     provenance_key,
     scope_int,
     supplier_key,
+    with_money,
 )
 from emissions.models import ActivityRecord
 from factors.matching import match_factors
@@ -592,6 +594,12 @@ class Prepared:
         return self.n_rows - self.n_valid
 
     @property
+    def assumptions(self) -> list[dict[str, Any]]:
+        """Every assumption made, one short text each with its row count: how cells were read
+        (pipeline) and how rows were calculated (engine conversion notes, AR6 methane)."""
+        return [*self.result.assumptions, *assumptions_of(self.calculated)]
+
+    @property
     def kg_co2e(self) -> float:
         ok = self.calculated.loc[self.valid[self.valid].index.intersection(self.calculated.index)]
         return float(ok["kg_co2e"].sum()) if not ok.empty else 0.0
@@ -618,13 +626,17 @@ def prepare(
     natives: dict[str, np.ndarray] | None = None,
     overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
     gwp_set: str = DEFAULT_GWP_SET,
+    region: pd.Series | str | None = None,
 ) -> Prepared:
-    """Validate, give every distinct activity a factor, and calculate every valid row."""
+    """Validate, give every distinct activity a factor, and calculate every valid row.
+
+    ``region``: each row's region where the caller knows one (Series indexed like ``frame``;
+    sites, organisation), else the row's country; see ``imports.pipeline.validate``."""
     frame = read.frame if frame is None else frame
     natives = read.native_numbers if natives is None else natives
     try:
         mapping.check(list(frame.columns))
-        result = validate(frame, mapping, native_numbers=natives)
+        result = validate(frame, mapping, native_numbers=natives, region=region)
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
     data, valid = result.data, result.valid.copy()
@@ -687,6 +699,8 @@ def _calculate(
     date = rows["date"] if "date" in rows else rows.get("period_start")
     activities["date"] = date
     activities["is_correction"] = rows.get("is_correction", False)
+    # The row's region picks regional fuel properties (US natural gas: EPA heat content).
+    activities["region"] = rows["region"] if "region" in rows else rows.get("country")
     if "scope" in rows:
         activities["scope"] = rows["scope"]
     if "category" in rows:
@@ -799,6 +813,8 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
             "errors_total": len(prepared.errors),
             "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
             "notes": prepared.result.notes,
+            # Every assumption made reading and calculating the file, shown on the results page.
+            "assumptions": prepared.assumptions,
             # How the columns were read (decimal separator, date order), so a fixed cell is
             # re-read the same way.
             "read_options": prepared.result.detected_options().to_dict(),
@@ -1161,7 +1177,10 @@ def records_frame(
             type=pa.string(),
         ),
         "provenance": pa.array(
-            _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
+            with_money(
+                _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
+                calc,
+            ),
             type=pa.string(),
         ),
         "created_by_id": pa.array(

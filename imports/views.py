@@ -397,6 +397,7 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
         errors_total=detected.get("errors_total"),
         errors_stored=detected.get("errors_stored"),
         notes=detected.get("notes") or [],
+        assumptions=detected.get("assumptions") or [],
         skipped=detected.get("skipped") or [],
         fixed_cells=len((run.fixes or {}).get("cells", [])),
         activity_errors=run_has_activity_errors(run),

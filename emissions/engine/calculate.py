@@ -79,6 +79,15 @@ Public API
 - ``conversion_path(from_unit, to_unit, *, fuel=None, from_cv=None, to_cv=None) ->
   ConversionPath`` (``multiplier``, ``steps``, ``text``); raises EngineError.
 - ``errors_of(result) -> list[dict]``: ``{"row": index label, **error}`` per failed row.
+- ``money_of(result) -> Series``: per row, the FX rate (date, source) and deflator (index values)
+  used, JSON text to store with the result; ``replay(calculation, quantity, money) -> dict``:
+  the result recomputed from stored provenance only.
+- ``assumptions_of(result) -> list[dict]``: ``{"code", "count", "text"}`` per assumption made
+  (conversion notes, the AR6 methane value used), with the number of rows it concerns.
+- Activities may carry ``region`` (ISO alpha-2): a volume of a fuel meeting an energy factor
+  uses that region's published heat content where one is shipped (``fuels``), else DEFRA's
+  (said in the provenance); "gal" is read by it (US gallon; imperial for GB/IE) or refused.
+  Without a ``region`` column "gal" stays pint's US gallon.
 - ``explain(result, row) -> str``: the calculation of one row in words, with its numbers.
 - ``provenance_of(result, row) -> dict``: the row's provenance JSON plus its own numbers.
 - ``summarise(result) -> dict``: totals (location- and market-based), by scope, Scope 3 by
@@ -110,7 +119,14 @@ from .errors import (
     InputError,
     QuantityError,
 )
-from .fuels import fuel_property
+from .fuels import (
+    DEFRA_REGIONS,
+    FuelProperties,
+    RegionalHeatContent,
+    fuel_origin,
+    fuel_property,
+    regional_heat_content,
+)
 from .gwp import GWP_SETS, gas_id, normalise_gwp_set
 
 GAS_GROUPS = ("co2", "ch4", "n2o", "other")
@@ -396,9 +412,61 @@ def _needs_fuel_error(source: str, target: str, sdim: str, tdim: str) -> Dimensi
     )
 
 
+def _regional_path(
+    source: str,
+    target: str,
+    sdim: str,
+    heat: RegionalHeatContent,
+    from_cv: str | None,
+    to_cv: str | None,
+) -> ConversionPath:
+    """Volume <-> energy through a region's own heat content per scf (US natural gas: EPA)."""
+    props = fuel_property(heat.fuel)
+    steps: list[Step] = []
+    via = f"{heat.region} heat content {_fmt(heat.btu_per_scf)} Btu/scf ({heat.cv_basis} CV)"
+    if sdim == "volume":
+        energy_cv = to_cv or heat.cv_basis
+        steps += _unit_step(source, "scf")
+        steps.append(Step(f"MMBtu ({heat.cv_basis} CV)", heat.btu_per_scf / 1e6, via, heat.source))
+        if energy_cv != heat.cv_basis:
+            steps.append(_cv_ratio_step(f"MMBtu ({energy_cv} CV)", props, energy_cv, heat.cv_basis))
+        steps += _unit_step("MMBtu", target)
+    else:
+        energy_cv = from_cv or heat.cv_basis
+        steps += _unit_step(source, "MMBtu")
+        if energy_cv != heat.cv_basis:
+            steps.append(
+                _cv_ratio_step(f"MMBtu ({heat.cv_basis} CV)", props, heat.cv_basis, energy_cv)
+            )
+        steps.append(Step("scf", 1e6 / heat.btu_per_scf, via, heat.source))
+        steps += _unit_step("scf", target)
+    notes = [f"{heat.fuel} properties for region {heat.region}: {heat.source}"]
+    if (to_cv if sdim == "volume" else from_cv) is None:
+        notes.append(
+            f"energy taken on the {heat.cv_basis} CV basis of the {heat.region} heat content"
+        )
+    multiplier = float(np.prod([s.multiplier for s in steps])) if steps else 1.0
+    return ConversionPath(source, target, multiplier, tuple(steps), notes=tuple(notes))
+
+
+def _cv_ratio_step(to_unit: str, props: FuelProperties, to_cv: str, from_cv: str) -> Step:
+    return Step(
+        to_unit,
+        props.cv_gj_per_t(to_cv) / props.cv_gj_per_t(from_cv),
+        f"{to_cv}/{from_cv} CV ratio {_fmt(props.cv_gj_per_t(to_cv))}/"
+        f"{_fmt(props.cv_gj_per_t(from_cv))} GJ/t",
+        props.source,
+    )
+
+
 @functools.lru_cache(maxsize=65536)
 def _path_cached(
-    source: str, target: str, fuel: str | None, from_cv: str | None, to_cv: str | None
+    source: str,
+    target: str,
+    fuel: str | None,
+    from_cv: str | None,
+    to_cv: str | None,
+    region: str | None = None,
 ) -> ConversionPath:
     src_money, dst_money = units.unit_currency(source), units.unit_currency(target)
     if src_money or dst_money:
@@ -440,16 +508,8 @@ def _path_cached(
                     code="dimension_needs_fuel",
                 )
             props = fuel_property(fuel)
-            ratio = props.cv_gj_per_t(to_cv) / props.cv_gj_per_t(from_cv)
-            steps.append(
-                Step(
-                    f"{target} ({to_cv} CV)",
-                    ratio,
-                    f"{to_cv}/{from_cv} CV ratio {_fmt(props.cv_gj_per_t(to_cv))}/"
-                    f"{_fmt(props.cv_gj_per_t(from_cv))} GJ/t",
-                    props.source,
-                )
-            )
+            steps.append(_cv_ratio_step(f"{target} ({to_cv} CV)", props, to_cv, from_cv))
+            notes.append(f"{from_cv} CV quantity converted to the factor's {to_cv} CV basis")
         elif sdim == "energy" and to_cv and not from_cv:
             notes.append(f"quantity taken on the factor's {to_cv} CV basis")
         multiplier = float(np.prod([s.multiplier for s in steps])) if steps else 1.0
@@ -460,6 +520,15 @@ def _path_cached(
     if not fuel:
         raise _needs_fuel_error(source, target, sdim, tdim)
     props = fuel_property(fuel)
+    if {sdim, tdim} == {"volume", "energy"}:
+        heat = regional_heat_content(props.name, region)
+        if heat is not None:
+            return _regional_path(source, target, sdim, heat, from_cv, to_cv)
+    if region is not None and region.upper() not in DEFRA_REGIONS:
+        notes.append(
+            f"{props.name} properties from DEFRA (UK): "
+            + (f"none shipped for region {region.upper()}" if region else "the row has no region")
+        )
     steps = []
     # Source -> kg.
     if sdim == "volume":
@@ -522,7 +591,7 @@ def _path_cached(
     else:
         steps += _unit_step("kg", target)
     multiplier = float(np.prod([s.multiplier for s in steps]))
-    return ConversionPath(source, target, multiplier, tuple(steps))
+    return ConversionPath(source, target, multiplier, tuple(steps), notes=tuple(notes))
 
 
 def _missing_property(fuel: str, prop: str) -> DimensionError:
@@ -553,17 +622,28 @@ def conversion_path(
     fuel: str | None = None,
     from_cv: str | None = None,
     to_cv: str | None = None,
+    region: str | None = None,
 ) -> ConversionPath:
     """How to turn a quantity in ``from_unit`` into ``to_unit``, with fuel properties if needed.
 
     ``from_cv``/``to_cv`` are the calorific-value bases ("net"/"gross") of energy units; they
-    are also read from the unit text ("kWh (Gross CV)"). Raises UnitError, DimensionError or
-    InputError (unknown fuel).
+    are also read from the unit text ("kWh (Gross CV)"). ``region`` (ISO alpha-2) is where the
+    quantity was measured: a volume of a fuel meeting an energy unit uses that region's published
+    heat content where one is shipped (US natural gas: EPA's 1,026 Btu/scf), else DEFRA's UK
+    properties (said in ``notes`` for a region other than GB). Raises UnitError, DimensionError
+    or InputError (unknown fuel).
     """
     source, target = units.canonical_unit(from_unit), units.canonical_unit(to_unit)
     from_cv = from_cv or units.parse_cv_basis(from_unit)
     to_cv = to_cv or units.parse_cv_basis(to_unit)
-    return _path_cached(source, target, fuel or None, from_cv, to_cv)
+    return _path_cached(source, target, fuel or None, from_cv, to_cv, _region_code(region))
+
+
+def _region_code(region: Any) -> str | None:
+    if _missing(region):
+        return None
+    text = str(region).strip().upper()
+    return text or None
 
 
 # --- Factor table ---------------------------------------------------------------------------
@@ -884,6 +964,41 @@ def _prepare_factors(factors: pd.DataFrame, gwp_set: str) -> _FactorTable:
     )
 
 
+def _ch4_origins(factors: pd.DataFrame) -> np.ndarray:
+    """ "fossil", "biogenic" or None per factor: the ``ch4_origin`` column where given, else the
+    origin of the factor's fuel (DEFRA fuel names; ``fuels.fuel_origin``)."""
+    n = len(factors)
+    given, _ = _per_distinct(_column(factors, "ch4_origin"), n, _normalise_origin)
+    fuel, _ = _per_distinct(
+        _column(factors, "fuel"), n, lambda v: None if _missing(v) else fuel_origin(str(v))
+    )
+    return np.where(pd.notna(given), given, fuel)
+
+
+def _normalise_origin(value: Any) -> str | None:
+    if _missing(value):
+        return None
+    text = _squash(value)
+    if text in {"fossil", "fossil fuel", "fossil ch4"}:
+        return "fossil"
+    if text in {"biogenic", "non fossil", "nonfossil", "bio", "biogenic ch4"}:
+        return "biogenic"
+    raise InputError(
+        f"Unknown methane origin {value!r}.",
+        value=value,
+        expected="fossil or biogenic",
+        code="ch4_origin",
+    )
+
+
+def _ch4_fossil(factors: pd.DataFrame) -> np.ndarray:
+    return np.asarray(_ch4_origins(factors) == "fossil", dtype=bool)
+
+
+def _ch4_origin_known(factors: pd.DataFrame) -> np.ndarray:
+    return np.asarray(pd.notna(_ch4_origins(factors)), dtype=bool)
+
+
 def _combine_gases(
     factors: pd.DataFrame,
     gwp_set: str,
@@ -892,7 +1007,6 @@ def _combine_gases(
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], list[str]]:
     """Effective kg CO2e per unit (chosen set), CO2e and mass by gas group, and a note per factor."""
     n = len(factors)
-    table = GWP_SETS[gwp_set]
     published = _numeric(factors, "kg_co2e") if "kg_co2e" in factors.columns else np.full(n, np.nan)
 
     def accumulate(target: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -900,12 +1014,24 @@ def _combine_gases(
 
     group_mass = {g: np.full(n, np.nan) for g in ("co2", "ch4", "n2o")}
     from_mass = {g: np.full(n, np.nan) for g in GAS_GROUPS}
+    fossil = _ch4_fossil(factors)
+
+    def gwp_of(set_name: str | None, gas: str) -> np.ndarray:
+        """GWP of ``gas`` in a set per factor: AR6 methane is 29.8 for fossil sources and 27.0
+        for biogenic ones (IPCC AR6 WG1 Table 7.15); other sets give one methane value."""
+        if set_name is None:
+            return np.full(n, np.nan)
+        values = GWP_SETS[set_name]
+        if gas == "CH4" and set_name == "AR6":
+            return np.where(fossil, values["CH4_fossil"], values["CH4"])
+        return np.full(n, values[gas])
+
     for column, gas, scale in mass_cols:
         values = _numeric(factors, column) * scale
         group = _GROUP_OF_GAS.get(gas, "other")
         if group in group_mass:
             group_mass[group] = accumulate(group_mass[group], values)
-        from_mass[group] = accumulate(from_mass[group], values * table[gas])
+        from_mass[group] = accumulate(from_mass[group], values * gwp_of(gwp_set, gas))
     has_mass = np.zeros(n, dtype=bool)
     for arr in from_mass.values():
         has_mass |= np.isfinite(arr)
@@ -932,8 +1058,11 @@ def _combine_gases(
         group = "other" if gas == "other" else _GROUP_OF_GAS.get(gas, "other")
         ratio = np.ones(n)
         if gas != "other":
-            base = np.array([np.nan if b is None else GWP_SETS[b][gas] for b in basis_names])
-            ratio = np.where(np.isfinite(base), table[gas] / base, 1.0)
+            base = np.full(n, np.nan)
+            for b in {b for b in basis_names if b is not None}:
+                here = basis_names == b
+                base[here] = gwp_of(b, gas)[here]
+            ratio = np.where(np.isfinite(base), gwp_of(gwp_set, gas) / base, 1.0)
             if group in group_mass:
                 group_mass[group] = np.where(
                     np.isnan(group_mass[group]), values / base, group_mass[group]
@@ -955,6 +1084,8 @@ def _combine_gases(
     adjust = np.nan_to_num(nansum(reweighted) - nansum(published_split))
     total_from_split = np.where(np.isfinite(published), published + adjust, nansum(reweighted))
     total = np.where(has_mass, total_from_mass, np.where(has_split, total_from_split, published))
+    has_ch4 = np.isfinite(group_mass["ch4"]) | np.isfinite(reweighted["ch4"])
+    origin_known = _ch4_origin_known(factors)
     notes = []
     for i in range(n):
         if has_mass[i]:
@@ -970,6 +1101,13 @@ def _combine_gases(
                 note = f"per-gas CO2e re-weighted from {basis_names[i]} to {gwp_set} GWP100"
         else:
             note = "kg CO2e as published"
+        if gwp_set == "AR6" and (has_mass[i] or has_split[i]) and has_ch4[i]:
+            if fossil[i]:
+                note += "; CH4 fossil GWP 29.8 (IPCC AR6 WG1 Table 7.15)"
+            elif origin_known[i]:
+                note += "; CH4 biogenic (non-fossil) GWP 27.0 (IPCC AR6 WG1 Table 7.15)"
+            else:
+                note += "; CH4 origin not known: non-fossil GWP 27.0 used (IPCC AR6 WG1 Table 7.15)"
         notes.append(note)
     split = has_mass | has_split
     for g in GAS_GROUPS:
@@ -1061,21 +1199,32 @@ def _row_units(activities: pd.DataFrame, n: int) -> _Units:
         c_codes, c_uniques = _factorize(activities["currency"])
     else:
         c_codes, c_uniques = np.full(n, -1, dtype=np.int64), np.array([], dtype=object)
-    width = len(c_uniques) + 1
-    pair = (u_codes + 1) * width + (c_codes + 1)
-    p_codes, p_uniques = pd.factorize(pair)
-    k = len(p_uniques)
+    # "gal" depends on the row's region when the frame gives regions (units.resolve_regional_unit).
+    # Per row: -2 not a regional unit, -1 a regional unit without a region, else the region.
+    r_codes = np.full(n, -2, dtype=np.int64)
+    r_uniques = np.array([], dtype=object)
+    if "region" in activities.columns and len(u_uniques):
+        regional = np.array([units.is_regional_unit(u) for u in u_uniques], dtype=bool)
+        if regional.any():
+            codes, r_uniques = _factorize(activities["region"])
+            r_codes = np.where((u_codes >= 0) & regional[np.maximum(u_codes, 0)], codes, -2)
+    p_codes = _combine(u_codes + 1, c_codes + 1, r_codes + 2)
+    first = _first_rows(p_codes)
+    k = len(first)
     name = np.full(k, None, dtype=object)
     cv = np.full(k, None, dtype=object)
     error = np.full(k, None, dtype=object)
-    for i, key in enumerate(p_uniques):
-        u_code, c_code = divmod(int(key), width)
-        raw_unit = None if u_code == 0 else u_uniques[u_code - 1]
-        raw_currency = None if c_code == 0 else c_uniques[c_code - 1]
+    for i, r in enumerate(first.tolist()):
+        raw_unit = None if u_codes[r] < 0 else u_uniques[u_codes[r]]
+        raw_currency = None if c_codes[r] < 0 else c_uniques[c_codes[r]]
         try:
             currency = None if _missing(raw_currency) else fx.parse_currency(raw_currency)
             if _missing(raw_unit) and currency:
                 name[i] = currency
+                continue
+            if r_codes[r] != -2:
+                region = None if r_codes[r] < 0 else r_uniques[r_codes[r]]
+                name[i] = units.resolve_regional_unit(raw_unit, region)[0]
                 continue
             canonical = units.canonical_unit(raw_unit)
             money = units.unit_currency(canonical)
@@ -1118,12 +1267,16 @@ def _convert(
     table: _FactorTable,
     dates: Callable[[np.ndarray], np.ndarray],
     max_stale_days: int,
+    region_code: np.ndarray | None = None,
+    region_names: np.ndarray | None = None,
 ) -> _Pass:
     n = len(q)
     errors = _Errors(n)
     valid_f = fidx >= 0
     fconv = np.where(valid_f, table.conv_code[np.where(valid_f, fidx, 0)], -1)
-    combo = _combine(ucode, fconv + 1, fuel_code + 1)
+    if region_code is None or region_names is None:
+        region_code, region_names = np.full(n, -1, dtype=np.int64), np.array([], dtype=object)
+    combo = _combine(ucode, fconv + 1, fuel_code + 1, region_code + 1)
     first = _first_rows(combo)
     m = len(first)
     mult = np.full(m, np.nan)
@@ -1140,8 +1293,10 @@ def _convert(
         if target is None:
             continue
         fuel = fuel_names[fuel_code[r]] if fuel_code[r] >= 0 else factor_fuel
+        region = region_names[region_code[r]] if region_code[r] >= 0 else None
+        region = None if region is None else str(region)
         try:
-            path = _path_cached(source, target, fuel, source_cv, target_cv)
+            path = _path_cached(source, target, fuel, source_cv, target_cv, region)
         except EngineError as exc:
             combo_err[j] = exc.to_dict()
             continue
@@ -1422,6 +1577,14 @@ def _calculate(
     if "fuel" in activities.columns:
         fuel_code, fuel_names = _factorize(activities["fuel"])
         fuel_names = np.array([str(f).strip() for f in fuel_names], dtype=object)
+    region_code = np.full(n, -1, dtype=np.int64)
+    region_names = np.array([], dtype=object)
+    if "region" in activities.columns:
+        region_code, region_names = _factorize(activities["region"])
+        region_names = np.array([_region_code(r) for r in region_names], dtype=object)
+        # A row without a region in a frame that gives regions: "" (DEFRA used, and said).
+        region_names = np.append(region_names, "")
+        region_code = np.where(region_code < 0, len(region_names) - 1, region_code)
     scope_o = _override_codes(activities, "scope", normalise_scope, n, errors)
     cat_o = _override_codes(activities, "scope3_category", normalise_scope3_category, n, errors)
     tier_o = _override_codes(activities, "tier", normalise_tier, n, errors)
@@ -1456,7 +1619,17 @@ def _calculate(
 
     # 3. Location-based (or the only) result.
     loc = _convert(
-        q, unit_table.code, unit_table, fuel_code, fuel_names, fidx, table, dates, max_stale_days
+        q,
+        unit_table.code,
+        unit_table,
+        fuel_code,
+        fuel_names,
+        fidx,
+        table,
+        dates,
+        max_stale_days,
+        region_code,
+        region_names,
     )
     errors.merge(loc.errors)
 
@@ -1523,6 +1696,8 @@ def _calculate(
             table,
             lambda r: dates(m_rows[r]),
             max_stale_days,
+            region_code[m_rows],
+            region_names,
         )
         f_bad = table.has_error[m_f]
         errors.set(_mask(n, m_rows[f_bad]), _scatter(n, m_rows, table.error[m_f]))
@@ -1707,6 +1882,120 @@ def single_factor(
 
 
 # --- Reading results ------------------------------------------------------------------------
+
+
+def assumptions_of(result: pd.DataFrame) -> list[dict[str, Any]]:
+    """What the calculation took for granted or chose, one short text each with its row count:
+    the conversion notes ("Natural Gas properties from DEFRA (UK): none shipped for region DE",
+    "quantity taken on the factor's gross CV basis") and the AR6 methane value used. Read from
+    the distinct provenance texts, so it costs nothing per row."""
+    if result.empty or "provenance" not in result.columns:
+        return []
+    counts = result["provenance"].astype("category").value_counts(sort=False)
+    found: dict[tuple[str, str], int] = {}
+    for text, count in counts.items():
+        if not count:
+            continue
+        prov = json.loads(str(text))
+        said: list[tuple[str, str]] = []
+        for part in (prov, prov.get("scope2_market") or {}):
+            said += [("conversion", n) for n in (part.get("conversion") or {}).get("notes", [])]
+            value = str((part.get("factor") or {}).get("value") or "")
+            said += [("gwp", p.strip()) for p in value.split(";")[1:] if "CH4" in p]
+        for key in dict.fromkeys(said):
+            found[key] = found.get(key, 0) + int(count)
+    return [{"code": code, "count": n, "text": text} for (code, text), n in found.items()]
+
+
+def money_of(result: pd.DataFrame) -> pd.Series:
+    """Per row, what money conversion used, as JSON text to store with the result (None on rows
+    without one): ``{"fx": {"rate", "date", "from", "to", "source"}, "deflator": {"value",
+    "index", "from_year", "to_year", "index_from", "index_to", "source"}}`` (either may be None).
+    With the shared provenance it is all ``replay`` needs: no FX or price-index table is read
+    again. Built once per distinct (method, rate, date, deflator, year)."""
+    out = pd.Series(np.full(len(result), None, dtype=object), index=result.index, dtype=object)
+    if result.empty or "provenance" not in result.columns:
+        return out
+    ok = result["ok"].to_numpy(dtype=bool) & result["provenance"].notna().to_numpy()
+    has_money = ok & (
+        np.isfinite(result["fx_rate"].to_numpy(dtype=np.float64))
+        | np.isfinite(result["deflator"].to_numpy(dtype=np.float64))
+    )
+    if not has_money.any():
+        return out
+    rows = result.loc[has_money]
+    keys = pd.DataFrame(
+        {
+            "p": rows["provenance"].astype("category").cat.codes.to_numpy(),
+            "r": rows["fx_rate"].to_numpy(dtype=np.float64),
+            "d": rows["fx_rate_date"].astype("datetime64[s]").astype("int64").to_numpy(),
+            "f": rows["deflator"].to_numpy(dtype=np.float64),
+            "y": rows["deflator_year"].to_numpy(dtype=np.int64),
+        }
+    )
+    codes, _ = pd.factorize(pd.MultiIndex.from_frame(keys.fillna(-1.0)))
+    first = _first_rows(np.asarray(codes, dtype=np.int64))
+    texts = []
+    for r in first:
+        rec = rows.iloc[int(r)]
+        method = json.loads(str(rec["provenance"])).get("money") or {}
+        fx_part = None
+        if method.get("fx") and np.isfinite(float(rec["fx_rate"])):
+            fx_part = {
+                "rate": float(rec["fx_rate"]),
+                "date": str(pd.Timestamp(rec["fx_rate_date"]).date()),
+                "from": json.loads(str(rec["provenance"])).get("conversion", {}).get("from"),
+                "to": method.get("to"),
+                "source": fx.ECB_SOURCE,
+            }
+        defl_part = None
+        deflator = method.get("deflator")
+        if deflator and np.isfinite(float(rec["deflator"])):
+            index, to_year, from_year = (
+                str(deflator["index"]),
+                int(deflator["to_year"]),
+                int(rec["deflator_year"]),
+            )
+            defl_part = {
+                "value": float(rec["deflator"]),
+                "index": index,
+                "from_year": from_year,
+                "to_year": to_year,
+                "index_from": fx.price_index_value(index, from_year),
+                "index_to": fx.price_index_value(index, to_year),
+                "source": fx.PRICE_INDEX_SOURCES.get(index),
+            }
+        texts.append(json.dumps({"fx": fx_part, "deflator": defl_part}, sort_keys=True))
+    out.loc[rows.index] = np.asarray(texts, dtype=object)[codes]
+    return out
+
+
+def replay(
+    calculation: dict[str, Any], quantity: float, money: dict[str, Any] | None = None
+) -> dict[str, float | None]:
+    """Recompute one result from its stored provenance only: the quantity as given, the
+    conversion multiplier, the stored FX rate and the deflator from its stored index values,
+    and the factor's kg CO2e per unit (and the Scope 2 market-based factor where there is one).
+    Returns ``{"kg_co2e", "kg_co2e_market"}``; reads no table, so it holds after the FX or
+    price-index tables change."""
+    conversion = calculation.get("conversion") or {}
+    multiplier = float(conversion.get("multiplier", 1.0))
+    if money:
+        if money.get("fx"):
+            multiplier *= float(money["fx"]["rate"])
+        deflator = money.get("deflator")
+        if deflator:
+            multiplier *= float(deflator["index_to"]) / float(deflator["index_from"])
+    factor = calculation.get("factor") or {}
+    per_unit = factor.get("kg_co2e_per_unit")
+    kg = None if per_unit is None else float(quantity) * multiplier * float(per_unit)
+    market = calculation.get("scope2_market") or {}
+    kg_market = kg
+    if market.get("factor"):
+        m_conv = float((market.get("conversion") or {}).get("multiplier", 1.0))
+        m_per_unit = market["factor"].get("kg_co2e_per_unit")
+        kg_market = None if m_per_unit is None else float(quantity) * m_conv * float(m_per_unit)
+    return {"kg_co2e": kg, "kg_co2e_market": kg_market}
 
 
 def errors_of(result: pd.DataFrame) -> list[dict[str, Any]]:

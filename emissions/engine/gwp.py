@@ -14,9 +14,11 @@ reproduce the IPCC values):
   Table 7.SM.7 (halogenated gases); CH4 split as in the GHG Protocol's "IPCC Global Warming
   Potential Values" v2.0 (August 2024).
 
-``CH4`` means non-fossil methane, the value the GHG Protocol applies to combustion, landfill,
-livestock and wastewater; ``CH4_fossil`` is for fugitive fossil methane (oil, gas, coal mining).
-AR4 gives one methane value, used for both.
+``CH4`` means non-fossil (biogenic) methane; ``CH4_fossil`` is methane from fossil sources
+(IPCC AR6 WG1 Table 7.15: 29.8 fossil, 27.0 non-fossil). The engine (``calculate``) applies the
+AR6 split by the factor's source: fossil fuels 29.8, biogenic fuels 27.0 (and 27.0, said in the
+provenance, where the origin is not known); AR5 results keep the single value publishers use (28)
+and AR4 gives one methane value.
 
 Public API
 ----------

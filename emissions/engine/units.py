@@ -23,7 +23,13 @@ Public API
 - ``ureg``: the ``pint.UnitRegistry``.
 - ``parse_unit(text) -> pint.Unit`` (raises UnitError; cached per distinct text).
 - ``canonical_unit(text) -> str``.
-- ``parse_cv_basis(text) -> "net" | "gross" | None``: "kWh (Net CV)", "kWh HHV", "GJ (NCV)".
+- ``parse_cv_basis(text) -> "net" | "gross" | None``: "kWh (Net CV)", "kWh HHV", "GJ (NCV)",
+  "kWh gross".
+- ``is_regional_unit(text) -> bool`` and ``resolve_regional_unit(text, region) -> (canonical,
+  assumption)``: "gal"/"gallon(s)" is a US gallon for a US row, an imperial gallon for GB/IE,
+  refused (UnitError ``unit_ambiguous`` naming "US gal" or "imp gal") elsewhere. ``parse_unit``
+  itself keeps "gal" a US gallon (US publishers' factor units); activity quantities go through
+  ``resolve_regional_unit`` (the import pipeline does).
 - ``unit_dimension(text_or_unit) -> str``: 'volume', 'mass', 'energy', 'distance',
   'freight (mass x distance)', 'passenger distance', 'vehicle distance', 'money', 'count',
   'count (room-nights)', 'time', 'emissions (CO2e mass)', ...
@@ -162,11 +168,14 @@ _alias("short_ton", "short ton", "short tons", "us ton", "us tons", "ton (us)", 
        "ton (us, short ton)", "short_ton", "net ton", "net tons")
 _alias("long_ton", "long ton", "long tons", "uk ton", "uk tons", "imperial ton", "imperial tons",
        "ton (uk)", "tons (uk)", "ton (uk, long ton)", "long_ton", "gross ton")
+# Bare "gal"/"gallon" (a US gallon to pint and in US publishers' factor units) is a US gallon
+# here too, but an activity quantity in it is read by its row's region: ``resolve_regional_unit``.
 _alias("US_gallon", "gal", "gals", "gallon", "gallons", "us gallon", "us gallons", "us gal", "usg",
-       "gallon (us)", "gallons (us)", "us_gallon", "us liquid gallon")
+       "gallon (us)", "gallons (us)", "us_gallon", "us liquid gallon", "us gals", "gal (us)")
 _alias("UK_gallon", "imperial gallon", "imperial gallons", "imp gal", "imp. gal", "imp. gallon",
        "uk gallon", "uk gallons", "gallon (uk)", "gallons (uk)", "gallon (imperial)",
-       "gallons (imperial)", "uk_gallon", "imperial_gallon")
+       "gallons (imperial)", "uk_gallon", "imperial_gallon", "imp gals", "imp. gals",
+       "imperial gal", "gal (uk)", "gal (imperial)", "uk gal")
 _alias("oil_barrel", "oil barrel", "oil barrels", "barrel of oil", "barrels of oil", "bbl oil",
        "oil bbl", "barrel (us, petroleum)", "bbl (us,p)", "oil_barrel")
 _alias("km", "km", "kms", "km.", "kilometre", "kilometres", "kilometer", "kilometers")
@@ -260,7 +269,9 @@ _AMBIGUOUS_EXACT: dict[str, tuple[str, ...]] = {
 _CV_PATTERN = re.compile(
     r"\(\s*(net|gross|ncv|gcv|lhv|hhv)(?:\s*(?:cv|calorific value|basis))?\s*\)"
     r"|\b(ncv|gcv|lhv|hhv)\b"
-    r"|\b(net|gross)\s+(?:cv|calorific value)\b",
+    r"|\b(net|gross)\s+(?:cv|calorific value)\b"
+    # "kWh gross", "MJ net": the basis written after an energy unit.
+    r"|(?<=[A-Za-z])\s+(net|gross)\s*$",
     re.IGNORECASE,
 )
 _CV_BASIS = {
@@ -271,6 +282,48 @@ _CV_BASIS = {
     "gcv": "gross",
     "hhv": "gross",
 }
+
+
+# Spellings whose meaning depends on where the quantity was measured: the US gallon is 3.785 L,
+# the imperial (UK, Irish) gallon 4.546 L (20% more).
+_REGIONAL_SPELLINGS = frozenset({"gal", "gals", "gallon", "gallons"})
+_GALLON_OF_REGION = {"US": "US_gallon", "GB": "UK_gallon", "UK": "UK_gallon", "IE": "UK_gallon"}
+_GALLON_LABEL = {"US_gallon": "US gallon", "UK_gallon": "imperial gallon"}
+GALLON_CHOICES = ("US gal (3.785 L)", "imp gal (imperial, 4.546 L)")
+
+
+def is_regional_unit(text: Any) -> bool:
+    """True for a unit whose meaning depends on the region ("gal", "gallons"), so an activity
+    quantity in it needs ``resolve_regional_unit``."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return False
+    return _strip_cv(_clean(str(text))).lower() in _REGIONAL_SPELLINGS
+
+
+def resolve_regional_unit(
+    text: Any, region: Any, *, said_by: str = "row country"
+) -> tuple[str, str]:
+    """The canonical unit of a region-dependent spelling and the assumption to show.
+
+    ``region`` is an ISO 3166 alpha-2 code (or None): "US" -> US gallon; "GB"/"IE" -> imperial
+    gallon; anything else raises UnitError (``unit_ambiguous``) naming the choice ("US gal" or
+    "imp gal"). Explicit spellings ("US gal", "imp gal", "UK gallon") never come here.
+    ``said_by`` names where the region came from in the assumption text.
+    """
+    raw = str(text)
+    code = None if region is None or pd.isna(region) else (str(region).strip().upper() or None)
+    canonical = _GALLON_OF_REGION.get(code or "")
+    if canonical is None:
+        where = f"the row's region is {code}" if code else "the row has no country"
+        raise UnitError(
+            f"{raw!r} is ambiguous: {where}, and a gallon is a US gallon (3.785 L) in the US "
+            "but an imperial gallon (4.546 L) in the UK and Ireland.",
+            value=raw,
+            expected="one of: " + "; ".join(GALLON_CHOICES),
+            suggestion="Write 'US gal' or 'imp gal', or give the row's country.",
+            code="unit_ambiguous",
+        )
+    return canonical, f"{raw} read as {_GALLON_LABEL[canonical]} ({said_by} {code})"
 
 
 def _clean(text: str) -> str:

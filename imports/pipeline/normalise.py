@@ -469,16 +469,36 @@ def parse_dates(s: pd.Series, *, order: str | None = None) -> Parsed:
     texts = [str(u).strip() for u in uniques]
     parts = [_date_parts(t) for t in texts]
 
-    dmy_votes = sum(1 for p in parts if p.kind == "dmy" and (p.sep == "." or (p.a > 12 >= p.b)))
-    mdy_votes = sum(1 for p in parts if p.kind == "dmy" and p.sep != "." and p.b > 12 >= p.a)
+    # The cells only one order can read decide the column (counted per cell, not per distinct
+    # text): 13/07/2024 says day first, 03/14/2024 month first; dotted dates are day first.
+    cells = np.bincount(codes[codes >= 0], minlength=len(texts))
+    dmy_only = np.array(
+        [p.kind == "dmy" and (p.sep == "." or (p.a > 12 >= p.b)) for p in parts], dtype=bool
+    )
+    mdy_only = np.array(
+        [p.kind == "dmy" and p.sep != "." and p.b > 12 >= p.a for p in parts], dtype=bool
+    )
+    dmy_votes = int(cells[dmy_only].sum()) if len(texts) else 0
+    mdy_votes = int(cells[mdy_only].sum()) if len(texts) else 0
+    tie = order is None and dmy_votes > 0 and dmy_votes == mdy_votes
     if order is not None:
         chosen: str | None = order
-    elif dmy_votes and not mdy_votes:
+    elif dmy_votes > mdy_votes:
         chosen = "DMY"
-    elif mdy_votes and not dmy_votes:
+    elif mdy_votes > dmy_votes:
         chosen = "MDY"
     else:
         chosen = None
+    decided_by = None
+    if order is None and chosen is not None:
+        deciding = dmy_only if chosen == "DMY" else mdy_only
+        example = texts[int(np.flatnonzero(deciding)[0])]
+        decided_by = (
+            f"{max(dmy_votes, mdy_votes)} date(s) such as '{example}' can only be read "
+            f"{'day' if chosen == 'DMY' else 'month'} first"
+        )
+        if dmy_votes and mdy_votes:
+            decided_by += f", against {min(dmy_votes, mdy_votes)} the other way"
 
     k = len(texts)
     result = np.full(k, np.datetime64("NaT"), dtype="datetime64[D]")
@@ -506,9 +526,19 @@ def parse_dates(s: pd.Series, *, order: str | None = None) -> Parsed:
                 outcome = _make_date(p.year, p.b, p.a)
             elif chosen == "MDY":
                 outcome = _make_date(p.year, p.a, p.b)
-            elif p.a > 12 >= p.b:
-                outcome = _make_date(p.year, p.b, p.a)
-            elif p.b > 12 >= p.a or p.a == p.b:
+            elif tie and p.a != p.b:
+                ambiguous_count += 1
+                err_code[i] = "ambiguous_date"
+                err_msg[i] = (
+                    f"'{text}': the column's date order is undecided ({dmy_votes} date(s) can "
+                    f"only be read day first and {mdy_votes} only month first)"
+                )
+                err_sug[i] = (
+                    "Set the column's date order (DMY or MDY) in the mapping options, or "
+                    "correct the dates written the other way."
+                )
+                continue
+            elif p.a == p.b:
                 outcome = _make_date(p.year, p.a, p.b)
             else:
                 day_first = _make_date(p.year, p.b, p.a)
@@ -531,11 +561,14 @@ def parse_dates(s: pd.Series, *, order: str | None = None) -> Parsed:
                     else _make_date(p.year, p.b, p.a)
                 )
                 if isinstance(other, dt.date):
+                    name = _ORDER_NAMES[chosen]
+                    why = "as set in the mapping options" if decided_by is None else decided_by
                     err_code[i] = "invalid_date"
-                    err_msg[i] = f"'{text}' is not a date: {outcome}"
+                    err_msg[i] = f"'{text}' is not a date in this {name} column: {outcome}"
                     err_sug[i] = (
-                        f"The column reads day and month as {chosen}; with the other "
-                        f"order this would be {_long_date(other)}."
+                        f"The column is read {name} ({why}); with the other order this would "
+                        f"be {_long_date(other)}: correct the cell, or set the column's date "
+                        "order in the mapping options."
                     )
                     continue
         else:
@@ -555,7 +588,13 @@ def parse_dates(s: pd.Series, *, order: str | None = None) -> Parsed:
     ).astype("datetime64[D]")
     values = pd.Series(values_d.astype("datetime64[s]"), index=index)
     errors = errors_per_distinct(index, raw, codes, err_code, err_msg, err_sug)
-    return Parsed(values, errors, {"order": chosen, "ambiguous": ambiguous_count})
+    detected: dict[str, Any] = {"order": chosen, "ambiguous": ambiguous_count}
+    if decided_by is not None and any(p.kind == "dmy" and p.sep != "." for p in parts):
+        detected["assumption"] = f"dates read {_ORDER_NAMES[chosen or '']}: {decided_by}"
+    return Parsed(values, errors, detected)
+
+
+_ORDER_NAMES = {"DMY": "day-first (DD/MM/YYYY)", "MDY": "month-first (MM/DD/YYYY)", "YMD": "YMD"}
 
 
 def _long_date(d: dt.date | str) -> str:

@@ -85,7 +85,8 @@ class ValidationResult:
     ``data``: index = spreadsheet row numbers; one column per mapped field, normalised (``date``,
     ``period_start``, ``period_end`` datetime64; ``quantity``, ``amount`` float64; ``unit``
     canonical unit text; ``currency`` ISO 4217 code; ``country`` ISO 3166 alpha-2; ``scope``,
-    ``category`` Int8; texts trimmed), plus ``is_correction`` and, when amounts are mapped,
+    ``category`` Int8; texts trimmed), plus ``is_correction``, ``region`` (when the caller gave
+    regions: the caller's region, else the row's country) and, when amounts are mapped,
     ``amount_eur``, ``fx_rate`` (currency per EUR) and ``fx_rate_date``. Invalid cells are
     missing. ``valid``: boolean per row. ``errors``: one row per bad cell with the columns
     ``row, column, field, value, code, message, suggestion`` (``column`` is the user's header).
@@ -98,6 +99,10 @@ class ValidationResult:
     detected: dict[str, dict[str, Any]]
     mapping: Mapping
     notes: list[dict[str, Any]] = field(default_factory=list)
+    #: What was read one way where another was possible, one short text each, with the field,
+    #: the user's column and the number of rows: ``{"code", "field", "column", "count", "text"}``
+    #: ("gal read as US gallon (row country US)", "dates read month-first (MM/DD/YYYY): ...").
+    assumptions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
@@ -181,6 +186,7 @@ class ValidationResult:
             "errors": len(self.errors),
             "detected": self.detected,
             "notes": self.notes,
+            "assumptions": self.assumptions,
         }
 
 
@@ -219,6 +225,13 @@ def _engine_column(raw: pd.Series, kind: str) -> Parsed:
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
     canonical, errs = parse(distinct)
     per_value = [None if isinstance(v, float) or v is None else str(v) for v in canonical.tolist()]
+    if kind == "unit":
+        # An energy unit keeps its calorific-value basis ("kWh (Net CV)" -> "kWh (net CV)"), so
+        # the engine converts a net quantity to a gross factor with the fuel's CV ratio.
+        per_value = [
+            _with_cv_basis(v, u, units) if v is not None else None
+            for v, u in zip(per_value, distinct.tolist(), strict=True)
+        ]
     values = take_distinct(per_value, codes, raw.index, "str")
     outs = []
     for u, v in zip(distinct.tolist(), per_value, strict=True):
@@ -239,6 +252,102 @@ def _engine_column(raw: pd.Series, kind: str) -> Parsed:
         raw.index, text, codes, [o[0] for o in outs], [o[1] for o in outs], [o[2] for o in outs]
     )
     return Parsed(values, errors)
+
+
+def _with_cv_basis(canonical: str, raw: Any, units: Any) -> str:
+    basis = units.parse_cv_basis(raw)
+    if basis and units.unit_dimension(canonical) == "energy":
+        return f"{canonical} ({basis} CV)"
+    return canonical
+
+
+def _row_regions(
+    data: MappingABC[str, pd.Series], region: pd.Series | str | None, index: pd.Index
+) -> tuple[pd.Series, np.ndarray]:
+    """Each row's region: the caller's ``region`` where it gives one, else the row's country
+    (its column or the mapping's constant); missing where neither says. Also whether each row's
+    region is the caller's."""
+    out = (
+        data["country"].astype(object)
+        if "country" in data
+        else pd.Series(None, index=index, dtype=object)
+    )
+    if isinstance(region, str):
+        given = pd.Series(region, index=index, dtype=object)
+    elif region is not None:
+        given = pd.Series(region, dtype=object).reindex(index)
+    else:
+        return out, np.zeros(len(index), dtype=bool)
+    mine = (given.notna() & (given.astype(str).str.strip() != "")).to_numpy(dtype=bool)
+    return given.where(mine, out), mine
+
+
+def _regional_units(
+    units_now: pd.Series,
+    raw: pd.Series | None,
+    constant: str | None,
+    regions: pd.Series,
+    column: str,
+    from_caller: np.ndarray | None = None,
+) -> tuple[pd.Series, pd.DataFrame, list[dict[str, Any]]]:
+    """Units whose meaning depends on the region ("gal") read by each row's region: the units,
+    the errors of rows no region decides, and the assumptions made (one text per reading)."""
+    from emissions.engine import units
+    from emissions.engine.errors import UnitError
+
+    index = units_now.index
+    text = raw if raw is not None else pd.Series(constant, index=index, dtype=object)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    regional = np.array([units.is_regional_unit(u) for u in uniques], dtype=bool)
+    if not len(uniques) or not regional.any():
+        return units_now, empty_errors(), []
+    rows = np.flatnonzero((codes >= 0) & regional[np.maximum(codes, 0)])
+    region_text = regions.to_numpy(dtype=object)[rows]
+    region_text = np.array(["" if pd.isna(r) else str(r) for r in region_text], dtype=object)
+    caller = (np.zeros(len(rows), dtype=bool) if from_caller is None else from_caller[rows]).astype(
+        np.int64
+    )
+    pairs = pd.MultiIndex.from_arrays([codes[rows], region_text, caller])
+    pair_codes, pair_uniques = pd.factorize(pairs)
+    values = units_now.to_numpy(dtype=object).copy()
+    frames = []
+    assumptions = []
+    for j, (code, where, by_caller) in enumerate(pair_uniques):
+        mine = rows[pair_codes == j]
+        unit_text = str(uniques[code])
+        said_by = "row region" if by_caller else "row country"
+        try:
+            canonical, said = units.resolve_regional_unit(unit_text, where or None, said_by=said_by)
+        except UnitError as exc:
+            values[mine] = None
+            mask = np.zeros(len(index), dtype=bool)
+            mask[mine] = True
+            frames.append(
+                _rule_errors(
+                    index,
+                    mask,
+                    column,
+                    "unit",
+                    text.astype("str") if raw is not None else None,
+                    exc.code or "unit_ambiguous",
+                    exc.message.rstrip("."),
+                    exc.suggestion or "",
+                )
+            )
+            continue
+        values[mine] = canonical
+        assumptions.append(
+            {
+                "code": "regional_unit",
+                "field": "unit",
+                "column": column,
+                "count": len(mine),
+                "text": said,
+            }
+        )
+    out = pd.Series(values, index=index, dtype=units_now.dtype)
+    errors = concat_errors(frames) if frames else empty_errors()
+    return out, errors, assumptions
 
 
 def _parse_field(
@@ -344,14 +453,19 @@ def validate(
     *,
     native_numbers: MappingABC[str, np.ndarray] | None = None,
     convert_currency: bool = True,
+    region: pd.Series | str | None = None,
 ) -> ValidationResult:
     """Validate every row of ``frame`` (text cells, index = spreadsheet rows, as
     :func:`~imports.pipeline.read.read_upload` returns) under ``mapping``.
 
     ``options`` override the mapping's options (e.g. the user picked a decimal separator in the
     wizard). ``native_numbers`` is ``ReadResult.native_numbers``. Amounts are converted to EUR
-    through the engine unless ``convert_currency`` is False. Raises :class:`PipelineError` when
-    the mapping is incomplete, names a column the frame lacks, or has an invalid constant.
+    through the engine unless ``convert_currency`` is False. ``region`` is each row's region as
+    the caller decided it (a Series indexed like ``frame``, ISO 3166 alpha-2, missing where it
+    has none, e.g. from sites or the organisation; or one code for all rows): where it gives one
+    it is used, else the row's country column or constant. Units whose meaning depends on it
+    ("gal") are read by it or refused. Raises :class:`PipelineError` when the mapping is
+    incomplete, names a column the frame lacks, or has an invalid constant.
     """
     opts = mapping.options.merged(options)
     headers = [str(c) for c in frame.columns]
@@ -379,6 +493,31 @@ def validate(
 
     def source(fld: str) -> str:
         return mapping.source_of(fld) or FIELD_LABELS[fld]
+
+    assumptions: list[dict[str, Any]] = []
+    for fld, info in detected.items():
+        if info.get("assumption"):
+            assumptions.append(
+                {
+                    "code": "date_order",
+                    "field": fld,
+                    "column": source(fld),
+                    "count": len(index),
+                    "text": info["assumption"],
+                }
+            )
+    regions, from_caller = _row_regions(data, region, index)
+    if "unit" in data:
+        data["unit"], unit_errors, unit_assumptions = _regional_units(
+            data["unit"],
+            raws.get("unit"),
+            mapping.constants.get("unit"),
+            regions,
+            source("unit"),
+            from_caller,
+        )
+        frames.append(unit_errors)
+        assumptions.extend(unit_assumptions)
 
     def empty(fld: str) -> np.ndarray:
         raw = raws.get(fld)
@@ -542,6 +681,8 @@ def validate(
 
     out = pd.DataFrame(data, index=index)
     out["is_correction"] = is_correction
+    if region is not None:
+        out["region"] = regions
 
     if convert_currency and "amount" in data and "currency" in data:
         frames.append(_convert_to_eur(out, mapping, source("currency"), raws.get("currency")))
@@ -550,7 +691,7 @@ def validate(
     bad_rows = np.unique(errors["row"].to_numpy()) if len(errors) else np.array([], dtype=np.int64)
     valid = pd.Series(~index.isin(bad_rows), index=index, name="valid")
     notes = _column_notes(detected, mapping)
-    return ValidationResult(out, valid, errors, detected, mapping, notes)
+    return ValidationResult(out, valid, errors, detected, mapping, notes, assumptions)
 
 
 def _convert_to_eur(
@@ -679,17 +820,20 @@ def preview(
     options: MappingOptions | MappingABC[str, Any] | None = None,
     native_numbers: MappingABC[str, np.ndarray] | None = None,
     sample_rows: int = 5000,
+    region: pd.Series | str | None = None,
 ) -> dict[str, Any]:
     """The first ``n`` rows after mapping: per field the raw cell beside the normalised value
     and its errors. Formats are detected on the first ``sample_rows`` rows.
 
     Returns ``{"fields": [{"field", "label", "source"}], "rows": [{"row", "valid", "cells":
-    {field: {"raw", "value", "errors": [...]}}}], "detected": {...}, "notes": [...]}``,
-    JSON-ready.
+    {field: {"raw", "value", "errors": [...]}}}], "detected": {...}, "notes": [...],
+    "assumptions": [...]}``, JSON-ready. ``region`` as for :func:`validate`.
     """
     head = frame.iloc[:sample_rows]
     natives = {k: v[:sample_rows] for k, v in (native_numbers or {}).items()}
-    result = validate(head, mapping, options, native_numbers=natives)
+    if isinstance(region, pd.Series):
+        region = region.reindex(head.index)
+    result = validate(head, mapping, options, native_numbers=natives, region=region)
     fields = [f for f in FIELDS if mapping.has(f)]
     rows = []
     by_row = result.errors.groupby("row") if len(result.errors) else None
@@ -717,6 +861,7 @@ def preview(
         "rows": rows,
         "detected": result.detected,
         "notes": result.notes,
+        "assumptions": result.assumptions,
     }
 
 
@@ -743,6 +888,7 @@ def revalidate_row(
     detected: MappingOptions | None = None,
     options: MappingOptions | MappingABC[str, Any] | None = None,
     native_numbers: MappingABC[str, np.ndarray] | None = None,
+    region: pd.Series | str | None = None,
 ) -> RowCheck:
     """Re-check one row after the user fixed cells in it: ``fixes`` maps the user's column
     names to the new text (applied to this row only; the frame is not copied). Pass
@@ -756,7 +902,9 @@ def revalidate_row(
     if fixes:
         sub, natives = apply_fixes(sub, [(row, c, v) for c, v in fixes.items()], natives)
     merged = (detected or MappingOptions()).merged(options)
-    result = validate(sub, mapping, merged, native_numbers=natives)
+    if isinstance(region, pd.Series):
+        region = region.reindex(sub.index)
+    result = validate(sub, mapping, merged, native_numbers=natives, region=region)
     values = {f: _json_value(result.data.iloc[0][f]) for f in result.data.columns}
     return RowCheck(int(row), bool(result.valid.iloc[0]), values, result.error_records())
 

@@ -116,6 +116,7 @@ class Command(BaseCommand):
             "invalid": prepared.n_invalid,
             "errors": prepared.error_records(limit=1000),
             "kg_co2e": round(prepared.kg_co2e, 6),
+            "assumptions": prepared.assumptions,
             "committed": False,
         }
         if options["dry_run"] or (prepared.n_invalid and not options["allow_partial"]):
@@ -126,7 +127,7 @@ class Command(BaseCommand):
                 original_name=path.name[:255],
                 size_bytes=read.size,
                 sha256=read.sha256,
-                detected=read.metadata(),
+                detected={**read.metadata(), "assumptions": prepared.assumptions},
                 sheet=read.sheet or "",
                 mapping=mapping.to_dict(),
             )
@@ -142,6 +143,8 @@ class Command(BaseCommand):
             f"{summary['rows']} rows: {summary['valid']} valid, {summary['invalid']} invalid; "
             f"{summary['kg_co2e']:,.3f} kg CO2e"
         )
+        for assumption in summary["assumptions"]:
+            self.stdout.write(f"  assumed: {assumption['text']} ({assumption['count']} rows)")
         for error in summary["errors"][:50]:
             self.stdout.write(
                 f"  row {error['row']}, {error['column']}: {error['message']}"
