@@ -701,6 +701,14 @@ def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
 # commit, progress, undo
 
 
+def _rows_to_import(run: ImportRun) -> int:
+    """Rows the import step would write: a partly imported run's valid rows not in yet (cells
+    fixed since its last check included)."""
+    if run.status == ImportStatus.PARTIAL:
+        return max(run.rows_valid - run.records_created, 0)
+    return run.rows_valid
+
+
 @role_required(Role.EDITOR)
 def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
     """Check every row once more (fixes and factors included), then claim the commit and queue
@@ -720,7 +728,12 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
     form = CommitForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            if run.status == ImportStatus.FAILED or run.rows_total <= INLINE_RECHECK_ROWS:
+            # A failed or partly imported run is always checked again: what it would import
+            # depends on every row's state now.
+            if (
+                run.status in {ImportStatus.FAILED, ImportStatus.PARTIAL}
+                or run.rows_total <= INLINE_RECHECK_ROWS
+            ):
                 import_run_validate(run=run)
                 run.refresh_from_db()
             if run.rows_valid == 0:
@@ -754,7 +767,7 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
         request,
         error=error,
         form=form,
-        rows_to_import=(run.detected or {}).get("rows_to_import", run.rows_valid),
+        rows_to_import=_rows_to_import(run),
     )
     return render(request, "imports/import_commit.html", context, status=422 if error else 200)
 
