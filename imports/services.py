@@ -1252,6 +1252,8 @@ def duplicate_mask(table: pa.Table) -> np.ndarray:
 
 def count_duplicates(prepared: Prepared, *, run_id: int | None = None) -> tuple[int, int]:
     """(rows this run would import, how many of them are already in the inventory)."""
+    if prepared.n_valid == 0:
+        return 0, 0
     _, table = records_frame(prepared, run_id=run_id, user_id=None)
     table = _committed_rows_excluded(table, run_id)
     return table.num_rows, int(duplicate_mask(table).sum())
@@ -1286,7 +1288,12 @@ def import_run_write(
         run = ImportRun.objects.get(id=run_id)
         if run.status != ImportStatus.COMMITTING:
             return 0
-        calculations, table = records_frame(prepared, run_id=run.id, user_id=run.committed_by_id)
+        if prepared.n_valid:
+            calculations, table = records_frame(
+                prepared, run_id=run.id, user_id=run.committed_by_id
+            )
+        else:
+            calculations, table = {}, pa.table({c: pa.nulls(0) for c in RECORD_COLUMNS})
         table = _committed_rows_excluded(table, run.id)
         found = duplicate_mask(table)
         n_duplicates = int(found.sum())

@@ -411,6 +411,11 @@ def test_it_imports_the_valid_rows_now_and_the_fixed_ones_later(
     assert run.kg_co2e == pytest.approx((120 + 130) * 2.5)
 
 
+def test_it_checks_a_file_without_a_valid_row(diesel: Any) -> None:
+    run = _validated(SIX_ROWS.replace(b";L;", b";Fass;"))
+    assert (run.rows_valid, run.rows_invalid, run.rows_duplicate) == (0, 6, 0)
+
+
 def test_it_lets_the_rest_be_fixed_in_the_wizard_and_committed(
     alice: Client, diesel: Any, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
