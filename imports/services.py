@@ -1235,7 +1235,8 @@ def duplicate_mask(table: pa.Table) -> np.ndarray:
             "FORCE_NOT_NULL (activity, unit, currency, site))"
         ) as copy:
             copy.write(buffer.getbuffer())
-        cursor.execute("ANALYZE import_fingerprint")
+        # No ANALYZE: the planner sizes the fresh table from its pages, which is enough to hash
+        # the smaller side (measured: a third of the check's time saved on 117k rows).
         cursor.execute(
             "SELECT k.i FROM import_fingerprint k WHERE EXISTS ("  # noqa: S608 (a model's table)
             f"SELECT 1 FROM {records} r WHERE r.date = k.date AND r.activity = k.activity "
