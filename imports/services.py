@@ -943,6 +943,8 @@ STOPPED_MESSAGE = (
     "Retry it."
 )
 
+WORKER_GONE_MESSAGE = "Its worker stopped; nothing was written. Retry it."
+
 
 def _duplicates_message(n: int) -> str:
     return (
@@ -1100,6 +1102,8 @@ class _Lease:
             self._thread.join(timeout=HEARTBEAT_SECONDS + 5)
 
     def check(self) -> None:
+        if not self.lost and os.getppid() != self._parent:
+            self.lost = WORKER_GONE_MESSAGE
         if self.lost:
             raise LeaseLostError(self.lost)
 
@@ -1110,7 +1114,7 @@ class _Lease:
         try:
             while not self._stop.wait(0.5):
                 if os.getppid() != self._parent:
-                    self.lost = "Its worker stopped; nothing was written. Retry it."
+                    self.lost = WORKER_GONE_MESSAGE
                     return
                 if time.monotonic() - renewed < HEARTBEAT_SECONDS:
                     continue
