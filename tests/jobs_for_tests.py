@@ -65,3 +65,10 @@ def _pause_copy() -> None:
 
     write_csv.paused = True  # type: ignore[attr-defined]
     pacsv.write_csv = write_csv
+
+
+def note_failure(*, label: str, reason: str) -> None:
+    """An on_failure handler: one marker user named after the failed job and its reason."""
+    User.objects.create_user(
+        f"failed-{label}@{MARKER_DOMAIN}", None, full_name=reason[:100], role=Role.VIEWER
+    )
