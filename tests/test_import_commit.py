@@ -226,6 +226,30 @@ def test_it_sweeps_a_commit_whose_lease_ran_out(diesel: Any) -> None:
     assert "Retry" in swept.error
 
 
+def test_it_writes_nothing_when_the_run_was_swept_during_the_copy(
+    diesel: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    import imports.services
+
+    settings.JOBS_IN_PROCESS = True
+    run = _validated(SIX_ROWS)
+    remember = imports.services.factor_choices_remember
+
+    def swept_meanwhile(*args: Any) -> None:
+        remember(*args)  # the records are copied by now
+        assert import_runs_sweep(now=timezone.now() + dt.timedelta(hours=1)) == 1
+
+    monkeypatch.setattr(imports.services, "factor_choices_remember", swept_meanwhile)
+    with schema_context("acme"), django_capture_on_commit_callbacks(execute=True):
+        assert import_run_start_commit(run=run, user=None)
+    failed = _run(run.id)
+    assert (failed.status, _records(run.id)) == (ImportStatus.FAILED, 0)
+    assert "Retry" in failed.error
+
+
 def test_it_sweeps_every_tenant_from_the_command(diesel: Any, capsys: Any) -> None:
     run = _validated(SIX_ROWS)
     _acme(
