@@ -1067,6 +1067,23 @@ def import_runs_sweep(*, now: datetime | None = None) -> int:
     return swept
 
 
+def import_runs_sweep_all() -> dict[str, int]:
+    """import_runs_sweep in every tenant: {schema: runs failed} for the tenants that had any."""
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from tenants.models import Tenant
+
+    swept = {}
+    schemas = Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list(
+        "schema_name", flat=True
+    )
+    for schema in list(schemas):
+        with schema_context(schema):
+            if n := import_runs_sweep():
+                swept[schema] = n
+    return swept
+
+
 class LeaseLostError(RuntimeError):
     """The commit job lost its run: its worker is gone, or the run was failed by the sweeper."""
 

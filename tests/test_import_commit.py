@@ -262,6 +262,25 @@ def test_it_sweeps_every_tenant_from_the_command(diesel: Any, capsys: Any) -> No
     assert _run(run.id).status == ImportStatus.FAILED
 
 
+@needs_redis
+def test_it_sweeps_with_the_workers_maintenance(diesel: Any) -> None:
+    import django_rq
+
+    from factortrace.worker import MAINTENANCE_INTERVAL, Worker
+
+    run = _validated(SIX_ROWS)
+    _acme(
+        lambda: ImportRun.objects.filter(id=run.id).update(
+            status=ImportStatus.COMMITTING, lease_until=timezone.now() - dt.timedelta(seconds=1)
+        )
+    )
+    queue = django_rq.get_queue("imports")
+    worker = Worker([queue], connection=queue.connection)
+    assert worker.maintenance_interval == MAINTENANCE_INTERVAL
+    worker.run_maintenance_tasks()
+    assert _run(run.id).status == ImportStatus.FAILED
+
+
 def test_it_stops_polling_and_offers_retry_when_the_job_died(
     alice: Client, diesel: Any, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
