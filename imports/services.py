@@ -1264,7 +1264,10 @@ def duplicate_mask(table: pa.Table) -> np.ndarray:
             "AND r.unit = k.unit AND r.currency = k.currency AND r.site = k.site "
             "AND r.quantity IS NOT DISTINCT FROM k.quantity "
             "AND r.amount IS NOT DISTINCT FROM k.amount "
-            "AND r.period_end IS NOT DISTINCT FROM k.period_end)"
+            "AND r.period_end IS NOT DISTINCT FROM k.period_end "
+            # Only the records of the file's dates are hashed (the date index finds them).
+            "AND r.date BETWEEN %s AND %s)",
+            [bounds["min"], bounds["max"]],
         )
         found = [r[0] for r in cursor.fetchall()]
         cursor.execute("DROP TABLE pg_temp.import_fingerprint")
