@@ -6,6 +6,10 @@ schema once the current transaction commits. Jobs take ids, never model instance
 returns to public. A job without a schema fails: nothing defaults to public. Jobs that work on the
 shared library (factor ingestion) say so explicitly with `enqueue_public`.
 
+A job may name an `on_failure` function of the same module rules: it runs in the same schema
+with the job's ids and a `reason` when the job raises, times out, or its work-horse dies
+(`factortrace.worker.Worker` runs the callback for a killed horse too, which rq does not).
+
 Without Redis (JOBS_IN_PROCESS), the same runner is called in-process after commit.
 """
 
@@ -52,14 +56,21 @@ def _check_ids(ids: dict[str, Any]) -> None:
 
 
 def enqueue_for_tenant(
-    func: JobFunc, *, schema_name: str, queue: str = "default", **ids: Any
+    func: JobFunc,
+    *,
+    schema_name: str,
+    queue: str = "default",
+    on_failure: JobFunc | None = None,
+    **ids: Any,
 ) -> None:
-    """Queue func(**ids) to run in the tenant `schema_name` after the current transaction commits."""
+    """Queue func(**ids) to run in the tenant `schema_name` after the current transaction commits;
+    `on_failure(**ids, reason=...)` runs in the same schema if the job fails or its worker dies."""
     if not schema_name or schema_name == settings.PUBLIC_SCHEMA_NAME:
         raise JobSchemaError("enqueue_for_tenant needs a tenant schema_name, not public or empty.")
     _check_ids(ids)
     path = _func_path(func)
-    transaction.on_commit(lambda: _dispatch(path, schema_name, ids, queue))
+    failure = _func_path(on_failure) if on_failure is not None else None
+    transaction.on_commit(lambda: _dispatch(path, schema_name, ids, queue, failure))
 
 
 def enqueue_public(func: JobFunc, *, queue: str = "default", **ids: Any) -> None:
@@ -69,16 +80,23 @@ def enqueue_public(func: JobFunc, *, queue: str = "default", **ids: Any) -> None
     transaction.on_commit(lambda: _dispatch(path, settings.PUBLIC_SCHEMA_NAME, ids, queue))
 
 
-def _dispatch(path: str, schema_name: str, ids: dict[str, Any], queue: str) -> None:
+def _dispatch(
+    path: str, schema_name: str, ids: dict[str, Any], queue: str, failure: str | None = None
+) -> None:
     if settings.JOBS_IN_PROCESS:
         # The runner ends on public, as a worker must; the requesting code continues in its tenant.
         caller = tenant_connection().tenant
         try:
             run_in_schema(path, schema_name, ids)
+        except Exception as exc:
+            if failure is not None:
+                run_in_schema(failure, schema_name, {**ids, "reason": repr(exc)})
+            raise
         finally:
             tenant_connection().set_tenant(caller)
         return
     import django_rq
+    from rq import Callback
 
     django_rq.get_queue(queue).enqueue(
         run_in_schema,
@@ -87,7 +105,19 @@ def _dispatch(path: str, schema_name: str, ids: dict[str, Any], queue: str) -> N
         ids,
         job_timeout=3600,
         description=f"{path} [{schema_name}]",
+        meta={"on_failure": failure} if failure else None,
+        on_failure=Callback(job_failed) if failure else None,
     )
+
+
+def job_failed(job: Any, connection: Any, *exc_info: Any) -> None:
+    """rq failure callback: run the job's own `on_failure` in its schema with the job's ids."""
+    failure = (job.meta or {}).get("on_failure")
+    if not failure:
+        return
+    _path, schema_name, ids = job.args
+    exc = exc_info[1] if len(exc_info) > 1 else None
+    run_in_schema(failure, schema_name, {**ids, "reason": repr(exc)})
 
 
 def run_in_schema(path: str, schema_name: str, ids: dict[str, Any]) -> Any:

@@ -205,3 +205,20 @@ def parse_factor_choice(value: str) -> tuple[int | None, int | None]:
     if kind not in {"lib", "sup"} or not number.isdigit():
         raise ValueError(f"{value!r} is not a factor choice")
     return (int(number), None) if kind == "lib" else (None, int(number))
+
+
+class CommitForm(forms.Form):
+    """The import step's choices: invalid rows left for later, rows already in the inventory."""
+
+    allow_partial = forms.BooleanField(required=False)
+    duplicates = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Ask me"),
+            ("skip", "Skip the rows already in the inventory"),
+            ("import", "Import them anyway"),
+        ],
+        error_messages={
+            "invalid_choice": "Choose to skip the rows already imported or to import them."
+        },
+    )

@@ -14,6 +14,9 @@ class ImportStatus(models.TextChoices):
     VALIDATED = "validated", "Validated"
     COMMITTING = "committing", "Committing"
     COMMITTED = "committed", "Committed"
+    # The valid rows are in the inventory; the invalid ones wait in the run to be fixed and
+    # imported later into the same run.
+    PARTIAL = "partial", "Partly imported"
     FAILED = "failed", "Failed"
     UNDONE = "undone", "Undone"
 
@@ -65,9 +68,16 @@ class ImportRun(models.Model):
     records_created = models.PositiveIntegerField(default=0)
     kg_co2e = models.FloatField(null=True, blank=True)
 
+    # Rows found already in the inventory (same date, activity, quantity, unit and site) at the
+    # last check.
+    rows_duplicate = models.PositiveIntegerField(default=0)
+
     progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    # The commit job's lease: set when the commit is claimed, renewed by the job's heartbeat. A
+    # COMMITTING run whose lease ran out has lost its job (worker killed); the sweeper fails it.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

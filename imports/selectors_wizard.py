@@ -15,8 +15,16 @@ from imports.models import ImportRun, ImportStatus, RowError
 
 # Statuses in which the wizard still changes the run; later ones are read-only.
 EDITABLE = frozenset(
-    {ImportStatus.UPLOADED, ImportStatus.MAPPED, ImportStatus.VALIDATED, ImportStatus.FAILED}
+    {
+        ImportStatus.UPLOADED,
+        ImportStatus.MAPPED,
+        ImportStatus.VALIDATED,
+        ImportStatus.FAILED,
+        ImportStatus.PARTIAL,
+    }
 )
+# Statuses with checked rows: the check, factor and import steps are open.
+CHECKED = frozenset({ImportStatus.VALIDATED, ImportStatus.FAILED, ImportStatus.PARTIAL})
 FINISHED = frozenset({ImportStatus.COMMITTED, ImportStatus.UNDONE})
 
 
@@ -58,7 +66,7 @@ def resume_step(run: ImportRun) -> str:
         return "preview"
     if run.status == ImportStatus.VALIDATED and run.rows_invalid == 0 and run.rows_valid:
         return "factors"
-    if run.status in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+    if run.status in CHECKED:
         return "results"
     return "commit"
 
@@ -67,12 +75,15 @@ def reachable_steps(run: ImportRun) -> set[str]:
     """Steps a user may open for this run now."""
     if run.status not in EDITABLE:
         return {"commit"} if run.status == ImportStatus.COMMITTING else set()
+    if run.status == ImportStatus.PARTIAL:
+        # Its sheet and columns are fixed by the records already imported.
+        return {"results", "factors", "commit"}
     steps = {"mapping"}
     if has_sheet_step(run):
         steps.add("sheet")
     if run.status != ImportStatus.UPLOADED:
         steps.add("preview")
-    if run.status in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+    if run.status in CHECKED:
         steps |= {"results", "factors", "commit"}
     return steps
 

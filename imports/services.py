@@ -14,12 +14,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ import pyarrow.csv as pacsv
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -240,6 +243,7 @@ def duplicate_runs(run: ImportRun) -> QuerySet[ImportRun]:
 
 
 def import_run_set_sheet(*, run: ImportRun, sheet: str) -> ImportRun:
+    _ensure_mapping_editable(run)
     sheets = run.detected.get("sheets") or []
     if sheet not in sheets:
         raise ImportInputError(
@@ -251,7 +255,11 @@ def import_run_set_sheet(*, run: ImportRun, sheet: str) -> ImportRun:
     run.detected = read.metadata()
     run.fixes = {}
     _apply_template_or_suggestion(run, read)
-    run.save(update_fields=["sheet", "detected", "fixes", "mapping", "template", "status"])
+    with transaction.atomic():
+        new_status = run.status
+        _lock_status(run, _ensure_mapping_editable)
+        run.status = new_status
+        run.save(update_fields=["sheet", "detected", "fixes", "mapping", "template", "status"])
     return run
 
 
@@ -264,13 +272,14 @@ def import_run_set_mapping(
     *, run: ImportRun, mapping: Mapping, template_name: str | None, user: User | None
 ) -> ImportRun:
     """Check the mapping against the file, store it, and optionally save it as a named template."""
-    _ensure_editable(run)
+    _ensure_mapping_editable(run)
     read = import_run_read(run)
     try:
         mapping.check(read.headers)
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
     with transaction.atomic():
+        _lock_status(run, _ensure_mapping_editable)
         run.mapping = mapping.to_dict()
         run.status = ImportStatus.MAPPED
         if template_name:
@@ -295,10 +304,43 @@ def import_run_preview(run: ImportRun, n: int = 10) -> dict[str, Any]:
     return preview(frame, mapping, n=n, native_numbers=natives)
 
 
+# Statuses in which rows may be checked and fixed (a partly imported run's remaining rows too).
+VALIDATABLE = frozenset(
+    {
+        ImportStatus.UPLOADED,
+        ImportStatus.MAPPED,
+        ImportStatus.VALIDATED,
+        ImportStatus.FAILED,
+        ImportStatus.PARTIAL,
+    }
+)
+
+
 def _ensure_editable(run: ImportRun) -> None:
-    if run.status in {ImportStatus.COMMITTING, ImportStatus.COMMITTED, ImportStatus.UNDONE}:
+    if run.status not in VALIDATABLE:
         raise ImportInputError(
             f"This import is {run.get_status_display().lower()}; start a new upload to change it.",
+            code="locked",
+        )
+
+
+def _lock_status(run: ImportRun, ensure: Callable[[ImportRun], None]) -> str:
+    """Lock the run's row (in the caller's transaction) and check its current status with
+    `ensure`: a status change is only written over the status it was decided on."""
+    run.status = (
+        ImportRun.objects.select_for_update().values_list("status", flat=True).get(id=run.id)
+    )
+    ensure(run)
+    return run.status
+
+
+def _ensure_mapping_editable(run: ImportRun) -> None:
+    """A partly imported run keeps its sheet and columns: its records were read with them."""
+    _ensure_editable(run)
+    if run.status == ImportStatus.PARTIAL:
+        raise ImportInputError(
+            "Part of this file is imported: its sheet and columns stay as they were. Fix the "
+            "remaining rows, or undo the import to start over.",
             code="locked",
         )
 
@@ -785,7 +827,10 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
     """Validate and calculate the whole file; store the counts and the row errors on the run."""
     _ensure_editable(run)
     prepared = _prepare_run(run)
+    to_import, n_duplicates = count_duplicates(prepared, run_id=run.id)
     with transaction.atomic():
+        # Under the run's row lock: a commit claimed meanwhile is never reset to checked.
+        status = _lock_status(run, _ensure_editable)
         RowError.objects.filter(run=run).delete()
         errors = prepared.errors.head(MAX_STORED_ERRORS)
         RowError.objects.bulk_create(
@@ -808,8 +853,10 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
         run.rows_invalid = prepared.n_invalid
         run.rows_skipped = len((run.detected or {}).get("skipped", []))
         run.kg_co2e = prepared.kg_co2e
+        run.rows_duplicate = n_duplicates
         run.detected = {
             **run.detected,
+            "rows_to_import": to_import,
             "errors_total": len(prepared.errors),
             "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
             "notes": prepared.result.notes,
@@ -819,13 +866,17 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
             # re-read the same way.
             "read_options": prepared.result.detected_options().to_dict(),
         }
-        run.status = ImportStatus.VALIDATED
+        # A partly imported run stays so: its records are in the inventory.
+        run.status = (
+            ImportStatus.PARTIAL if status == ImportStatus.PARTIAL else ImportStatus.VALIDATED
+        )
         run.save(
             update_fields=[
                 "rows_total",
                 "rows_valid",
                 "rows_invalid",
                 "rows_skipped",
+                "rows_duplicate",
                 "kg_co2e",
                 "detected",
                 "status",
@@ -892,98 +943,447 @@ def factor_choice_set(
 # commit
 
 
+# Rows already in the inventory: "refuse" stops the commit and asks, "skip" leaves them out,
+# "import" writes them again (the user says they are distinct activities).
+DUPLICATES_REFUSE, DUPLICATES_SKIP, DUPLICATES_IMPORT = "refuse", "skip", "import"
+DUPLICATE_CHOICES = (DUPLICATES_REFUSE, DUPLICATES_SKIP, DUPLICATES_IMPORT)
+# Runs a commit can be claimed from: checked, or partly imported with rows fixed since.
+COMMITTABLE = (ImportStatus.VALIDATED, ImportStatus.PARTIAL)
+# A queued commit may wait this long for a worker; a running one renews its lease every
+# HEARTBEAT_SECONDS for LEASE_SECONDS. A lease that runs out means the job died.
+QUEUED_LEASE_SECONDS = 15 * 60
+LEASE_SECONDS = 60
+HEARTBEAT_SECONDS = 5
+STOPPED_MESSAGE = (
+    "The import stopped before it finished (its worker was interrupted); nothing was written. "
+    "Retry it."
+)
+
+WORKER_GONE_MESSAGE = "Its worker stopped; nothing was written. Retry it."
+
+
+def _duplicates_message(n: int) -> str:
+    return (
+        f"{n:,} row{'s are' if n != 1 else ' is'} already in your inventory (same date, activity, "
+        "quantity, unit and site). Choose to skip them or to import them anyway."
+    )
+
+
 def import_run_start_commit(
-    *, run: ImportRun, user: User | None, allow_partial: bool = False
+    *,
+    run: ImportRun,
+    user: User | None,
+    allow_partial: bool = False,
+    duplicates: str = DUPLICATES_REFUSE,
 ) -> bool:
-    """Queue the commit job once. False when the run is not ready (already queued or committed)."""
-    if run.status != ImportStatus.VALIDATED:
+    """Claim the run's commit and queue its job, exactly once.
+
+    The claim is one conditional UPDATE (checked or partly imported -> committing); of N
+    concurrent requests one changes the row and queues the job, the others get False.
+    """
+    if duplicates not in DUPLICATE_CHOICES:
+        raise ImportInputError("Choose what to do with rows already imported.", code="invalid")
+    if run.status not in COMMITTABLE:
         return False
+    if run.status == ImportStatus.PARTIAL and not (run.detected or {}).get("rows_to_import"):
+        return False  # nothing new since the last commit: fix rows and check them first
     if run.rows_invalid and not allow_partial:
         raise ImportInputError(
             f"{run.rows_invalid} rows still have errors. Fix them, or choose to import only the "
             f"{run.rows_valid} valid rows.",
             code="invalid_rows",
         )
-    claimed = ImportRun.objects.filter(id=run.id, status=ImportStatus.VALIDATED).update(
+    if run.rows_duplicate and duplicates == DUPLICATES_REFUSE:
+        raise ImportInputError(_duplicates_message(run.rows_duplicate), code="duplicates")
+    claimed = ImportRun.objects.filter(id=run.id, status__in=COMMITTABLE).update(
         status=ImportStatus.COMMITTING,
         progress=1,
         progress_message="Queued",
         committed_by=user,
         error="",
+        lease_until=timezone.now() + timedelta(seconds=QUEUED_LEASE_SECONDS),
     )
     if claimed != 1:
         return False
+    # The choices, for the Retry button of a run whose job dies.
+    detected = ImportRun.objects.values_list("detected", flat=True).get(id=run.id) or {}
+    ImportRun.objects.filter(id=run.id).update(
+        detected={
+            **detected,
+            "commit": {"allow_partial": allow_partial, "duplicates": duplicates},
+        }
+    )
     enqueue_for_tenant(
         import_run_commit_job,
         schema_name=current_schema(),
         queue="imports",
+        on_failure=import_run_commit_failed,
         run_id=run.id,
         allow_partial=allow_partial,
+        duplicates=duplicates,
     )
     return True
 
 
+def commit_options(run: ImportRun) -> dict[str, Any]:
+    """The choices of the run's last commit (for its Retry button)."""
+    stored = (run.detected or {}).get("commit") or {}
+    return {
+        "allow_partial": bool(stored.get("allow_partial")),
+        "duplicates": stored.get("duplicates") or DUPLICATES_REFUSE,
+    }
+
+
 def _progress(run_id: int, percent: int, message: str) -> None:
-    ImportRun.objects.filter(id=run_id).update(progress=percent, progress_message=message[:200])
+    ImportRun.objects.filter(id=run_id, status=ImportStatus.COMMITTING).update(
+        progress=percent,
+        progress_message=message[:200],
+        lease_until=timezone.now() + timedelta(seconds=LEASE_SECONDS),
+    )
 
 
-def import_run_commit_job(*, run_id: int, allow_partial: bool = False) -> dict[str, Any]:
+def _failed_status() -> Case:
+    # A run with records from an earlier commit stays partly imported; the error says what failed.
+    return Case(
+        When(records_created__gt=0, then=Value(ImportStatus.PARTIAL)),
+        default=Value(ImportStatus.FAILED),
+    )
+
+
+def import_run_fail(*, run_id: int, message: str) -> bool:
+    """Mark a committing run failed (retryable), from the job, its failure callback or the sweeper.
+    Only a COMMITTING run changes; True if this call changed it."""
+    changed = ImportRun.objects.filter(id=run_id, status=ImportStatus.COMMITTING).update(
+        status=_failed_status(), error=message, progress=0, progress_message="", lease_until=None
+    )
+    return changed == 1
+
+
+def import_run_commit_failed(*, run_id: int, reason: str = "", **_: Any) -> None:
+    """The commit job's failure callback: its process raised, timed out or was killed."""
+    if import_run_fail(run_id=run_id, message=STOPPED_MESSAGE):
+        logger.warning("import commit job died", extra={"run": run_id, "reason": reason})
+
+
+def import_runs_sweep(*, now: datetime | None = None) -> int:
+    """Fail the committing runs of this tenant whose lease ran out (their job is gone)."""
+    now = now or timezone.now()
+    stale = ImportRun.objects.filter(status=ImportStatus.COMMITTING).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    )
+    swept = stale.update(
+        status=_failed_status(),
+        error=STOPPED_MESSAGE,
+        progress=0,
+        progress_message="",
+        lease_until=None,
+    )
+    if swept:
+        logger.warning("stale import commits failed", extra={"runs": swept})
+    return swept
+
+
+def import_runs_sweep_all() -> dict[str, int]:
+    """import_runs_sweep in every tenant: {schema: runs failed} for the tenants that had any."""
+    from django_tenants.utils import get_public_schema_name, schema_context
+
+    from tenants.models import Tenant
+
+    swept = {}
+    schemas = Tenant.objects.exclude(schema_name=get_public_schema_name()).values_list(
+        "schema_name", flat=True
+    )
+    for schema in list(schemas):
+        with schema_context(schema):
+            if n := import_runs_sweep():
+                swept[schema] = n
+    return swept
+
+
+class LeaseLostError(RuntimeError):
+    """The commit job lost its run: its worker is gone, or the run was failed by the sweeper."""
+
+
+class _Lease:
+    """Renews a committing run's lease from a thread with its own connection while the job works.
+
+    It also notices that the job should stop: the worker that forked this work-horse died, or the
+    run is no longer committing (swept). `check()` raises then, so the write rolls back. Inside an
+    atomic block (in-process jobs, tests) no thread runs: another connection could not see the run.
+    """
+
+    def __init__(self, run_id: int, schema_name: str) -> None:
+        self.run_id = run_id
+        self.table = (
+            f"{connection.ops.quote_name(schema_name)}."
+            f"{connection.ops.quote_name(ImportRun._meta.db_table)}"
+        )
+        self.lost = ""
+        self._parent = os.getppid()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _Lease:
+        if not connection.in_atomic_block:
+            self._thread = threading.Thread(target=self._beat, name="import-lease", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=HEARTBEAT_SECONDS + 5)
+
+    def check(self) -> None:
+        if not self.lost and os.getppid() != self._parent:
+            self.lost = WORKER_GONE_MESSAGE
+        if self.lost:
+            raise LeaseLostError(self.lost)
+
+    def _beat(self) -> None:
+        from django.db import connection as own  # this thread's connection
+
+        renewed = time.monotonic()
+        try:
+            while not self._stop.wait(0.5):
+                if os.getppid() != self._parent:
+                    self.lost = WORKER_GONE_MESSAGE
+                    return
+                if time.monotonic() - renewed < HEARTBEAT_SECONDS:
+                    continue
+                with own.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {self.table} SET lease_until = now() + make_interval(secs => %s) "  # noqa: S608 (quoted names)
+                        "WHERE id = %s AND status = %s",
+                        [LEASE_SECONDS, self.run_id, ImportStatus.COMMITTING.value],
+                    )
+                    if cursor.rowcount != 1:
+                        self.lost = STOPPED_MESSAGE
+                        return
+                renewed = time.monotonic()
+        except Exception:
+            logger.exception("import lease heartbeat failed", extra={"run": self.run_id})
+        finally:
+            own.close()
+
+
+def import_run_commit_job(
+    *, run_id: int, allow_partial: bool = False, duplicates: str = DUPLICATES_REFUSE
+) -> dict[str, Any]:
     """The commit job: redo the preparation from the stored file and write every record at once."""
     run = ImportRun.objects.get(id=run_id)
-    if run.status == ImportStatus.COMMITTED:
-        return {"status": "committed", "records": run.records_created}
+    if run.status in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}:
+        return {"status": run.status, "records": run.records_created}
     if run.status != ImportStatus.COMMITTING:
         return {"status": run.status, "records": 0}
     try:
-        _progress(run_id, 10, "Reading the file")
-        prepared = _prepare_run(run)
-        _progress(run_id, 60, "Calculating emissions")
-        if prepared.n_invalid and not allow_partial:
-            raise ImportInputError(f"{prepared.n_invalid} rows have errors; nothing was imported.")
-        _progress(run_id, 75, f"Writing {prepared.n_valid:,} records")
-        written = import_run_write(run_id=run.id, prepared=prepared)
+        with _Lease(run_id, current_schema()) as lease:
+            _progress(run_id, 10, "Reading the file")
+            prepared = _prepare_run(run)
+            _progress(run_id, 60, "Calculating emissions")
+            if prepared.n_invalid and not allow_partial:
+                raise ImportInputError(
+                    f"{prepared.n_invalid} rows have errors; nothing was imported."
+                )
+            lease.check()
+            _progress(run_id, 75, f"Writing {prepared.n_valid:,} records")
+            written = import_run_write(
+                run_id=run.id, prepared=prepared, duplicates=duplicates, checkpoint=lease.check
+            )
     except Exception as exc:
         message = (
-            exc.message
+            str(exc)
+            if isinstance(exc, LeaseLostError)
+            else exc.message
             if isinstance(exc, ImportInputError)
             else "The import failed; nothing was written."
         )
         logger.exception("import commit failed", extra={"run": run_id})
-        ImportRun.objects.filter(id=run_id, status=ImportStatus.COMMITTING).update(
-            status=ImportStatus.FAILED, error=message, progress=0, progress_message=""
-        )
+        import_run_fail(run_id=run_id, message=message)
         return {"status": "failed", "error": message}
     return {"status": "committed", "records": written}
 
 
-def import_run_write(*, run_id: int, prepared: Prepared) -> int:
-    """Write a prepared run's records in one transaction (COPY) and mark it committed.
+FINGERPRINT_COLUMNS = (
+    "date",
+    "period_end",
+    "activity",
+    "quantity",
+    "unit",
+    "amount",
+    "currency",
+    "site",
+)
 
-    Idempotent: a run that is not COMMITTING, or already has records, writes nothing again.
-    """
-    with transaction.atomic():
-        locked = ImportRun.objects.select_for_update().get(id=run_id)
-        if (
-            locked.status != ImportStatus.COMMITTING
-            or ActivityRecord.objects.filter(import_run=locked).exists()
-        ):
-            return locked.records_created
-        calculations, frame = records_frame(
-            prepared, run_id=locked.id, user_id=locked.committed_by_id
+
+def _committed_rows_excluded(table: pa.Table, run_id: int | None) -> pa.Table:
+    """The rows of `table` this run has not imported yet (a partly imported run's fixed rows)."""
+    if run_id is None or table.num_rows == 0:
+        return table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source_row FROM {ActivityRecord._meta.db_table} WHERE import_run_id = %s",  # noqa: S608 (a model's table)
+            [run_id],
         )
-        written = copy_records(frame)
-        factor_choices_remember(prepared.choices, locked.committed_by_id)
-        locked.status = ImportStatus.COMMITTED
-        locked.records_created = written
-        locked.rows_total = prepared.n_rows
-        locked.rows_valid = prepared.n_valid
-        locked.rows_invalid = prepared.n_invalid
-        locked.kg_co2e = float(pc.sum(frame["kg_co2e"]).as_py() or 0.0) if written else 0.0
-        locked.committed_at = timezone.now()
-        locked.progress = 100
-        locked.progress_message = f"Imported {written:,} records"
-        locked.detected = {**locked.detected, "calculations": calculations}
-        locked.save()
+        done = [r[0] for r in cursor.fetchall()]
+    if not done:
+        return table
+    keep = pc.invert(pc.is_in(table["source_row"], value_set=pa.array(done, type=pa.int64())))
+    return table.filter(keep)
+
+
+def duplicate_mask(table: pa.Table) -> np.ndarray:
+    """Which rows of a records table are already in the inventory: a record with the same
+    fingerprint (date, period end, activity, quantity or amount, unit or currency, site).
+
+    Computed in SQL against the records (manual ones too): the rows' fingerprints go to a
+    temporary table by COPY and one hash semi-join answers. When no record falls in the file's
+    date range, nothing is sent.
+    """
+    n = table.num_rows
+    mask = np.zeros(n, dtype=bool)
+    if n == 0:
+        return mask
+    bounds = pc.min_max(table["date"]).as_py()
+    records = ActivityRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {records} WHERE date BETWEEN %s AND %s)",  # noqa: S608 (a model's table)
+            [bounds["min"], bounds["max"]],
+        )
+        if not cursor.fetchone()[0]:
+            return mask
+    keys = table.select(list(FINGERPRINT_COLUMNS)).add_column(
+        0, "i", pa.array(np.arange(n, dtype=np.int64))
+    )
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        keys, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_fingerprint")
+        cursor.execute(
+            "CREATE TEMP TABLE import_fingerprint (i bigint, date date, period_end date, "
+            "activity text, quantity double precision, unit text, amount double precision, "
+            "currency text, site text) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(
+            "COPY import_fingerprint FROM STDIN WITH (FORMAT csv, "
+            "FORCE_NOT_NULL (activity, unit, currency, site))"
+        ) as copy:
+            copy.write(buffer.getbuffer())
+        # No ANALYZE: the planner sizes the fresh table from its pages, which is enough to hash
+        # the smaller side (measured: a third of the check's time saved on 117k rows).
+        cursor.execute(
+            "SELECT k.i FROM import_fingerprint k WHERE EXISTS ("  # noqa: S608 (a model's table)
+            f"SELECT 1 FROM {records} r WHERE r.date = k.date AND r.activity = k.activity "
+            "AND r.unit = k.unit AND r.currency = k.currency AND r.site = k.site "
+            "AND r.quantity IS NOT DISTINCT FROM k.quantity "
+            "AND r.amount IS NOT DISTINCT FROM k.amount "
+            "AND r.period_end IS NOT DISTINCT FROM k.period_end "
+            # Only the records of the file's dates are hashed (the date index finds them).
+            "AND r.date BETWEEN %s AND %s)",
+            [bounds["min"], bounds["max"]],
+        )
+        found = [r[0] for r in cursor.fetchall()]
+        cursor.execute("DROP TABLE pg_temp.import_fingerprint")
+    mask[found] = True
+    return mask
+
+
+def count_duplicates(prepared: Prepared, *, run_id: int | None = None) -> tuple[int, int]:
+    """(rows this run would import, how many of them are already in the inventory)."""
+    if prepared.n_valid == 0:
+        return 0, 0
+    _, table = records_frame(prepared, run_id=run_id, user_id=None)
+    table = _committed_rows_excluded(table, run_id)
+    return table.num_rows, int(duplicate_mask(table).sum())
+
+
+def _commit_lock() -> None:
+    """Serialise the commits of one tenant, so each one's duplicate check sees every record the
+    others wrote (a transaction-level advisory lock, released at commit or rollback)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"imports.commit:{current_schema()}"]
+        )
+
+
+def import_run_write(
+    *,
+    run_id: int,
+    prepared: Prepared,
+    duplicates: str = DUPLICATES_REFUSE,
+    checkpoint: Callable[[], None] | None = None,
+) -> int:
+    """Write a prepared run's new records in one transaction (COPY) and mark it imported.
+
+    Rows this run imported before (fix later) are not written again; rows already in the
+    inventory are refused (ImportInputError, nothing written), skipped or written, as chosen.
+    The run ends committed, or partly imported while invalid rows remain. The status changes with
+    a conditional UPDATE: a run no longer committing (swept) rolls everything back.
+    """
+    check = checkpoint or (lambda: None)
+    with transaction.atomic():
+        _commit_lock()
+        run = ImportRun.objects.get(id=run_id)
+        if run.status != ImportStatus.COMMITTING:
+            return 0
+        if prepared.n_valid:
+            calculations, table = records_frame(
+                prepared, run_id=run.id, user_id=run.committed_by_id
+            )
+        else:
+            calculations, table = {}, pa.table({c: pa.nulls(0) for c in RECORD_COLUMNS})
+        table = _committed_rows_excluded(table, run.id)
+        found = duplicate_mask(table)
+        n_duplicates = int(found.sum())
+        if n_duplicates and duplicates == DUPLICATES_REFUSE:
+            raise ImportInputError(
+                _duplicates_message(n_duplicates) + " Nothing was written.", code="duplicates"
+            )
+        if n_duplicates and duplicates == DUPLICATES_SKIP:
+            table = table.filter(pa.array(~found))
+        check()
+        written = copy_records(table, checkpoint=check)
+        factor_choices_remember(prepared.choices, run.committed_by_id)
+        check()
+        kg = float(pc.sum(table["kg_co2e"]).as_py() or 0.0) if written else 0.0
+        if run.records_created:
+            # A partly imported run: its total covers every record it holds.
+            kg = float(
+                ActivityRecord.objects.filter(import_run_id=run.id).aggregate(s=Sum("kg_co2e"))["s"]
+                or 0.0
+            )
+        total = run.records_created + written
+        skipped = n_duplicates if duplicates == DUPLICATES_SKIP else 0
+        status = ImportStatus.PARTIAL if prepared.n_invalid else ImportStatus.COMMITTED
+        message = f"Imported {written:,} records" + (
+            f"; {skipped:,} already in the inventory were skipped" if skipped else ""
+        )
+        updated = ImportRun.objects.filter(id=run.id, status=ImportStatus.COMMITTING).update(
+            status=status,
+            records_created=total,
+            rows_total=prepared.n_rows,
+            rows_valid=prepared.n_valid,
+            rows_invalid=prepared.n_invalid,
+            rows_duplicate=0,
+            kg_co2e=kg,
+            committed_at=timezone.now(),
+            progress=100,
+            progress_message=message,
+            lease_until=None,
+            error="",
+            detected={
+                **run.detected,
+                "calculations": {**run.detected.get("calculations", {}), **calculations},
+                "duplicates_skipped": skipped,
+                # Every valid row is in now; fixed rows count again at the next check.
+                "rows_to_import": 0,
+            },
+        )
+        if updated != 1:
+            raise LeaseLostError(STOPPED_MESSAGE)
     return written
 
 
@@ -1216,7 +1616,7 @@ def _existing_rows(table_name: str) -> int:
     return max(int(row[0]) if row else 0, 0)
 
 
-def copy_records(table: pa.Table) -> int:
+def copy_records(table: pa.Table, *, checkpoint: Callable[[], None] | None = None) -> int:
     """Write record rows with one COPY, as CSV made by Arrow (no per-row Python).
 
     A second thread formats the next batch while this one streams the previous batch to the
@@ -1260,6 +1660,8 @@ def copy_records(table: pa.Table) -> int:
         pending = pool.submit(formatted, batches[0])
         for following in [*batches[1:], None]:
             data = pending.result()
+            if checkpoint is not None:
+                checkpoint()
             if following is not None:
                 pending = pool.submit(formatted, following)
             copy.write(data)
@@ -1274,7 +1676,7 @@ def import_run_undo(*, run: ImportRun, user: User | None) -> int:
     """Remove the records of a committed run (after the user confirmed); the run stays, marked undone."""
     with transaction.atomic():
         locked = ImportRun.objects.select_for_update().get(id=run.id)
-        if locked.status != ImportStatus.COMMITTED:
+        if locked.status not in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}:
             raise ImportInputError("Only a committed import can be undone.", code="not_committed")
         removed, _ = ActivityRecord.objects.filter(import_run=locked).delete()
         locked.status = ImportStatus.UNDONE

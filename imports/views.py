@@ -28,6 +28,7 @@ from factors.models import EmissionFactor
 from factors.picker import picker_context
 from imports.forms import (
     ApplyToAllForm,
+    CommitForm,
     ErrorFilterForm,
     FixCellForm,
     MappingForm,
@@ -39,6 +40,7 @@ from imports.forms import (
 from imports.models import ImportRun, ImportStatus
 from imports.pipeline import Mapping
 from imports.selectors_wizard import (
+    CHECKED,
     EDITABLE,
     error_columns,
     error_groups,
@@ -53,8 +55,10 @@ from imports.selectors_wizard import (
     wizard_steps,
 )
 from imports.services import (
+    DUPLICATES_REFUSE,
     ImportInputError,
     activity_suggestions,
+    commit_options,
     duplicate_runs,
     factor_choice_set,
     import_run_apply_to_all,
@@ -68,6 +72,7 @@ from imports.services import (
     import_run_suggestion,
     import_run_undo,
     import_run_validate,
+    import_runs_sweep,
     run_mapping,
 )
 from imports.services_ui import import_run_fix_cell_and_recount
@@ -124,8 +129,16 @@ def _wizard(run: ImportRun, step: str, request: HttpRequest, **extra: Any) -> di
     }
 
 
-def _locked(request: HttpRequest, run: ImportRun) -> HttpResponse | None:
-    """Runs being or already imported are read-only: send the user to the run's page."""
+def _locked(request: HttpRequest, run: ImportRun, *, columns: bool = False) -> HttpResponse | None:
+    """Runs being or already imported are read-only: send the user to the run's page. A partly
+    imported run keeps its sheet and columns (`columns`: a step that would change them)."""
+    if columns and run.status == ImportStatus.PARTIAL:
+        messages.info(
+            request,
+            "Part of this file is imported: its sheet and columns stay as they were. "
+            "Fix the remaining rows here.",
+        )
+        return redirect("import_results", run_id=run.id)
     if run.status in EDITABLE:
         return None
     messages.info(
@@ -253,7 +266,7 @@ def import_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @role_required(Role.EDITOR)
 def import_sheet(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
-    if (locked := _locked(request, run)) is not None:
+    if (locked := _locked(request, run, columns=True)) is not None:
         return locked
     sheets = run_sheets(run)
     form = SheetForm(request.POST or None, sheets=sheets, initial={"sheet": run.sheet})
@@ -293,7 +306,7 @@ def _samples(run: ImportRun, headers: list[str]) -> dict[str, list[str]]:
 @role_required(Role.EDITOR)
 def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
-    if (locked := _locked(request, run)) is not None:
+    if (locked := _locked(request, run, columns=True)) is not None:
         return locked
     headers = run_headers(run)
     suggestions = _suggestions(run)
@@ -339,7 +352,7 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_GET
 def import_preview(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
-    if (locked := _locked(request, run)) is not None:
+    if (locked := _locked(request, run, columns=True)) is not None:
         return locked
     if run.status == ImportStatus.UPLOADED:
         return redirect("import_mapping", run_id=run.id)
@@ -410,7 +423,7 @@ def import_results(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+    if run.status not in CHECKED:
         return redirect(resume_url(run))
     template = "imports/import_results.html"
     if _is_htmx(request):
@@ -495,7 +508,7 @@ def import_export(request: HttpRequest, run_id: int, fmt: str) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if fmt not in EXPORT_FORMATS:
         raise Http404("Invalid rows download as CSV or XLSX.")
-    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+    if run.status not in CHECKED:
         messages.info(request, "Check the rows first; then the invalid ones can be downloaded.")
         return redirect(resume_url(run))
     try:
@@ -630,7 +643,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+    if run.status not in CHECKED:
         return redirect(resume_url(run))
     errors: list[str] = []
     if request.method == "POST":
@@ -726,9 +739,18 @@ def import_factor_search(request: HttpRequest, run_id: int) -> HttpResponse:
 # commit, progress, undo
 
 
+def _rows_to_import(run: ImportRun) -> int:
+    """Rows the import step would write: a partly imported run's valid rows not in yet (cells
+    fixed since its last check included)."""
+    if run.status == ImportStatus.PARTIAL:
+        return max(run.rows_valid - run.records_created, 0)
+    return run.rows_valid
+
+
 @role_required(Role.EDITOR)
 def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
-    """Check every row once more (fixes and factors included), then queue the import job.
+    """Check every row once more (fixes and factors included), then claim the commit and queue
+    the job. Rows already in the inventory are counted and the user chooses: skip or import.
 
     A large file is not re-checked here: the job checks it again anyway, behind the progress bar,
     and stops with nothing written if rows have errors the user did not choose to skip.
@@ -738,37 +760,62 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
         return redirect("import_progress", run_id=run.id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
+    if run.status not in CHECKED:
         return redirect(resume_url(run))
     error = ""
-    if request.method == "POST":
-        allow_partial = request.POST.get("allow_partial") == "1"
+    form = CommitForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
         try:
-            if run.status == ImportStatus.FAILED or run.rows_total <= INLINE_RECHECK_ROWS:
+            # A failed or partly imported run is always checked again: what it would import
+            # depends on every row's state now.
+            if (
+                run.status in {ImportStatus.FAILED, ImportStatus.PARTIAL}
+                or run.rows_total <= INLINE_RECHECK_ROWS
+            ):
                 import_run_validate(run=run)
                 run.refresh_from_db()
             if run.rows_valid == 0:
                 raise ImportInputError("No row is valid yet: there is nothing to import.")
+            if not (run.detected or {}).get("rows_to_import", run.rows_valid):
+                raise ImportInputError(
+                    "Every valid row is already imported: fix the rows with errors first."
+                )
             started = import_run_start_commit(
                 run=run,
                 user=request.user,  # type: ignore[arg-type]
-                allow_partial=allow_partial,
+                allow_partial=form.cleaned_data["allow_partial"],
+                duplicates=form.cleaned_data["duplicates"] or DUPLICATES_REFUSE,
             )
         except ImportInputError as exc:
+            if exc.code == "locked":
+                # Another request claimed this commit meanwhile.
+                messages.info(request, "This import was already started.")
+                return redirect("import_progress", run_id=run.id)
             error = exc.message
             run.refresh_from_db()
         else:
             if not started:
                 messages.info(request, "This import was already started.")
             return redirect("import_progress", run_id=run.id)
-    context = _wizard(run, "commit", request, error=error)
+    elif request.method == "POST":
+        error = " ".join(str(e) for errs in form.errors.values() for e in errs)
+    context = _wizard(
+        run,
+        "commit",
+        request,
+        error=error,
+        form=form,
+        rows_to_import=_rows_to_import(run),
+    )
     return render(request, "imports/import_commit.html", context, status=422 if error else 200)
 
 
 @login_required_tenant
 @require_GET
 def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
-    """The import job's progress; the bar polls this view every second while it runs."""
+    """The import job's progress; the bar polls this view every second while it runs. Each poll
+    sweeps the commits whose job died, so a failed run shows its error and a Retry button."""
+    import_runs_sweep()
     run = _get_import_run_for_user(request, run_id)
     template = "imports/import_progress.html"
     if _is_htmx(request):
@@ -776,6 +823,9 @@ def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     context = {
         "run": run,
         "running": run.status == ImportStatus.COMMITTING,
+        "failed": run.status == ImportStatus.FAILED
+        or (run.status == ImportStatus.PARTIAL and bool(run.error)),
+        "retry": commit_options(run),
         "activities_url": f"{reverse('activities')}?run={run.id}",
         "can_edit": _can_edit(request),
     }
@@ -786,7 +836,7 @@ def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 def import_undo(request: HttpRequest, run_id: int) -> HttpResponse:
     """Remove a committed import's records, after the user confirmed on this page."""
     run = _get_import_run_for_user(request, run_id)
-    if run.status != ImportStatus.COMMITTED:
+    if run.status not in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}:
         messages.info(request, "Only an imported file can be undone.")
         return redirect("import_detail", run_id=run.id)
     if request.method == "POST":

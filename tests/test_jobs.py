@@ -11,7 +11,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from factortrace.jobs import JobSchemaError, enqueue_for_tenant, run_in_schema
-from tests.jobs_for_tests import MARKER_DOMAIN, mark_and_list
+from tests.jobs_for_tests import MARKER_DOMAIN, explode, mark_and_list, note_failure
 
 
 @pytest.fixture
@@ -98,3 +98,30 @@ def test_it_refuses_model_instances_as_job_arguments(tenants: dict[str, object],
         enqueue_for_tenant(mark_and_list, schema_name="acme", label=user)
     with pytest.raises(ValueError, match="module-level"):
         enqueue_for_tenant(lambda: None, schema_name="acme")
+
+
+def _failure_marker(schema: str, label: str) -> str | None:
+    with schema_context(schema):
+        user = User.objects.filter(email=f"failed-{label}@{MARKER_DOMAIN}").first()
+    return user.full_name if user else None
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis for a real RQ worker")
+def test_it_runs_the_failure_handler_of_a_failed_job_in_its_schema(committed: None) -> None:
+    import django_rq
+
+    django_rq.get_queue("default").empty()
+    enqueue_for_tenant(explode, schema_name="globex", on_failure=note_failure, label="rq")
+    _work_off()
+    assert "failed on purpose" in (_failure_marker("globex", "rq") or "")
+    assert _failure_marker("acme", "rq") is None
+    assert connection.schema_name == "public"
+
+
+def test_it_runs_the_failure_handler_in_process_too(
+    committed: None, settings: pytest.FixtureRequest
+) -> None:
+    settings.JOBS_IN_PROCESS = True  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="on purpose"):
+        enqueue_for_tenant(explode, schema_name="acme", on_failure=note_failure, label="inline")
+    assert "failed on purpose" in (_failure_marker("acme", "inline") or "")

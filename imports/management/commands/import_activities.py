@@ -4,6 +4,11 @@
     python manage.py import_activities --tenant acme fuel.xlsx --mapping fuel.yml --sheet Daten --json
 
 With invalid rows and no --allow-partial nothing is committed and the command exits with status 1.
+
+Rows already in the inventory (a record with the same date, activity, quantity, unit and site):
+by default nothing is committed and the command exits with status 1, naming how many; a recurring
+feed whose exports overlap passes --duplicates skip (import only the new rows), and
+--duplicates import writes them anyway.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from imports.pipeline import (
     load_mapping_file,
     suggest_mapping,
 )
-from imports.services import ImportInputError, import_run_write, prepare, read_source
+from imports.services import (
+    DUPLICATE_CHOICES,
+    DUPLICATES_REFUSE,
+    DUPLICATES_SKIP,
+    ImportInputError,
+    count_duplicates,
+    import_run_write,
+    prepare,
+    read_source,
+)
 from tenants.models import Tenant
 
 EXIT_INVALID = 1
@@ -50,6 +64,13 @@ class Command(BaseCommand):
             action="store_true",
             help="import the valid rows even if others are invalid",
         )
+        parser.add_argument(
+            "--duplicates",
+            choices=DUPLICATE_CHOICES,
+            default=DUPLICATES_REFUSE,
+            help="rows already in the inventory: refuse the file (default), skip them, or import "
+            "them anyway",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -72,6 +93,8 @@ class Command(BaseCommand):
         else:
             self._print(summary)
         if summary["invalid"] and not options["allow_partial"]:
+            raise SystemExit(EXIT_INVALID)
+        if summary["duplicates"] and options["duplicates"] == DUPLICATES_REFUSE:
             raise SystemExit(EXIT_INVALID)
 
     def _mapping(self, headers: list[str], options: dict[str, Any], sample: Any) -> Mapping:
@@ -117,9 +140,12 @@ class Command(BaseCommand):
             "errors": prepared.error_records(limit=1000),
             "kg_co2e": round(prepared.kg_co2e, 6),
             "assumptions": prepared.assumptions,
+            "duplicates": count_duplicates(prepared)[1],
             "committed": False,
         }
         if options["dry_run"] or (prepared.n_invalid and not options["allow_partial"]):
+            return summary
+        if summary["duplicates"] and options["duplicates"] == DUPLICATES_REFUSE:
             return summary
         with transaction.atomic():
             run = ImportRun(
@@ -134,8 +160,11 @@ class Command(BaseCommand):
             with path.open("rb") as handle:
                 run.file.save(path.name, File(handle, name=path.name), save=False)
             run.save()
-            written = import_run_write(run_id=run.id, prepared=prepared)
-        summary.update(committed=True, import_run=run.id, records=written)
+            written = import_run_write(
+                run_id=run.id, prepared=prepared, duplicates=options["duplicates"]
+            )
+        skipped = summary["duplicates"] if options["duplicates"] == DUPLICATES_SKIP else 0
+        summary.update(committed=True, import_run=run.id, records=written, skipped=skipped)
         return summary
 
     def _print(self, summary: dict[str, Any]) -> None:
@@ -150,11 +179,21 @@ class Command(BaseCommand):
                 f"  row {error['row']}, {error['column']}: {error['message']}"
                 + (f" ({error['suggestion']})" if error.get("suggestion") else "")
             )
+        if summary["duplicates"]:
+            self.stdout.write(
+                f"{summary['duplicates']} rows are already in the inventory (same date, activity, "
+                "quantity, unit and site)" + ("; skipped." if summary.get("skipped") else ".")
+            )
         if summary["committed"]:
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Imported {summary['records']} records (import run {summary['import_run']})."
                 )
+            )
+        elif summary["duplicates"] and not summary["invalid"]:
+            self.stdout.write(
+                "Nothing was written: choose --duplicates skip (import only the new rows) or "
+                "--duplicates import (import them anyway)."
             )
         else:
             self.stdout.write("Nothing was written.")
