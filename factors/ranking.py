@@ -146,6 +146,7 @@ class FactorCandidate:
     publisher_id: str = ""
     category: str = ""
     scope: str = ""
+    scope3_category: int | None = None
     year: int | None = None
     flags: tuple[str, ...] = ()
     flag_reason: str = ""
@@ -177,6 +178,7 @@ class Candidate:
             "name": f.name,
             "category": f.category,
             "scope": f.scope,
+            "scope3_category": f.scope3_category,
             "region": f.region,
             "unit": f.unit,
             "kg_co2e": f.kg_co2e,
