@@ -14,9 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from emissions.engine.units import unit_dimension
+from factors.library_index import LibraryIndex, build_index
 from factors.ranking import FUEL_DIMENSIONS, FactorCandidate
 
 LABELLED_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "matching"
@@ -75,6 +77,44 @@ def labelled_rows() -> list[LabelledRow]:
             )
             for r in csv.DictReader(handle)
         ]
+
+
+def index_from_frames(frames: Iterable[tuple[str, pd.DataFrame]]) -> LibraryIndex:
+    """A library index of datasets as read by their mappings (dataset key, frame), without a
+    database: what the labelled-set test and the benchmark match against."""
+    factors: list[FactorCandidate] = []
+    texts: list[str] = []
+    for key, frame in frames:
+        for row in frame.to_dict("records"):
+            cv = row.get("cv_basis") or ""
+            cv = "" if cv != cv else str(cv)  # NaN
+            name = str(row["name"])
+            category3 = row.get("scope3_category")
+            year = row.get("year")
+            factors.append(
+                FactorCandidate(
+                    name=f"{name} ({cv} CV)" if cv and row["unit"] == "kWh" else name,
+                    unit=str(row["unit"]),
+                    region=str(row["region"]),
+                    kg_co2e=float(row["kg_co2e"]),
+                    unit_dimension=str(row["unit_dimension"]),
+                    factor_id=len(factors) + 1,
+                    dataset_key=key,
+                    dataset_version=1,
+                    publisher_id=str(row["publisher_id"]),
+                    category=str(row.get("category") or ""),
+                    scope=str(row["scope"]),
+                    scope3_category=None
+                    if category3 != category3 or category3 is None
+                    else int(category3),
+                    year=None if year != year or year is None else int(year),
+                    flags=tuple(row.get("flags") or ()),
+                    flag_reason=str(row.get("flag_reason") or ""),
+                    cv_basis=cv,
+                )
+            )
+            texts.append(str(row.get("search_text") or name))
+    return build_index(factors, texts)
 
 
 def verdict(row: LabelledRow, top: FactorCandidate | None) -> str:
