@@ -27,6 +27,7 @@ COMPOUND_LANGUAGES = frozenset({"de", "nl", "en"})
 MIN_PART = 3
 _TOKEN = re.compile(r"[a-z0-9]+")
 _RAW_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_WORD = re.compile(r"[^\W_]+")
 # "R-410A", "R 410A", "HFC-134a" -> "r410a", "hfc134a" (ISO 817 designations written many ways).
 _REFRIGERANT = re.compile(r"\b(r|hfc|hcfc|hfo)[\s-]?(\d{2,4}[a-z]{0,2})\b")
 _FOLD = str.maketrans({"ß": "ss", "ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "\u2019": "'"})
@@ -90,7 +91,13 @@ def fold(text: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(_REFRIGERANT.sub(r"\1\2", fold(text)))
+    lowered = _REFRIGERANT.sub(r"\1\2", text.lower())
+    return [t for word in _WORD.findall(lowered) for t in _fold_word(word)]
+
+
+@lru_cache(maxsize=65536)
+def _fold_word(word: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(fold(word)))
 
 
 def _variants(term: str) -> set[str]:
@@ -289,6 +296,15 @@ def _resolve(
     text: str,
     resolve_weak: bool,
 ) -> Reading:
+    heads, qualifiers, contexts = _resolve_ids(frozenset(ids), resolve_weak)
+    return Reading(heads=heads, qualifiers=qualifiers, contexts=contexts, terms=terms, text=text)
+
+
+@lru_cache(maxsize=65536)
+def _resolve_ids(
+    ids: frozenset[str], resolve_weak: bool
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    vocab = vocabulary()
     by_role: dict[str, list[Concept]] = defaultdict(list)
     for cid in ids:
         concept = vocab.concepts[cid]
@@ -305,12 +321,10 @@ def _resolve(
         concept = vocab.concepts[cid]
         replacement = dict(concept.by_use).get("stationary_heating")
         resolved.add(replacement if replacement and "use.heating" in contexts else cid)
-    return Reading(
-        heads=frozenset(resolved),
-        qualifiers=frozenset(c.id for c in by_role["qualifier"]),
-        contexts=contexts,
-        terms=terms,
-        text=text,
+    return (
+        frozenset(resolved),
+        frozenset(c.id for c in by_role["qualifier"]),
+        contexts,
     )
 
 

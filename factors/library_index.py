@@ -132,10 +132,8 @@ def build_index(
     for position, (factor, text) in enumerate(zip(factors, texts, strict=True)):
         for word in set(content_words(text)):
             postings[word].append(position)
-        if factor.unit_dimension != "money":
-            # Spend factors are matched by their classification, not by the vocabulary.
-            for head in factor_reading(factor.name, factor.category).heads:
-                concepts[head].append(position)
+        for head in factor_reading(factor.name, factor.category).heads:
+            concepts[head].append(position)
         by_publisher_id[factor.publisher_id.casefold()].append(position)
         name = (
             factor.name.removesuffix(f" ({factor.cv_basis} CV)") if factor.cv_basis else factor.name

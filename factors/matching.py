@@ -70,7 +70,7 @@ def _ranked_library(
     dimensions = _compatible_dimensions(dimension)
     exact = description.strip().casefold()
     is_key = exact in index.by_publisher_id or exact in index.by_name
-    if dimension == "money" or not reading.heads or is_key:
+    if not reading.heads or is_key:
         library = _library_candidates(
             index, list(all_query_texts(description)), dimensions, description.strip(), region
         )

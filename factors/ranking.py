@@ -322,12 +322,16 @@ def factor_reading(name: str, category: str) -> Reading:
 
 def _factor_waste(reading: Reading) -> bool:
     """A waste-disposal factor (DEFRA "Material use: ... food and garden waste" is not one)."""
-    if "ctx.material" in reading.contexts:
+    if reading.contexts & {"ctx.material", "use.stationary", "use.mobile"}:
+        # Material use, and waste burnt as a fuel (EPA "Municipal Solid Waste (stationary
+        # combustion)"), are no disposal.
         return False
     return "ctx.waste" in reading.contexts or any(concept(h).kind == "waste" for h in reading.heads)
 
 
-def concept_fit(wanted: _Wanted, offered: Reading) -> tuple[float, list[str]] | None:
+def concept_fit(
+    wanted: _Wanted, offered: Reading, *, spend: bool = False
+) -> tuple[float, list[str]] | None:
     """Score and reasons for a factor reading against the description; None if it names another
     thing or serves another use."""
     want = wanted.reading
@@ -339,7 +343,7 @@ def concept_fit(wanted: _Wanted, offered: Reading) -> tuple[float, list[str]] | 
             return None
     if _factor_waste(offered) != wanted.waste:
         return None
-    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts:
+    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts and not spend:
         return None
     score, reasons = 0.0, []
     named, near = [], []
@@ -451,7 +455,11 @@ def rank_candidates(
         fit = dimension_fit(unit_dimension, factor.unit_dimension)
         if fit is None:
             continue
-        concept_score = concept_fit(wanted, factor_reading(factor.name, factor.category))
+        concept_score = concept_fit(
+            wanted,
+            factor_reading(factor.name, factor.category),
+            spend=factor.unit_dimension == "money",
+        )
         if concept_score is None:
             continue
         score, reasons = concept_score
