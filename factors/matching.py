@@ -10,6 +10,7 @@ Activities that read the same are ranked once per library index.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from emissions.engine.units import unit_dimension as engine_unit_dimension
@@ -23,6 +24,9 @@ from factors.ranking import (
     rank_candidates,
 )
 
+# Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: the import wizard
+# matches the activity text without them (imports.services.assign_factors uses the same rule).
+_NUMBERS = re.compile(r"(?<!\w)\d[\d.,/-]*(?!\w)")
 PRESELECT_PER_QUERY = 300
 MIN_WORD = 3
 # Library candidates kept per ranking (the caller's limit is at most this).
@@ -99,6 +103,12 @@ def _ranked_library(
         )
         index.ranked[key] = cached
     return cached
+
+
+def activity_text(description: str) -> str:
+    """The text the wizard matches for an activity: the description without free-standing
+    numbers (cost centres, order and meter numbers, dates)."""
+    return _NUMBERS.sub(" ", description).strip() or description
 
 
 def match_factors(
