@@ -188,7 +188,7 @@ def split_compound(word: str) -> tuple[str, ...]:
     for start in range(n - MIN_PART + 1):
         if start and best[0] >= n - start:
             break
-        pos, found = start, []
+        pos, found = start, list[str]()
         while pos < n:
             match = next(
                 (
@@ -208,10 +208,10 @@ def split_compound(word: str) -> tuple[str, ...]:
         covered = sum(len(p) for p in found)
         if covered > best[0]:
             best = (covered, tuple(found))
-    covered, found = best
-    if not found or covered * 2 < n or max(len(p) for p in found) < 4:
+    covered, parts_found = best
+    if not parts_found or covered * 2 < n or max(len(p) for p in parts_found) < 4:
         return ()
-    return found
+    return parts_found
 
 
 def _lookup(vocab: Vocabulary, word: str) -> tuple[str, frozenset[str]] | None:
