@@ -201,17 +201,6 @@ def dimension_fit(wanted: str | None, offered: str) -> tuple[float, str] | None:
     return None
 
 
-def region_fit(wanted: str | None, offered: str) -> tuple[float, str]:
-    """Exact region first, then the GLOBAL fallback, then any other region."""
-    if wanted is None:
-        return 0.0, ""
-    if offered.upper() == wanted.upper():
-        return 15.0, f"region {offered}"
-    if offered == "GLOBAL":
-        return 8.0, "region fallback to GLOBAL"
-    return 0.0, f"other region ({offered})"
-
-
 def _similarity(query: str, text: str) -> float:
     """Both texts already processed (lower case, punctuation to spaces)."""
     # token_set alone scores every name containing the words 100; token_sort prefers names
@@ -339,7 +328,7 @@ def concept_fit(
     if not heads & (want.heads | wanted.related):
         return None
     for ctx in ASK_ONLY:
-        if ctx in contexts and ctx not in want.contexts and ctx != "ctx.upstream":
+        if ctx in contexts and ctx not in want.contexts:
             return None
     if _factor_waste(offered) != wanted.waste:
         return None
@@ -402,8 +391,6 @@ def concept_fit(
         score += 2.0
     if freight and "ctx.freight" not in want.contexts:
         score -= 10.0
-    if "ctx.upstream" in contexts and "ctx.upstream" not in want.contexts:
-        return None
     return score, reasons
 
 
@@ -420,9 +407,8 @@ def _region_fit(wanted: str | None, factor: FactorCandidate) -> tuple[float, str
         return 30.0, f"US average (no {wanted} factor)"
     if offered == "GLOBAL":
         return 12.0, "region fallback to GLOBAL"
-    if offered == "GB" and factor.dataset_key.startswith("defra"):
-        return 10.0, f"UK factor used for a {want} activity"
-    if offered == "GB" and not factor.dataset_key:
+    if offered == "GB" and (factor.dataset_key.startswith("defra") or not factor.dataset_key):
+        # No publisher covers the region for this activity: DEFRA's, with the assumption stated.
         return 10.0, f"UK factor used for a {want} activity"
     return -20.0, f"other region ({factor.region})"
 
