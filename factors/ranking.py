@@ -309,6 +309,10 @@ def factor_reading(name: str, category: str) -> Reading:
     return read(f"{name} | {category}", as_factor=True)
 
 
+def _is_fuel(reading: Reading) -> bool:
+    return any(concept(h).kind == "fuel" for h in reading.heads)
+
+
 def _factor_waste(reading: Reading) -> bool:
     """A waste-disposal factor (DEFRA "Material use: ... food and garden waste" is not one)."""
     if reading.contexts & {"ctx.material", "use.stationary", "use.mobile"}:
@@ -441,11 +445,12 @@ def rank_candidates(
         fit = dimension_fit(unit_dimension, factor.unit_dimension)
         if fit is None:
             continue
-        concept_score = concept_fit(
-            wanted,
-            factor_reading(factor.name, factor.category),
-            spend=factor.unit_dimension == "money",
-        )
+        offered = factor_reading(factor.name, factor.category)
+        if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
+            # Mass, volume and energy convert only through a fuel's density and calorific value
+            # (DEFRA's fuel properties): steel given in litres has no path to a per-tonne factor.
+            continue
+        concept_score = concept_fit(wanted, offered, spend=factor.unit_dimension == "money")
         if concept_score is None:
             continue
         score, reasons = concept_score

@@ -146,6 +146,18 @@ def test_it_never_picks_another_dimension_or_an_upstream_line(index: LibraryInde
     assert all(c.factor.unit_dimension == "distance" for c in per_km)
     # Nothing the library has per kg names a hotel night: no silent pick.
     assert match_factors(description="Hotel", unit="kg", region="GB", index=index) == []
+    # Steel in litres: no density path to a per-tonne material factor.
+    assert match_factors(description="Stahlblech", unit="L", region="DE", index=index) == []
+    # A fuel in kg: its per-litre and per-kWh factors convert through DEFRA's fuel properties.
+    by_mass = match_factors(description="Heizöl EL", unit="kg", region="DE", index=index)
+    assert by_mass[0].factor.unit_dimension == "mass"
+    converted = [c for c in by_mass if c.factor.unit_dimension != "mass"]
+    assert converted
+    assert "convertible via fuel properties (mass -> volume)" in [
+        r for c in converted for r in c.reasons
+    ] or "convertible via fuel properties (mass -> energy)" in [
+        r for c in converted for r in c.reasons
+    ]
     for description in ("Diesel", "Erdgas", "Strom", "Flug Langstrecke", "LKW Fracht"):
         for candidate in match_factors(description=description, region="GB", index=index):
             assert "WTT" not in candidate.factor.name
