@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.db.models import Count, Max
 
 from factors.models import EmissionFactor, FactorDataset
-from factors.ranking import FactorCandidate, content_words
+from factors.ranking import FactorCandidate, content_words, factor_reading
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class LibraryIndex:
     postings: dict[str, np.ndarray]
     by_publisher_id: dict[str, list[int]]
     by_name: dict[str, list[int]]
+    # Library factors by the concepts they name (vocabulary heads), for the concept matcher.
+    concept_postings: dict[str, np.ndarray] = field(default_factory=dict)
+    # Ranked library candidates by (reading, dimension, region, year...): activities that read the
+    # same ("Diesel KSt 4100", "Diesel KSt 4200") are ranked once per index.
+    ranked: dict[Any, Any] = field(default_factory=dict)
 
 
 _LOCK = threading.Lock()
@@ -56,6 +62,7 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
             "publisher_id",
             "category",
             "scope",
+            "scope3_category",
             "year",
             "flags",
             "flag_reason",
@@ -65,10 +72,8 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
         .order_by("id")
     )
     factors: list[FactorCandidate] = []
-    postings: defaultdict[str, list[int]] = defaultdict(list)
-    by_publisher_id: defaultdict[str, list[int]] = defaultdict(list)
-    by_name: defaultdict[str, list[int]] = defaultdict(list)
-    for position, row in enumerate(rows):
+    texts: list[str] = []
+    for row in rows:
         (
             fid,
             name,
@@ -81,6 +86,7 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
             pid,
             category,
             scope,
+            scope3_category,
             year,
             flags,
             reason,
@@ -103,15 +109,35 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
                 publisher_id=pid,
                 category=category,
                 scope=scope,
+                scope3_category=scope3_category,
                 year=year,
                 flags=tuple(flags or ()),
                 flag_reason=reason,
                 cv_basis=cv or "",
             )
         )
+        texts.append(text)
+    return build_index(factors, texts, state)
+
+
+def build_index(
+    factors: list[FactorCandidate], texts: list[str], state: tuple[int, int] = (0, 0)
+) -> LibraryIndex:
+    """The index of these factors (pure: the labelled-set test and the benchmark build one from
+    the datasets as read, without a database). `texts` are the factors' search texts."""
+    postings: defaultdict[str, list[int]] = defaultdict(list)
+    concepts: defaultdict[str, list[int]] = defaultdict(list)
+    by_publisher_id: defaultdict[str, list[int]] = defaultdict(list)
+    by_name: defaultdict[str, list[int]] = defaultdict(list)
+    for position, (factor, text) in enumerate(zip(factors, texts, strict=True)):
         for word in set(content_words(text)):
             postings[word].append(position)
-        by_publisher_id[pid.casefold()].append(position)
+        for head in factor_reading(factor.name, factor.category).heads:
+            concepts[head].append(position)
+        by_publisher_id[factor.publisher_id.casefold()].append(position)
+        name = (
+            factor.name.removesuffix(f" ({factor.cv_basis} CV)") if factor.cv_basis else factor.name
+        )
         by_name[name.casefold()].append(position)
     return LibraryIndex(
         state=state,
@@ -121,6 +147,7 @@ def _build(state: tuple[int, int]) -> LibraryIndex:
         postings={w: np.array(p, dtype=np.int64) for w, p in postings.items()},
         by_publisher_id=dict(by_publisher_id),
         by_name=dict(by_name),
+        concept_postings={c: np.array(p, dtype=np.int64) for c, p in concepts.items()},
     )
 
 
@@ -190,3 +217,27 @@ def preselect(
         for position in hits[:per_query].tolist():
             chosen.setdefault(position, None)
     return [index.factors[p] for p in chosen]
+
+
+def preselect_concepts(
+    index: LibraryIndex,
+    *,
+    heads: frozenset[str],
+    dimensions: list[str] | None,
+    region: str | None,
+) -> list[FactorCandidate]:
+    """Factors naming one of these concepts, of the compatible dimensions. With a region, only
+    that region's, GLOBAL and the UK fallback (DEFRA) ones, and the US average for an eGRID
+    subregion, unless none of those exists."""
+    lists = [index.concept_postings[h] for h in heads if h in index.concept_postings]
+    if not lists:
+        return []
+    hits = np.unique(np.concatenate(lists))
+    if dimensions is not None:
+        hits = hits[np.isin(index.dimensions[hits], dimensions)]
+    if region:
+        near = [region.upper(), "GLOBAL", "GB", "US"]
+        local = hits[np.isin(index.regions[hits], near)]
+        if len(local):
+            hits = local
+    return [index.factors[p] for p in hits.tolist()]

@@ -1,10 +1,17 @@
 """Rank candidate factors for an activity description (pure: no database).
 
-Each candidate gets a score and the reasons behind it: exact key, synonym, fuzzy text, unit
-dimension compatible (or convertible via fuel properties), region (exact, fallback to GLOBAL, or
-another region), year distance, well-to-tank or direct, flags. Supplier-specific factors that
-match rank first. Generic words ("average", "blend") never make a match on their own, and a
-synonym counts only where its whole phrase appears.
+A description is read as library concepts (`factors.concepts`, vocabulary in data/vocabulary):
+what it names (heads: diesel, steel, a flight), how (qualifiers: short-haul, landfill) and in which
+use (contexts: a vehicle, a boiler, a purchase, a waste word). Each factor of the library is read
+the same way from its name and category, and a candidate must name what the description names.
+Context then decides the use: vehicle words exclude stationary-combustion factors and the other
+way round, waste factors need a waste or treatment word, material-use factors need a material
+and no waste word, well-to-tank, T&D, managed-asset, outside-of-scope and market-based factors
+are never a main line unless asked for. The unit's dimension must agree with the factor's, or a
+fuel conversion path (density, calorific value) must exist. The region picks the publisher: an
+exact region first (a country's grid, the US EPA for the US, DEFRA for GB), then GLOBAL, then
+DEFRA's UK factor with the assumption stated in the reasons. Supplier-specific factors that name
+the same thing rank first. A description that names no known concept falls back to fuzzy text.
 """
 
 from __future__ import annotations
@@ -16,98 +23,8 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, utils
 
-# Small synonym table: words people write -> how the libraries name the same thing.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "diesel": (
-        "gas oil",
-        "diesel (average biofuel blend)",
-        "diesel fuel",
-        "distillate fuel oil no. 2",
-    ),
-    "gasoil": ("gas oil", "diesel"),
-    "petrol": ("petrol (average biofuel blend)", "motor gasoline"),
-    "gasoline": ("petrol", "motor gasoline"),
-    "benzin": ("petrol", "motor gasoline"),
-    "strom": ("electricity",),
-    "électricité": ("electricity",),
-    "electricite": ("electricity",),
-    "power": ("electricity",),
-    "erdgas": ("natural gas",),
-    "gaz naturel": ("natural gas",),
-    "gas natural": ("natural gas",),
-    "heizöl": ("burning oil", "gas oil", "fuel oil"),
-    "heating oil": ("burning oil", "gas oil", "fuel oil"),
-    "kerosene": ("burning oil", "kerosene"),
-    "jet fuel": ("aviation turbine fuel", "kerosene-type jet fuel"),
-    "lpg": ("liquefied petroleum gases", "lpg"),
-    "lng": ("liquefied natural gas", "lng"),
-    "fernwärme": ("district heat and steam",),
-    "district heating": ("district heat and steam",),
-    "lkw": ("hgv", "medium- and heavy-duty truck"),
-    "truck": ("hgv", "medium- and heavy-duty truck"),
-    "lorry": ("hgv",),
-    "train": ("rail",),
-    "hotel": ("hotel stay",),
-    "flight": ("flights", "air travel"),
-    "flug": ("flights",),
-    "vol": ("flights",),
-    "elektriciteit": ("electricity",),
-    "elettricità": ("electricity",),
-    "electricidad": ("electricity",),
-    "aardgas": ("natural gas",),
-    "gas naturale": ("natural gas",),
-    "fioul": ("gas oil", "fuel oil"),
-    "gasóleo": ("gas oil",),
-    "gasolio": ("gas oil",),
-    "essence": ("petrol",),
-    "benzina": ("petrol",),
-    "gasolina": ("petrol",),
-    "propan": ("propane",),
-    "stahl": ("steel",),
-    "acier": ("steel",),
-    "acero": ("steel",),
-    "acciaio": ("steel",),
-    "staal": ("steel",),
-    "kunststoff": ("plastics",),
-    "plastique": ("plastics",),
-    "papier": ("paper",),
-    "karton": ("paper and board", "cardboard"),
-    "pappe": ("paper and board",),
-    "abfall": ("waste",),
-    "déchets": ("waste",),
-    "wasser": ("water supply",),
-    "bahn": ("rail",),
-    "seefracht": ("cargo ship",),
-    "schmierstoff": ("lubricants",),
-    "kältemittel": ("refrigerant",),
-    "pkw": ("car",),
-}
-# German compounds name the material first ("Stahlblech" is steel sheet): these synonym words also
-# match at the start of a longer word.
-COMPOUND_HEADS = frozenset(
-    {
-        "strom",
-        "erdgas",
-        "heizöl",
-        "benzin",
-        "diesel",
-        "stahl",
-        "kunststoff",
-        "papier",
-        "karton",
-        "abfall",
-        "wasser",
-        "propan",
-        "schmierstoff",
-        "kältemittel",
-        "fernwärme",
-        "seefracht",
-        "flug",
-        "bahn",
-        "lkw",
-        "pkw",
-    }
-)
+from factors.concepts import Reading, concept, fold, read, related
+
 MIN_TEXT_SCORE = 55.0
 FUEL_DIMENSIONS = frozenset({"mass", "volume", "energy"})
 # Words that qualify a thing rather than name it. A description and a factor that share only
@@ -146,6 +63,7 @@ class FactorCandidate:
     publisher_id: str = ""
     category: str = ""
     scope: str = ""
+    scope3_category: int | None = None
     year: int | None = None
     flags: tuple[str, ...] = ()
     flag_reason: str = ""
@@ -177,6 +95,7 @@ class Candidate:
             "name": f.name,
             "category": f.category,
             "scope": f.scope,
+            "scope3_category": f.scope3_category,
             "region": f.region,
             "unit": f.unit,
             "kg_co2e": f.kg_co2e,
@@ -208,18 +127,18 @@ class Query:
 
 
 def _rewrites(description: str) -> list[Query]:
-    query = normalise_text(description)
+    """The description, then one rewrite per thing it names, in the words the library uses
+    ("Erdgas Heizung" -> "natural gas heizung"): the vocabulary's first English term."""
+    query = fold(normalise_text(description))
     found = [Query(query)]
-    for word, alternatives in SYNONYMS.items():
-        tail = r"\w*" if word in COMPOUND_HEADS else r"(?!\w)"
-        pattern = rf"(?<!\w){re.escape(word)}{tail}"
-        if re.search(pattern, query):
-            for alternative in alternatives:
-                rewritten = re.sub(pattern, alternative, query)
-                if rewritten != query:
-                    found.append(
-                        Query(rewritten, f"'{word}' ~ '{alternative}'", _processed(alternative))
-                    )
+    for phrase, concept_id in read(description).terms:
+        entry = concept(concept_id)
+        if entry.role != "head" or "+" in phrase or phrase == entry.label:
+            continue
+        pattern = rf"(?<!\w){re.escape(phrase)}(?!\w)"
+        rewritten = re.sub(pattern, entry.label, query)
+        if rewritten != query:
+            found.append(Query(rewritten, f"'{phrase}' ~ '{entry.label}'", _processed(entry.label)))
     return found
 
 
@@ -282,17 +201,6 @@ def dimension_fit(wanted: str | None, offered: str) -> tuple[float, str] | None:
     return None
 
 
-def region_fit(wanted: str | None, offered: str) -> tuple[float, str]:
-    """Exact region first, then the GLOBAL fallback, then any other region."""
-    if wanted is None:
-        return 0.0, ""
-    if offered.upper() == wanted.upper():
-        return 15.0, f"region {offered}"
-    if offered == "GLOBAL":
-        return 8.0, "region fallback to GLOBAL"
-    return 0.0, f"other region ({offered})"
-
-
 def _similarity(query: str, text: str) -> float:
     """Both texts already processed (lower case, punctuation to spaces)."""
     # token_set alone scores every name containing the words 100; token_sort prefers names
@@ -332,6 +240,183 @@ def _text_fit(queries: list[Query], factor: FactorCandidate) -> tuple[float, str
     return best, reason
 
 
+# Score of a description's head (the thing it names) found in a factor, found as a related
+# concept ("diesel" for EPA's "Distillate Fuel Oil No. 2"), or missing; a head the factor names
+# that the description does not (a more specific or another thing); qualifiers.
+HEAD_MATCH = 100.0
+HEAD_RELATED = 85.0
+HEAD_MISSING = -30.0
+EXTRA_HEAD = -15.0
+QUALIFIER_MATCH = 10.0
+EXTRA_QUALIFIER = -5.0
+QUALIFIER_CONFLICT = -15.0
+# Heads whose factors differ by use: an unstated use takes the fuel's usual one, softly.
+USE_DEFAULT_PENALTY = 20.0
+# Factor contexts that never make a main line unless the description asks for them.
+ASK_ONLY = {
+    "ctx.upstream": "well-to-tank (upstream)",
+    "ctx.td": "transmission and distribution losses",
+    "ctx.outside": "outside of scopes",
+    "ctx.managed": "managed assets",
+    "ctx.ev_charging": "electricity for electric vehicles",
+    "ctx.homeworking": "homeworking",
+    "ctx.market": "market-based (residual mix)",
+}
+# Datasets whose home region they are: among equal factors of that region, theirs first.
+HOME_DATASETS = {"GB": "defra", "US": "epa"}
+SUPPLIER_REASON = "supplier-specific factor (preferred)"
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """The description as the ranking needs it, computed once per ranking."""
+
+    reading: Reading
+    related: frozenset[str]
+    use: str
+    use_stated: bool
+    waste: bool
+    material_only: bool
+
+
+def _wanted(reading: Reading) -> _Wanted:
+    contexts = reading.contexts
+    mobile, stationary = "use.mobile" in contexts, "use.stationary" in contexts
+    if mobile != stationary:
+        use, stated = ("mobile" if mobile else "stationary"), True
+    else:
+        uses = {concept(h).use for h in reading.heads if concept(h).use}
+        use, stated = (uses.pop() if len(uses) == 1 else ""), False
+    waste = (
+        "ctx.waste" in contexts
+        or any(q.startswith("q.treat.") and q != "q.treat.reuse" for q in reading.qualifiers)
+        or any(concept(h).kind == "waste" for h in reading.heads)
+    )
+    kinds = {concept(h).kind for h in reading.heads}
+    return _Wanted(
+        reading=reading,
+        related=related(reading.heads),
+        use=use,
+        use_stated=stated,
+        waste=waste,
+        material_only=kinds == {"material"},
+    )
+
+
+@lru_cache(maxsize=262144)
+def factor_reading(name: str, category: str) -> Reading:
+    """What a factor names, read from its name and category with the same vocabulary."""
+    return read(f"{name} | {category}", as_factor=True)
+
+
+def _is_fuel(reading: Reading) -> bool:
+    return any(concept(h).kind == "fuel" for h in reading.heads)
+
+
+def _factor_waste(reading: Reading) -> bool:
+    """A waste-disposal factor (DEFRA "Material use: ... food and garden waste" is not one)."""
+    if reading.contexts & {"ctx.material", "use.stationary", "use.mobile"}:
+        # Material use, and waste burnt as a fuel (EPA "Municipal Solid Waste (stationary
+        # combustion)"), are no disposal.
+        return False
+    return "ctx.waste" in reading.contexts or any(concept(h).kind == "waste" for h in reading.heads)
+
+
+def concept_fit(
+    wanted: _Wanted, offered: Reading, *, spend: bool = False
+) -> tuple[float, list[str]] | None:
+    """Score and reasons for a factor reading against the description; None if it names another
+    thing or serves another use."""
+    want = wanted.reading
+    heads, quals, contexts = offered.heads, offered.qualifiers, offered.contexts
+    if not heads & (want.heads | wanted.related):
+        return None
+    for ctx in ASK_ONLY:
+        if ctx in contexts and ctx not in want.contexts:
+            return None
+    if _factor_waste(offered) != wanted.waste:
+        return None
+    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts and not spend:
+        return None
+    score, reasons = 0.0, []
+    named, near = [], []
+    for head in sorted(want.heads):
+        if head in heads:
+            score += HEAD_MATCH
+            named.append(concept(head).label)
+        elif heads & set(concept(head).also):
+            score += HEAD_RELATED
+            near.append(concept(head).label)
+        else:
+            score += HEAD_MISSING
+    for head in heads - want.heads:
+        if head not in wanted.related and not (set(concept(head).also) & want.heads):
+            score += EXTRA_HEAD
+    if named:
+        reasons.append("names " + ", ".join(named))
+    if near:
+        reasons.append("related to " + ", ".join(near))
+    groups = {concept(q).group for q in want.qualifiers}
+    for qual in quals:
+        if qual in want.qualifiers:
+            score += QUALIFIER_MATCH
+            reasons.append(concept(qual).label)
+        elif concept(qual).group in groups:
+            score += QUALIFIER_CONFLICT
+        elif not concept(qual).default:
+            score += EXTRA_QUALIFIER
+    offered_use = (
+        "mobile"
+        if "use.mobile" in contexts
+        else "stationary"
+        if "use.stationary" in contexts
+        else ""
+    )
+    if wanted.use and offered_use and offered_use != wanted.use:
+        if wanted.use_stated:
+            return None
+        score -= USE_DEFAULT_PENALTY
+    elif wanted.use and offered_use == wanted.use:
+        reasons.append(
+            f"{wanted.use} combustion"
+            + (" (context words)" if wanted.use_stated else " (usual use of the fuel)")
+        )
+    travel, fleet = "ctx.business_travel" in contexts, "ctx.fleet" in contexts
+    freight = "ctx.freight" in contexts
+    if fleet and ("ctx.business_travel" in want.contexts or "ctx.freight" in want.contexts):
+        return None
+    if travel and "ctx.fleet" in want.contexts and "ctx.business_travel" not in want.contexts:
+        return None
+    if freight and "ctx.fleet" in want.contexts and "ctx.freight" not in want.contexts:
+        return None
+    if travel:
+        score += 4.0
+    elif fleet:
+        score += 2.0
+    if freight and "ctx.freight" not in want.contexts:
+        score -= 10.0
+    return score, reasons
+
+
+def _region_fit(wanted: str | None, factor: FactorCandidate) -> tuple[float, str]:
+    """The publisher that covers the region first; DEFRA's UK factor as the stated fallback."""
+    if wanted is None:
+        return 0.0, ""
+    want, offered = wanted.upper(), factor.region.upper()
+    home = HOME_DATASETS.get("US" if factor.dataset_key.startswith("epa") else want, "")
+    bonus = 5.0 if home and factor.dataset_key.startswith(home) and offered in (want, "US") else 0
+    if offered == want:
+        return 40.0 + bonus, f"region {factor.region}"
+    if offered == "US" and factor.dataset_key.startswith("epa") and len(want) > 2:
+        return 30.0, f"US average (no {wanted} factor)"
+    if offered == "GLOBAL":
+        return 12.0, "region fallback to GLOBAL"
+    if offered == "GB" and (factor.dataset_key.startswith("defra") or not factor.dataset_key):
+        # No publisher covers the region for this activity: DEFRA's, with the assumption stated.
+        return 10.0, f"UK factor used for a {want} activity"
+    return -20.0, f"other region ({factor.region})"
+
+
 def rank_candidates(
     *,
     description: str,
@@ -342,14 +427,118 @@ def rank_candidates(
     limit: int = 10,
 ) -> list[Candidate]:
     """Score every candidate against the description; return the best `limit`, best first."""
-    queries = _rewrites(description)
-    query = queries[0].text
+    reading = read(description)
+    if not reading.heads:
+        return _rank_by_text(
+            description=description,
+            candidates=candidates,
+            unit_dimension=unit_dimension,
+            region=region,
+            year=year,
+            limit=limit,
+        )
+    wanted = _wanted(reading)
+    exact = normalise_text(description)
+    says_net = _says_net(description)
     ranked: list[Candidate] = []
     for factor in candidates:
         fit = dimension_fit(unit_dimension, factor.unit_dimension)
         if fit is None:
             continue
-        reasons: list[str] = []
+        offered = factor_reading(factor.name, factor.category)
+        if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
+            # Mass, volume and energy convert only through a fuel's density and calorific value
+            # (DEFRA's fuel properties): steel given in litres has no path to a per-tonne factor.
+            continue
+        concept_score = concept_fit(wanted, offered, spend=factor.unit_dimension == "money")
+        if concept_score is None:
+            continue
+        score, reasons = concept_score
+        if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
+            score += 200.0
+            reasons.insert(0, "exact key")
+        reasons.extend(
+            _common(factor, fit, region, year, description, unit_dimension, says_net, score)
+        )
+        score = float(reasons.pop())
+        if factor.source == "supplier":
+            reasons.insert(0, SUPPLIER_REASON)
+        ranked.append(Candidate(factor=factor, score=score, reasons=tuple(reasons)))
+    ranked.sort(key=lambda c: (-c.score, len(c.factor.name), c.factor.name))
+    return ranked[:limit]
+
+
+def _common(
+    factor: FactorCandidate,
+    fit: tuple[float, str],
+    region: str | None,
+    year: int | None,
+    description: str,
+    unit_dimension: str | None,
+    says_net: bool,
+    score: float,
+) -> list[str]:
+    """Reasons shared by both paths (dimension, region, year, upstream, CV, flags, supplier);
+    the last element is the new score, as text."""
+    reasons: list[str] = []
+    if fit[1]:
+        score += fit[0]
+        reasons.append(fit[1])
+    region_score, region_reason = _region_fit(region, factor)
+    score += region_score
+    if region_reason:
+        reasons.append(region_reason)
+    if year is not None and factor.year is not None:
+        gap = abs(year - factor.year)
+        score -= min(gap, 5)
+        reasons.append(f"year {factor.year}" + (f" ({gap} from {year})" if gap else ""))
+    if factor.year is not None:
+        # Among otherwise equal factors (a grid's yearly series), the more recent one first.
+        score += factor.year * 1e-4
+    upstream_score, upstream_reason = upstream_fit(description, factor)
+    score += upstream_score
+    if upstream_reason:
+        reasons.append(upstream_reason)
+    if unit_dimension == "energy" and factor.cv_basis:
+        wanted = "net" if says_net else "gross"
+        if factor.cv_basis != wanted:
+            score -= NET_CV_PENALTY
+            reasons.append(
+                f"per kWh on the {factor.cv_basis} CV ("
+                + ("the description says net)" if wanted == "net" else "bills state gross)")
+            )
+    if factor.scope == "outside":
+        score -= 15.0
+        reasons.append("outside of scopes (reported separately)")
+    if factor.flags:
+        score -= 25.0
+        reasons.append(f"flagged: {factor.flag_reason or ', '.join(factor.flags)}")
+    if factor.source == "supplier":
+        # A supplier's own factor beats any library factor that matches as well.
+        score += 1000.0
+    reasons.append(repr(score))
+    return reasons
+
+
+def _rank_by_text(
+    *,
+    description: str,
+    candidates: Iterable[FactorCandidate],
+    unit_dimension: str | None,
+    region: str | None,
+    year: int | None,
+    limit: int,
+) -> list[Candidate]:
+    """A description that names no known concept (a factor's id, a supplier's own wording):
+    fuzzy text against names and categories."""
+    queries = _rewrites(description)
+    query = queries[0].text
+    says_net = _says_net(description)
+    ranked: list[Candidate] = []
+    for factor in candidates:
+        fit = dimension_fit(unit_dimension, factor.unit_dimension)
+        if fit is None:
+            continue
         if query in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
             text, why = 100.0, "exact key"
             bonus = 30.0
@@ -358,44 +547,17 @@ def rank_candidates(
             bonus = 0.0
         if text < MIN_TEXT_SCORE:
             continue
-        reasons.append(why)
-        score = text + bonus
-        if fit[1]:
-            score += fit[0]
-            reasons.append(fit[1])
-        region_score, region_reason = region_fit(region, factor.region)
-        score += region_score
-        if region_reason:
-            reasons.append(region_reason)
-        if year is not None and factor.year is not None:
-            gap = abs(year - factor.year)
-            score -= min(gap, 5)
-            reasons.append(f"year {factor.year}" + (f" ({gap} from {year})" if gap else ""))
-        if factor.year is not None:
-            # Among otherwise equal factors (a grid's yearly series), the more recent one first.
-            score += factor.year * 1e-4
-        upstream_score, upstream_reason = upstream_fit(description, factor)
-        score += upstream_score
-        if upstream_reason:
-            reasons.append(upstream_reason)
-        if unit_dimension == "energy" and factor.cv_basis:
-            wanted = "net" if _says_net(description) else "gross"
-            if factor.cv_basis != wanted:
-                score -= NET_CV_PENALTY
-                reasons.append(
-                    f"per kWh on the {factor.cv_basis} CV ("
-                    + ("the description says net)" if wanted == "net" else "bills state gross)")
-                )
-        if factor.scope == "outside":
-            score -= 15.0
-            reasons.append("outside of scopes (reported separately)")
-        if factor.flags:
-            score -= 25.0
-            reasons.append(f"flagged: {factor.flag_reason or ', '.join(factor.flags)}")
+        if is_upstream(factor) and not mentions_upstream(description):
+            continue
+        reasons = [
+            why,
+            *_common(
+                factor, fit, region, year, description, unit_dimension, says_net, text + bonus
+            ),
+        ]
+        score = float(reasons.pop())
         if factor.source == "supplier":
-            # A supplier's own factor beats any library factor that matches as well.
-            score += 1000.0
-            reasons.insert(0, "supplier-specific factor (preferred)")
+            reasons.insert(0, SUPPLIER_REASON)
         ranked.append(Candidate(factor=factor, score=score, reasons=tuple(reasons)))
     ranked.sort(key=lambda c: (-c.score, c.factor.name))
     return ranked[:limit]

@@ -554,6 +554,11 @@ def assign_factors(
             activity=item.activity, key=item.key, unit_dimension=item.dimension, rows=int(item.rows)
         )
         pair = (item.key, item.dimension)
+        # A remembered library choice yields to a supplier factor that names the activity (the
+        # tenant's own, more specific data); this run's explicit choice never does.
+        library_memory = (
+            pair not in overrides and pair in remembered and not remembered[pair].supplier_factor_id
+        )
         if pair in overrides:
             choice.factor_id = overrides[pair].get("factor_id")
             choice.supplier_factor_id = overrides[pair].get("supplier_factor_id")
@@ -565,7 +570,11 @@ def assign_factors(
         if choice.factor_id in newer:
             # A remembered factor from a superseded dataset version: its current edition.
             choice.factor_id = newer[choice.factor_id]
-        if with_candidates or (choice.factor_key is None and n < MAX_AUTO_MATCH):
+        if (
+            with_candidates
+            or (choice.factor_key is None and n < MAX_AUTO_MATCH)
+            or (library_memory and extra)
+        ):
             # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
             # that differ only in them share one match.
             text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
@@ -585,7 +594,10 @@ def assign_factors(
                 matched[cache_key] = found
             candidates = matched[cache_key]
             choice.candidates = candidates
-            if choice.factor_key is None and candidates:
+            if library_memory and candidates and candidates[0].factor.source == "supplier":
+                choice.factor_id = None
+                choice.supplier_factor_id = candidates[0].factor.factor_id
+            elif choice.factor_key is None and candidates:
                 best = candidates[0].factor
                 if best.source == "supplier":
                     choice.supplier_factor_id = best.factor_id
@@ -604,6 +616,7 @@ _DIMENSION_UNIT = {
     "distance": "km",
     "passenger distance": "passenger * km",
     "freight (mass x distance)": "tonne * km",
+    "count (room-nights)": "room_night",
 }
 
 

@@ -103,3 +103,23 @@ def test_it_explains_bad_arguments(feed: Path, tmp_path: Path) -> None:
     bad.write_text("columns: [1, 2]\n")
     with pytest.raises(CommandError, match="columns"):
         call_command("import_activities", "--tenant", "acme", str(feed), "--mapping", str(bad))
+
+
+def test_it_explains_each_activity_s_factor_in_json(feed: Path) -> None:
+    feed.write_bytes(CLEAN_CSV)
+    code, out = _run("--tenant", "acme", str(feed), "--dry-run", "--json")
+    assert code == 0
+    (diesel,) = json.loads(out)["choices"]
+    assert (diesel["activity"], diesel["rows"], diesel["unit_dimension"]) == ("Diesel", 4, "volume")
+    factor = diesel["factor"]
+    assert {k: factor[k] for k in ("source", "dataset", "version", "scope", "unit")} == {
+        "source": "library",
+        "dataset": "defra_2024",
+        "version": 1,
+        "scope": "1",
+        "unit": "L",
+    }
+    assert factor["name"] == "Liquid fuels: Diesel (average biofuel blend)"
+    assert "names diesel" in diesel["why"]
+    assert diesel["alternatives"]
+    assert all("WTT" not in a["name"] for a in diesel["alternatives"])

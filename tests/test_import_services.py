@@ -257,3 +257,49 @@ def test_it_rebuilds_the_indexes_after_a_large_first_load(
         assert import_run_start_commit(run=run, user=None)
     assert ActivityRecord.objects.filter(import_run=run).count() == 4
     assert indexes() == before
+
+
+def test_it_prefers_a_supplier_factor_over_a_remembered_library_choice(acme: None) -> None:
+    from tests.factor_helpers import make_supplier_factor
+
+    FactorChoice.objects.create(
+        activity_key="diesel", unit_dimension="volume", factor_id=_diesel_id()
+    )
+    supplier = make_supplier_factor()  # "Diesel from Acme Fuels", 2.4 kg CO2e per litre
+    run = import_run_create(upload=_upload(), user=None)
+    prepared = import_run_validate(run=run)
+    diesel = prepared.choices[0]
+    assert (diesel.factor_id, diesel.supplier_factor_id) == (None, supplier.id)
+    assert prepared.kg_co2e == pytest.approx(1234.5 * 2.4)
+    # This run's own explicit choice still wins over the supplier's.
+    _chose_diesel(run)
+    prepared = import_run_validate(run=run)
+    assert prepared.choices[0].factor_id == _diesel_id()
+
+
+def test_it_ranks_in_factor_search_exactly_as_the_wizard(acme: None) -> None:
+    import json
+    from io import StringIO
+
+    import pandas as pd
+    from django.core.management import call_command
+
+    from imports.services import assign_factors
+    from tests.factor_helpers import make_supplier_factor
+
+    make_supplier_factor()
+    distinct = pd.DataFrame(
+        [{"activity": "Diesel KSt 4100", "key": "diesel kst", "dimension": "volume", "rows": 3}]
+    )
+    (choice,) = assign_factors(distinct, region="DE", with_candidates=True)
+    out = StringIO()
+    call_command(
+        "factor_search", "Diesel KSt 4100", "--unit", "L", "--region", "DE", "--tenant", "acme",
+        "--limit", "8", "--json", stdout=out,
+    )  # fmt: skip
+    ranked = json.loads(out.getvalue())["candidates"]
+    assert [(c["source"], c["factor_id"], c["reasons"]) for c in ranked] == [
+        (c.factor.source, c.factor.factor_id, list(c.reasons)) for c in choice.candidates
+    ]
+    assert ranked[0]["source"] == "supplier"
+    assert "UK factor used for a DE activity" in ranked[1]["reasons"]

@@ -1,4 +1,8 @@
-"""`python manage.py factor_search "diesel" [--region GB] [--unit L] [--year 2024] [--json]`."""
+"""`python manage.py factor_search "diesel" [--region GB] [--unit L] [--year 2024] [--tenant acme] [--json]`.
+
+Ranks exactly as the import wizard does: the same activity text (numbers dropped), the same
+matcher, and with `--tenant` that tenant's supplier factors, which the wizard prefers.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from emissions.engine.errors import EngineError
-from factors.matching import match_factors
+from factors.matching import activity_text, match_factors
 
 
 class Command(BaseCommand):
@@ -21,16 +25,20 @@ class Command(BaseCommand):
         parser.add_argument("--unit", help="the activity's unit (L, kWh, kg, EUR...)")
         parser.add_argument("--year", type=int)
         parser.add_argument("--limit", type=int, default=10)
+        parser.add_argument(
+            "--tenant", help="include this tenant's supplier factors (subdomain), as the wizard"
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             found = match_factors(
-                description=options["description"],
+                description=activity_text(options["description"]),
                 unit=options["unit"],
                 region=options["region"],
                 year=options["year"],
                 limit=options["limit"],
+                extra_candidates=_supplier_candidates(options["tenant"]),
             )
         except EngineError as exc:
             if options["json"]:
@@ -48,3 +56,18 @@ class Command(BaseCommand):
                 f"{f.dataset_key} v{f.dataset_version} {f.publisher_id}]"
             )
             self.stdout.write(f"    {'; '.join(candidate.reasons)}")
+
+
+def _supplier_candidates(slug: str | None) -> list[Any]:
+    if not slug:
+        return []
+    from django_tenants.utils import schema_context
+
+    from emissions.selectors import supplier_factor_candidates
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.filter(slug=slug).exclude(schema_name="public").first()
+    if tenant is None:
+        raise CommandError(f"No tenant with the subdomain {slug!r}.")
+    with schema_context(tenant.schema_name):
+        return list(supplier_factor_candidates())
