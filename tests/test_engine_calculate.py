@@ -603,8 +603,9 @@ def test_it_reweights_a_defra_gas_split_to_another_gwp_set(defra: pd.DataFrame) 
         defra_factors(defra),
         gwp_set="AR6",
     )
-    # CO2 unchanged; CH4 x 27.0/28; N2O x 273/265 (AR6 over the AR5 basis DEFRA 2024 uses).
-    expected = 1000 * (2.4796 + 0.00029 * 27.0 / 28 + 0.0329 * 273 / 265)
+    # CO2 unchanged; CH4 x 29.8/28 (diesel is fossil: AR6 WG1 Table 7.15 gives 29.8 for fossil
+    # methane, 27.0 for biogenic); N2O x 273/265 (AR6 over the AR5 basis DEFRA 2024 uses).
+    expected = 1000 * (2.4796 + 0.00029 * 29.8 / 28 + 0.0329 * 273 / 265)
     assert row["kg_co2e"] == pytest.approx(expected, rel=1e-12)
 
 
