@@ -73,6 +73,7 @@ from imports.pipeline import (
     validate,
 )
 from imports.pipeline.isolate import ChildLimits, read_upload_isolated
+from imports.pipeline.read import ENCODING_CHOICES, ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ def read_source(
             sheet=chosen,
             header_row=header_row,
             encoding=encoding,
+            read_limits=ReadLimits(max_columns=settings.IMPORT_MAX_COLUMNS),
         )
         return result
 
@@ -300,6 +302,22 @@ def import_run_set_sheet(*, run: ImportRun, sheet: str) -> ImportRun:
     run.fixes = {}
     _apply_template_or_suggestion(run, read)
     run.save(update_fields=["sheet", "detected", "fixes", "mapping", "template", "status"])
+    return run
+
+
+def import_run_set_encoding(*, run: ImportRun, encoding: str) -> ImportRun:
+    """Read a CSV that is UTF-8 except some lines as the user chose (``"utf-8-replace"`` or
+    ``"cp1252"``); the cell fixes made on the other reading are dropped."""
+    if encoding not in ENCODING_CHOICES:
+        raise ImportInputError("Choose UTF-8 or Windows-1252.", code="invalid_encoding")
+    with run.file.open("rb") as handle:
+        read = read_source(
+            handle, filename=run.original_name, sheet=None, header_row=None, encoding=encoding
+        )
+    run.detected = {**read.metadata(), "encoding_choice": encoding}
+    run.fixes = {}
+    _apply_template_or_suggestion(run, read)
+    run.save(update_fields=["detected", "fixes", "mapping", "template", "status"])
     return run
 
 

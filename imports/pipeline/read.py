@@ -63,6 +63,8 @@ class ReadLimits:
 
 
 DEFAULT_LIMITS = ReadLimits()
+#: Rows searched for a column's first values (shown on the mapping page).
+SAMPLE_SCAN_ROWS = 200
 #: Choices for a CSV that is UTF-8 except some lines.
 ENCODING_CHOICES = ("utf-8-replace", "cp1252")
 
@@ -107,6 +109,7 @@ class ReadResult:
     sha256: str = ""
     size: int = 0
     notices: list[dict[str, Any]] = field(default_factory=list)
+    samples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def headers(self) -> list[str]:
@@ -129,6 +132,7 @@ class ReadResult:
             "rows": len(self.frame),
             "skipped": [s.to_dict() for s in self.skipped],
             "notices": list(self.notices),
+            "samples": dict(self.samples),
         }
 
 
@@ -429,9 +433,10 @@ def _mixed_encoding_notice(filename: str, lines: list[int], choice: str | None) 
     shown = ", ".join(f"{n:,}" for n in lines[:_LISTED_LINES])
     more = f" and {len(lines) - _LISTED_LINES:,} more" if len(lines) > _LISTED_LINES else ""
     which = "Line" if len(lines) == 1 else "Lines"
+    verb = "is" if len(lines) == 1 else "are"
     return {
         "code": "mixed_encoding",
-        "message": f"{which} {shown}{more} of {filename} are not valid UTF-8, unlike the rest "
+        "message": f"{which} {shown}{more} of {filename} {verb} not valid UTF-8, unlike the rest "
         "of the file: their unreadable characters are shown as \ufffd. If the file was saved "
         "as Windows-1252 (ANSI), read it that way instead.",
         "lines": lines[:1000],
@@ -1082,6 +1087,7 @@ def _assemble(
     n = len(columns[0]) if columns else 0
     notices: list[dict[str, Any]] = []
     cut_headers: list[str] = []
+    samples: dict[str, list[str]] = {}
     index = pd.RangeIndex(first_row, first_row + n, name="row")
     data: dict[str, pd.Series] = {}
     native_numbers: dict[str, np.ndarray] = {}
@@ -1103,6 +1109,11 @@ def _assemble(
         else:
             seen[key] = 1
         data[header] = pd.Series(pd.array(cleaned, dtype="str"), index=index, copy=False)
+        # The first values of each column, for the mapping page (taken here, column by column in
+        # arrow, so a page of thousands of columns never slices the frame).
+        samples[header] = [
+            v[:60] for v in cleaned.slice(0, SAMPLE_SCAN_ROWS).drop_null()[:3].to_pylist()
+        ]
         if j in natives:
             native_numbers[header] = natives[j]
     frame = pd.DataFrame(data, index=index, copy=False)
@@ -1177,4 +1188,5 @@ def _assemble(
         delimiter=delimiter,
         native_numbers=native_numbers,
         notices=notices,
+        samples=samples,
     )
