@@ -77,7 +77,9 @@ def _child(request: dict[str, Any]) -> None:
         if options.get("limits") is not None:
             options["limits"] = ReadLimits(**options["limits"])
         try:
-            outcome: tuple[str, Any] = ("ok", read_upload(**options))
+            result = read_upload(**options)
+            _frame_to_ipc(result, request["out"] + ".arrow")
+            outcome: tuple[str, Any] = ("ok", result)
         except PipelineError as exc:
             outcome = ("error", (exc.code, exc.message, exc.details))
         except MemoryError:
@@ -94,10 +96,50 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(status)
 
 
+def _frame_to_ipc(result: Any, path: str) -> None:
+    """Move the frame's columns (arrow arrays already) into an Arrow IPC file next to the
+    pickle: the parent reads them back without converting a single cell."""
+    import pyarrow as pa
+
+    frame = result.frame
+    arrays = [pa.chunked_array(frame[c].array.__arrow_array__()) for c in frame.columns]
+    arrays.append(pa.chunked_array([pa.array(frame.index.to_numpy(), pa.int64())]))
+    table = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    result.frame = list(frame.columns)
+
+
+def _frame_from_ipc(result: Any, path: str) -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    # Mapped, not copied: the pages stay valid after the temporary file is removed.
+    table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+    names = result.frame
+    index = pd.Index(table.column(len(names)).to_numpy(), name="row")
+    if len(index) and (index[1:] - index[:-1] == 1).all():
+        index = pd.RangeIndex(int(index[0]), int(index[0]) + len(index), name="row")
+    data = {
+        name: pd.Series(pd.array(table.column(i), dtype="str"), index=index, copy=False)
+        for i, name in enumerate(names)
+    }
+    result.frame = pd.DataFrame(data, index=index, copy=False)
+
+
+def _warm_up() -> None:
+    """A first read pays for lazy imports and registries once, here, not in every child."""
+    from . import read
+
+    read.read_upload(b"Datum;Menge\n2024-01-31;1,5\n", filename="warm-up.csv")
+    import python_calamine  # noqa: F401
+    from defusedxml import ElementTree  # noqa: F401
+
+
 def _serve() -> None:
     """The fork server: reads one JSON request per line on stdin, forks a reader for it, answers
     the reader's pid and then its exit code, one line each."""
-    from . import read  # noqa: F401 - imported once here, shared by every forked reader
+    _warm_up()
 
     answers = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -228,6 +270,8 @@ def read_upload_isolated(
         if not timed_out and os.path.exists(out):
             with contextlib.suppress(EOFError, pickle.UnpicklingError), open(out, "rb") as handle:
                 outcome = pickle.load(handle)  # noqa: S301 - written by our own child
+            if outcome is not None and outcome[0] == "ok":
+                _frame_from_ipc(outcome[1], out + ".arrow")
     if timed_out:
         raise _limit_error(filename, "time", limits)
     if outcome is None:
