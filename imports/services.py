@@ -188,10 +188,8 @@ def read_source(
 def import_run_read(run: ImportRun) -> ReadResult:
     """The run's stored file, parsed in a child process (sheet and header row as chosen); the
     last few results are kept per process, so the wizard's steps do not parse again."""
-    mapping = run_mapping(run)
-    header_row = mapping.options.header_row if mapping else None
-    encoding = (run.detected or {}).get("encoding_choice") or None
-    key = (current_schema(), run.id, run.sha256, run.sheet, header_row, encoding)
+    key = _read_key(run)
+    _, _, _, _, header_row, encoding = key
     with _READ_LOCK:
         cached = _READ_CACHE.get(key)
         if cached is not None:
@@ -205,11 +203,22 @@ def import_run_read(run: ImportRun) -> ReadResult:
             header_row=header_row,
             encoding=encoding,
         )
+    _remember_read(key, result)
+    return result
+
+
+def _read_key(run: ImportRun) -> tuple[Any, ...]:
+    mapping = run_mapping(run)
+    header_row = mapping.options.header_row if mapping else None
+    encoding = (run.detected or {}).get("encoding_choice") or None
+    return (current_schema(), run.id, run.sha256, run.sheet, header_row, encoding)
+
+
+def _remember_read(key: tuple[Any, ...], result: ReadResult) -> None:
     with _READ_LOCK:
         _READ_CACHE[key] = result
         while len(_READ_CACHE) > _READ_CACHE_SIZE:
             _READ_CACHE.popitem(last=False)
-    return result
 
 
 def run_mapping(run: ImportRun) -> Mapping | None:
@@ -242,7 +251,11 @@ def import_run_create(*, upload: UploadedFile, user: User | None) -> ImportRun:
         )
     upload.seek(0)
     read = read_source(upload.file, filename=name, sheet=None, header_row=None)
-    return _create_run(read, name=name, user=user, store=lambda run: _store_upload(run, upload))
+    run = _create_run(read, name=name, user=user, store=lambda run: _store_upload(run, upload))
+    key = _read_key(run)
+    if key[4] is None:  # read as the next steps will (a template may name another header row)
+        _remember_read(key, read)
+    return run
 
 
 def _store_upload(run: ImportRun, upload: UploadedFile) -> None:

@@ -32,6 +32,7 @@ from .errors import PipelineError
 
 _SERVER_LOCK = threading.Lock()
 _SERVER: subprocess.Popen[bytes] | None = None
+_SERVER_OWNER = 0
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,10 @@ def _serve() -> None:
 
 
 def _server() -> subprocess.Popen[bytes]:
-    global _SERVER  # one fork server per process, started on first use
-    if _SERVER is None or _SERVER.poll() is not None:
+    global _SERVER, _SERVER_OWNER  # one fork server per process, started on first use
+    # A process forked from the owner (an RQ work-horse) must not share the owner's pipes.
+    if _SERVER is None or os.getpid() != _SERVER_OWNER or _SERVER.poll() is not None:
+        _SERVER_OWNER = os.getpid()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(name, "1")

@@ -9,7 +9,14 @@ user sees in Excel or LibreOffice, counting any title rows above the header.
 Before any parsing: the size limit; for XLSX/ODS a zip-bomb guard (entry count, declared
 uncompressed size, compression ratio, then every XML part decompressed once with its CRC checked
 against a byte budget) and a defusedxml scan of every XML prolog that rejects DTDs, entities and
-external references. Whatever goes wrong comes back as a :class:`PipelineError` with a message for
+external references. Before cells are allocated, :class:`ReadLimits`: an XLSX sheet's used range
+comes from its cell references (read during that same decompression; the declared
+``<dimension>`` is not trusted), any workbook sheet's from calamine before its cells become
+Python objects, a CSV's width from its header and its length from its line count (blank lines
+after the last value are cut first, so a file padded with millions of them costs nothing). A
+long blank gap with values below it is refused rather than read row by row. A CSV that is UTF-8
+except some lines is read as UTF-8 with those bytes replaced and a notice listing the lines
+(``ReadResult.notices``); ``encoding="cp1252"`` reads it as Windows-1252 instead. Whatever goes wrong comes back as a :class:`PipelineError` with a message for
 the user, never a traceback.
 """
 
