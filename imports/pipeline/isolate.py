@@ -160,7 +160,9 @@ def _server() -> subprocess.Popen[bytes]:
     if _SERVER is None or os.getpid() != _SERVER_OWNER or _SERVER.poll() is not None:
         _SERVER_OWNER = os.getpid()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        # BLAS thread pools reserve memory per thread; Arrow's own pool (which reads
+        # OMP_NUM_THREADS) keeps its default size, so CSVs are still parsed on every core.
+        for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(name, "1")
         _SERVER = subprocess.Popen(  # our own interpreter and module
             [sys.executable, "-m", "imports.pipeline.isolate"],
