@@ -252,6 +252,20 @@ def test_it_kills_a_read_that_takes_longer_than_its_wall_clock_limit(tmp_path: A
     assert time.perf_counter() - started < 5
 
 
+def test_it_starts_a_new_reader_server_when_the_old_one_died(tmp_path: Any) -> None:
+    from imports.pipeline import isolate
+
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(_xlsx())
+    assert read_upload_isolated(good, filename="good.xlsx").headers == ["Datum", "Menge"]
+    server = isolate._SERVER
+    assert server is not None
+    server.kill()
+    server.wait()
+    assert read_upload_isolated(good, filename="good.xlsx").headers == ["Datum", "Menge"]
+    assert isolate._SERVER is not server
+
+
 def test_it_returns_the_pipeline_error_of_the_child() -> None:
     with pytest.raises(ImportInputError) as caught, schema_context("acme"):
         import_run_create(upload=upload(_one_cell_at("XFD1048576"), "bomb.xlsx"), user=None)

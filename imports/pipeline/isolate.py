@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pickle
 import resource
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
+
+logger = logging.getLogger(__name__)
 
 _SERVER_LOCK = threading.Lock()
 _SERVER: subprocess.Popen[bytes] | None = None
@@ -280,6 +283,8 @@ def read_upload_isolated(
     if timed_out:
         raise _limit_error(filename, "time", limits)
     if outcome is None:
+        if code is None:
+            logger.error("the file reader server did not answer; is imports.pipeline importable?")
         if code == -signal.SIGXCPU:
             raise _limit_error(filename, "cpu", limits)
         # A native allocation failure aborts (SIGABRT) or segfaults: the memory limit was hit.
