@@ -279,6 +279,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Imports: the upload limit is checked from Content-Length and while streaming.
 IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Every file is parsed in a child process: the memory it may add (MB), its CPU seconds, and the
+# wall-clock seconds after which it is killed (imports/pipeline/isolate.py).
+IMPORT_READ_MEMORY_MB = _env_int("IMPORT_READ_MEMORY_MB", 2048, minimum=64)
+IMPORT_READ_CPU_SECONDS = _env_int("IMPORT_READ_CPU_SECONDS", 120, minimum=1)
+IMPORT_READ_TIMEOUT_SECONDS = _env_int("IMPORT_READ_TIMEOUT_SECONDS", 180, minimum=1)
+# Columns a file may have (the mapping page lists them all).
+IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 1000, minimum=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -69,9 +69,14 @@ class MappingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.headers = list(headers)
         column_choices = [("", "— not in the file —"), *((h, h) for h in self.headers)]
+
+        def choices() -> list[tuple[str, str]]:
+            return column_choices
+
         for fld in FIELDS:
+            # A callable: the list (one entry per column) is not copied into every field.
             self.fields[f"col_{fld}"] = forms.ChoiceField(
-                label=FIELD_LABELS[fld], choices=column_choices, required=False
+                label=FIELD_LABELS[fld], choices=choices, required=False
             )
             self.fields[f"const_{fld}"] = forms.CharField(
                 label=f"{FIELD_LABELS[fld]}: one value for every row",

@@ -11,15 +11,17 @@ The preparation (`prepare`) is shared by the wizard, the job and the ``import_ac
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -69,12 +71,13 @@ from imports.pipeline import (
     export_invalid_rows,
     header_signature,
     preview,
-    read_upload,
     replace_value,
     revalidate_row,
     suggest_mapping,
     validate,
 )
+from imports.pipeline.isolate import ChildLimits, read_upload_isolated
+from imports.pipeline.read import ENCODING_CHOICES, ReadLimits
 
 logger = logging.getLogger(__name__)
 
@@ -111,44 +114,86 @@ _READ_CACHE_SIZE = 3
 _READ_LOCK = threading.Lock()
 
 
-def read_source(
-    source: Any, *, filename: str, sheet: str | None, header_row: int | None
-) -> ReadResult:
-    """Read a file; when no sheet is named and the first one holds only a header or nothing, the
-    next sheet with data is taken (the user can still pick another)."""
+def read_limits() -> ChildLimits:
+    """What one parse may cost (settings IMPORT_READ_*)."""
+    return ChildLimits(
+        memory_bytes=settings.IMPORT_READ_MEMORY_MB * 1024 * 1024,
+        cpu_seconds=settings.IMPORT_READ_CPU_SECONDS,
+        wall_seconds=float(settings.IMPORT_READ_TIMEOUT_SECONDS),
+    )
 
-    def read(chosen: str | None) -> ReadResult:
-        if hasattr(source, "seek"):
-            source.seek(0)
-        return read_upload(
-            source,
+
+@contextlib.contextmanager
+def _as_path(source: Any) -> Iterator[str | os.PathLike[str]]:
+    """A path to the file's bytes, for the child process: the path itself, or a temporary copy
+    of a file object (at most one byte over the size limit, so the reader refuses it)."""
+    if isinstance(source, str | os.PathLike):
+        yield source
+        return
+    with tempfile.NamedTemporaryFile(prefix="ft-upload-") as tmp:
+        if isinstance(source, bytes | bytearray | memoryview):
+            tmp.write(source)
+        else:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            remaining = settings.IMPORT_MAX_BYTES + 1
+            while remaining > 0 and (chunk := source.read(min(remaining, 1024 * 1024))):
+                tmp.write(chunk)
+                remaining -= len(chunk)
+        tmp.flush()
+        yield tmp.name
+
+
+def read_source(
+    source: Any,
+    *,
+    filename: str,
+    sheet: str | None,
+    header_row: int | None,
+    encoding: str | None = None,
+) -> ReadResult:
+    """Read a file in a child process under memory and time limits (a file that would exhaust
+    them costs that child only); when no sheet is named and the first one holds only a header or
+    nothing, the next sheet with data is taken (the user can still pick another)."""
+    limits = read_limits()
+
+    def read(path: str | os.PathLike[str], chosen: str | None) -> ReadResult:
+        result: ReadResult = read_upload_isolated(
+            path,
             filename=filename,
+            limits=limits,
             max_bytes=settings.IMPORT_MAX_BYTES,
             sheet=chosen,
             header_row=header_row,
+            encoding=encoding,
+            read_limits=ReadLimits(max_columns=settings.IMPORT_MAX_COLUMNS),
         )
+        return result
 
-    try:
-        return read(sheet)
-    except PipelineError as exc:
-        first_error = exc
-    others = [
-        s for s in first_error.details.get("sheets") or [] if s != first_error.details.get("sheet")
-    ]
-    if sheet is None and first_error.code in {"header_only", "empty"}:
-        for other in others:
-            try:
-                return read(other)
-            except PipelineError:
-                continue
+    with _as_path(source) as path:
+        try:
+            return read(path, sheet)
+        except PipelineError as exc:
+            first_error = exc
+        others = [
+            s
+            for s in first_error.details.get("sheets") or []
+            if s != first_error.details.get("sheet")
+        ]
+        if sheet is None and first_error.code in {"header_only", "empty"}:
+            for other in others:
+                try:
+                    return read(path, other)
+                except PipelineError:
+                    continue
     raise ImportInputError.from_pipeline(first_error) from None
 
 
 def import_run_read(run: ImportRun) -> ReadResult:
-    """The run's stored file, parsed (sheet and header row as chosen)."""
-    mapping = run_mapping(run)
-    header_row = mapping.options.header_row if mapping else None
-    key = (current_schema(), run.id, run.sha256, run.sheet, header_row)
+    """The run's stored file, parsed in a child process (sheet and header row as chosen); the
+    last few results are kept per process, so the wizard's steps do not parse again."""
+    key = _read_key(run)
+    _, _, _, _, header_row, encoding = key
     with _READ_LOCK:
         cached = _READ_CACHE.get(key)
         if cached is not None:
@@ -156,13 +201,28 @@ def import_run_read(run: ImportRun) -> ReadResult:
             return cached
     with run.file.open("rb") as handle:
         result = read_source(
-            handle, filename=run.original_name, sheet=run.sheet or None, header_row=header_row
+            handle,
+            filename=run.original_name,
+            sheet=run.sheet or None,
+            header_row=header_row,
+            encoding=encoding,
         )
+    _remember_read(key, result)
+    return result
+
+
+def _read_key(run: ImportRun) -> tuple[Any, ...]:
+    mapping = run_mapping(run)
+    header_row = mapping.options.header_row if mapping else None
+    encoding = (run.detected or {}).get("encoding_choice") or None
+    return (current_schema(), run.id, run.sha256, run.sheet, header_row, encoding)
+
+
+def _remember_read(key: tuple[Any, ...], result: ReadResult) -> None:
     with _READ_LOCK:
         _READ_CACHE[key] = result
         while len(_READ_CACHE) > _READ_CACHE_SIZE:
             _READ_CACHE.popitem(last=False)
-    return result
 
 
 def run_mapping(run: ImportRun) -> Mapping | None:
@@ -195,7 +255,11 @@ def import_run_create(*, upload: UploadedFile, user: User | None) -> ImportRun:
         )
     upload.seek(0)
     read = read_source(upload.file, filename=name, sheet=None, header_row=None)
-    return _create_run(read, name=name, user=user, store=lambda run: _store_upload(run, upload))
+    run = _create_run(read, name=name, user=user, store=lambda run: _store_upload(run, upload))
+    key = _read_key(run)
+    if key[4] is None:  # read as the next steps will (a template may name another header row)
+        _remember_read(key, read)
+    return run
 
 
 def _store_upload(run: ImportRun, upload: UploadedFile) -> None:
@@ -260,6 +324,22 @@ def import_run_set_sheet(*, run: ImportRun, sheet: str) -> ImportRun:
         _lock_status(run, _ensure_mapping_editable)
         run.status = new_status
         run.save(update_fields=["sheet", "detected", "fixes", "mapping", "template", "status"])
+    return run
+
+
+def import_run_set_encoding(*, run: ImportRun, encoding: str) -> ImportRun:
+    """Read a CSV that is UTF-8 except some lines as the user chose (``"utf-8-replace"`` or
+    ``"cp1252"``); the cell fixes made on the other reading are dropped."""
+    if encoding not in ENCODING_CHOICES:
+        raise ImportInputError("Choose UTF-8 or Windows-1252.", code="invalid_encoding")
+    with run.file.open("rb") as handle:
+        read = read_source(
+            handle, filename=run.original_name, sheet=None, header_row=None, encoding=encoding
+        )
+    run.detected = {**read.metadata(), "encoding_choice": encoding}
+    run.fixes = {}
+    _apply_template_or_suggestion(run, read)
+    run.save(update_fields=["detected", "fixes", "mapping", "template", "status"])
     return run
 
 

@@ -15,7 +15,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -66,6 +68,7 @@ from imports.services import (
     import_run_export_invalid,
     import_run_preview,
     import_run_read,
+    import_run_set_encoding,
     import_run_set_mapping,
     import_run_set_sheet,
     import_run_start_commit,
@@ -291,16 +294,57 @@ def _suggestions(run: ImportRun) -> dict[str, dict[str, Any]]:
 
 
 def _samples(run: ImportRun, headers: list[str]) -> dict[str, list[str]]:
-    """The first few values of each column, to help choose (empty when the file cannot be read)."""
+    """The first few values of each column, to help choose (empty when the file cannot be read):
+    stored when the file was read; runs from before that read the file again."""
+    stored = (run.detected or {}).get("samples")
+    if stored is not None:
+        return {
+            h: [v if len(v) <= 24 else f"{v[:23]}…" for v in stored.get(h, [])] for h in headers
+        }
     try:
         frame = import_run_read(run).frame
     except ImportInputError:
         return {}
+    # The first rows hold the samples of nearly every column: one array, a short loop per column.
+    head = frame.head(50)
+    cells = head.to_numpy(dtype=object)
+    position = {str(c): j for j, c in enumerate(head.columns)}
     out: dict[str, list[str]] = {}
     for header in headers:
-        if header in frame.columns:
-            out[header] = [str(v) for v in frame[header].dropna().head(3).tolist()]
+        j = position.get(header)
+        if j is not None:
+            values = [str(v) for v in cells[:, j] if isinstance(v, str)][:3]
+            out[header] = [v if len(v) <= 24 else f"{v[:23]}…" for v in values]
     return out
+
+
+def _unmapped_items(headers: list[str], samples: dict[str, list[str]]) -> SafeString:
+    """The unused columns with their first values, as list items (one pass over the columns)."""
+    return format_html_join(
+        "",
+        "<li><strong>{}</strong>: {}</li>",
+        (
+            (
+                h,
+                format_html_join("", "<code>{}</code>", ((v,) for v in samples.get(h, [])))
+                or "empty",
+            )
+            for h in headers
+        ),
+    )
+
+
+def _column_options(choices: Any) -> str:
+    """The <option>s of a column select, rendered once for every field (linear in columns)."""
+    return "".join(
+        format_html('<option value="{}">{}</option>', value, text) for value, text in choices
+    )
+
+
+def _with_selected(options: str, value: Any) -> SafeString:
+    marker = format_html('<option value="{}">', value or "")
+    selected = format_html('<option value="{}" selected>', value or "")
+    return mark_safe(options.replace(marker, selected, 1))  # noqa: S308 - escaped above
 
 
 @role_required(Role.EDITOR)
@@ -308,6 +352,12 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if (locked := _locked(request, run, columns=True)) is not None:
         return locked
+    if request.method == "POST" and "encoding" in request.POST:
+        try:
+            import_run_set_encoding(run=run, encoding=request.POST["encoding"])
+        except ImportInputError as exc:
+            messages.error(request, exc.message)
+        return redirect("import_mapping", run_id=run.id)
     headers = run_headers(run)
     suggestions = _suggestions(run)
     current = run_mapping(run) or Mapping()
@@ -330,10 +380,22 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
                 )
             return redirect("import_preview", run_id=run.id)
     samples = _samples(run, headers)
+    used = set(current.columns.values())
+    unused = [h for h in headers if h not in used]
     rows = []
+    options = ""
     for row in form.field_rows():
         suggestion = suggestions.get(row["field"])
-        rows.append({**row, "suggestion": suggestion})
+        column = row["column"]
+        options = options or _column_options(column.field.choices)
+        rows.append(
+            {
+                **row,
+                "suggestion": suggestion,
+                "options": _with_selected(options, column.value()),
+                "samples": samples.get(column.value() or "", []),
+            }
+        )
     context = _wizard(
         run,
         "mapping",
@@ -342,7 +404,8 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
         rows=rows,
         headers=headers,
         samples=samples,
-        unmapped=[h for h in headers if h not in current.columns.values()],
+        unmapped=_unmapped_items(unused, samples),
+        unmapped_count=len(unused),
     )
     status = 422 if request.method == "POST" else 200
     return render(request, "imports/import_mapping.html", context, status=status)

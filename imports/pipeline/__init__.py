@@ -42,7 +42,12 @@ of ``ValidationResult.errors``. Neither ever surfaces as a traceback.
 Mapping files (CLI ``--mapping FILE.yml``): see :mod:`imports.pipeline.mapping` for the format;
 ``load_mapping_file(path)`` reads one, ``dump_mapping_yaml(mapping)`` writes one.
 
-Modules: ``read`` (files -> text cells, size/zip-bomb/XML-entity guards), ``detect`` (header
+Untrusted files are read with ``isolate.read_upload_isolated(path, filename=..., limits=
+ChildLimits(...))``: the same reader in a child process under a memory, CPU and wall-clock limit
+(the web and worker processes never parse a file themselves).
+
+Modules: ``read`` (files -> text cells, size/zip-bomb/XML-entity guards, row/column/cell/blank-run
+limits checked from the used range before allocating), ``isolate`` (the child process), ``detect`` (header
 row, blank and totals rows), ``mapping`` (fields, synonyms, suggestions, signatures, YAML),
 ``normalise`` (numbers, dates, texts, codes per column), ``validate`` (rules, preview, fixes),
 ``export`` (invalid rows as CSV/XLSX, escaped against formula injection).

@@ -31,7 +31,9 @@ class PipelineError(Exception):
 
     ``code`` is stable and machine-readable (``too_large``, ``empty``, ``header_only``,
     ``not_text``, ``damaged``, ``zip_bomb``, ``xml_entities``, ``unsupported_format``,
-    ``sheet_not_found``, ``no_header``, ``bad_row``, ``mapping_invalid``,
+    ``sheet_not_found``, ``no_header``, ``bad_row``, ``too_many_rows``, ``too_many_columns``,
+    ``too_many_cells``, ``blank_run``, ``sheet_name_too_long``, ``read_limit`` (the reader's
+    child process ran out of memory or time), ``mapping_invalid``,
     ``mapping_incomplete``, ``mapping_column_missing``, ``mapping_file_invalid``); ``details``
     carries JSON-serialisable context (the limit, the sheet names, the line number...).
     """

@@ -9,7 +9,14 @@ user sees in Excel or LibreOffice, counting any title rows above the header.
 Before any parsing: the size limit; for XLSX/ODS a zip-bomb guard (entry count, declared
 uncompressed size, compression ratio, then every XML part decompressed once with its CRC checked
 against a byte budget) and a defusedxml scan of every XML prolog that rejects DTDs, entities and
-external references. Whatever goes wrong comes back as a :class:`PipelineError` with a message for
+external references. Before cells are allocated, :class:`ReadLimits`: an XLSX sheet's used range
+comes from its cell references (read during that same decompression; the declared
+``<dimension>`` is not trusted), any workbook sheet's from calamine before its cells become
+Python objects, a CSV's width from its header and its length from its line count (blank lines
+after the last value are cut first, so a file padded with millions of them costs nothing). A
+long blank gap with values below it is refused rather than read row by row. A CSV that is UTF-8
+except some lines is read as UTF-8 with those bytes replaced and a notice listing the lines
+(``ReadResult.notices``); ``encoding="cp1252"`` reads it as Windows-1252 instead. Whatever goes wrong comes back as a :class:`PipelineError` with a message for
 the user, never a traceback.
 """
 
@@ -34,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .detect import SkippedRow, detect_header_row, find_skipped_rows
+from .detect import HEADER_SCAN_ROWS, SkippedRow, detect_header_row, find_skipped_rows
 from .errors import PipelineError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -44,6 +51,29 @@ DEFAULT_MAX_UNCOMPRESSED = 400 * 1024 * 1024
 #: real sheets stay far below (a generated 100,000-row sheet compresses about 10:1).
 MAX_COMPRESSION_RATIO = 150
 MAX_ZIP_ENTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """How big a table may be; checked from the declared and used ranges before cells are
+    allocated. ``max_rows``: data rows (Excel holds 1,048,576); ``max_columns``; ``max_cells``:
+    rows x columns of a workbook sheet's used range (a sparse sheet is allocated whole);
+    ``max_blank_run``: blank rows in a row with data below them; ``max_name_chars``: a sheet
+    name (longer ones cannot be stored); ``max_header_chars``: longer header cells are cut."""
+
+    max_rows: int = 1_048_576
+    max_columns: int = 1_000
+    max_cells: int = 12_000_000
+    max_blank_run: int = 10_000
+    max_name_chars: int = 200
+    max_header_chars: int = 150
+
+
+DEFAULT_LIMITS = ReadLimits()
+#: Rows searched for a column's first values (shown on the mapping page).
+SAMPLE_SCAN_ROWS = 200
+#: Choices for a CSV that is UTF-8 except some lines.
+ENCODING_CHOICES = ("utf-8-replace", "cp1252")
 
 CSV_EXTENSIONS = frozenset({".csv", ".txt", ".tsv", ".tab", ""})
 WORKBOOK_EXTENSIONS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
@@ -85,6 +115,8 @@ class ReadResult:
     native_numbers: dict[str, np.ndarray] = field(default_factory=dict)
     sha256: str = ""
     size: int = 0
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    samples: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def headers(self) -> list[str]:
@@ -106,6 +138,8 @@ class ReadResult:
             "headers": self.headers,
             "rows": len(self.frame),
             "skipped": [s.to_dict() for s in self.skipped],
+            "notices": list(self.notices),
+            "samples": dict(self.samples),
         }
 
 
@@ -120,6 +154,8 @@ def read_upload(
     sheet: str | None = None,
     header_row: int | None = None,
     max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED,
+    limits: ReadLimits | None = None,
+    encoding: str | None = None,
 ) -> ReadResult:
     """Read an uploaded CSV, XLSX, XLS or ODS file into text cells.
 
@@ -127,9 +163,16 @@ def read_upload(
     bytes, so a stream longer than the limit is refused without being read whole).
     ``filename`` (the user's name for the file) gives the expected type. ``sheet`` picks a
     workbook sheet (default: the first visible sheet with data); ``header_row`` (spreadsheet row
-    number) overrides header detection. Raises :class:`PipelineError` for any file that cannot be
-    read.
+    number) overrides header detection. ``limits`` bound rows, columns, cells and blank runs
+    (:class:`ReadLimits`). ``encoding`` decides a CSV that is UTF-8 except some lines
+    (``"utf-8-replace"`` or ``"cp1252"``; by default such a file is read as UTF-8 with the bad
+    bytes replaced, and a notice lists the lines). Raises :class:`PipelineError` for any file that
+    cannot be read, or that exceeds a limit (codes ``too_many_rows``, ``too_many_columns``,
+    ``too_many_cells``, ``blank_run``, ``sheet_name_too_long``).
     """
+    limits = limits or DEFAULT_LIMITS
+    if encoding is not None and encoding not in ENCODING_CHOICES:
+        raise ValueError(f"encoding must be one of {ENCODING_CHOICES}")
     ext = Path(filename).suffix.lower()
     if ext not in CSV_EXTENSIONS and ext not in WORKBOOK_EXTENSIONS:
         raise PipelineError(
@@ -143,10 +186,10 @@ def read_upload(
     digest = hashlib.sha256(data).hexdigest()
 
     if data[:4] in _ZIP_MAGIC:
-        kind = _check_zip(data, filename, max_uncompressed_bytes)
-        result = _read_workbook(data, kind, filename, sheet, header_row)
+        kind, bounds = _check_zip(data, filename, max_uncompressed_bytes)
+        result = _read_workbook(data, kind, filename, sheet, header_row, limits, bounds)
     elif data[:8] == _OLE_MAGIC:
-        result = _read_workbook(data, "xls", filename, sheet, header_row)
+        result = _read_workbook(data, "xls", filename, sheet, header_row, limits, {})
     else:
         if ext in (".xlsx", ".xlsm", ".ods"):
             raise PipelineError(
@@ -162,7 +205,7 @@ def read_upload(
                 "your spreadsheet program and save it as XLSX or CSV.",
                 filename=filename,
             )
-        result = _read_csv(data, filename, header_row)
+        result = _read_csv(data, filename, header_row, limits, encoding)
     result.sha256 = digest
     result.size = len(data)
     return result
@@ -323,9 +366,11 @@ def _parse_records(
     return records, ends
 
 
-def _read_csv(data: bytes, filename: str, header_row: int | None) -> ReadResult:
+def _read_csv(
+    data: bytes, filename: str, header_row: int | None, limits: ReadLimits, choice: str | None
+) -> ReadResult:
     encoding, bom = _guess_encoding(data)
-    if encoding == "utf-8":
+    if encoding == "utf-8" and choice != "cp1252":
         # The common case reads the bytes as they are: only a sample is decoded here, and
         # pyarrow checks the rest is UTF-8 while parsing.
         try:
@@ -338,18 +383,84 @@ def _read_csv(data: bytes, filename: str, header_row: int | None) -> ReadResult:
             if _looks_binary(sample) or data.find(b"\x00") >= 0:
                 raise _not_text(filename)
             try:
-                return _read_csv_buffer(data, bom, sample, "utf-8", filename, header_row)
+                return _read_csv_buffer(data, bom, sample, "utf-8", filename, header_row, limits)
             except _NotUtf8Error:
                 pass
-    text, encoding = _decode_other(data, encoding, filename)
+        # Not UTF-8 throughout: a file with UTF-8 text elsewhere is UTF-8 with some bad lines
+        # (read so, the lines reported, the other choice offered); one without is a legacy file.
+        text, bad_lines, utf8_text = _utf8_problems(data[bom:])
+        if choice == "utf-8-replace" or utf8_text:
+            if _looks_binary(text):
+                raise _not_text(filename)
+            buffer = text.encode("utf-8")
+            del text
+            sample = buffer[:_SAMPLE_CHARS].decode("utf-8", errors="ignore")
+            result = _read_csv_buffer(buffer, 0, sample, "utf-8", filename, header_row, limits)
+            result.notices.insert(0, _mixed_encoding_notice(filename, bad_lines, choice))
+            return result
+    text, encoding = _decode_other(data[bom:], encoding, filename)
     buffer = text.encode("utf-8")
     del text
     sample = buffer[:_SAMPLE_CHARS].decode("utf-8", errors="ignore")
-    return _read_csv_buffer(buffer, 0, sample, encoding, filename, header_row)
+    result = _read_csv_buffer(buffer, 0, sample, encoding, filename, header_row, limits)
+    if choice == "cp1252" and encoding in ("cp1252", "latin-1"):
+        result.notices.insert(
+            0,
+            {
+                "code": "encoding_chosen",
+                "message": f"{filename} is read as Windows-1252, as you chose.",
+                "choices": list(ENCODING_CHOICES),
+                "choice": choice,
+            },
+        )
+    return result
+
+
+_ESCAPED_RE = re.compile("[\udc80-\udcff]+")
+_NON_ASCII_RE = re.compile("[\u0080-\ud7ff\ue000-\U0010ffff]")
+_LISTED_LINES = 20
+
+
+def _utf8_problems(data: bytes) -> tuple[str, list[int], bool]:
+    """``data`` decoded as UTF-8 with every invalid byte replaced by U+FFFD, the line numbers
+    (1-based) that held invalid bytes, and whether valid non-ASCII UTF-8 text occurs at all."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    lines: list[int] = []
+    line, pos = 1, 0
+    for m in _ESCAPED_RE.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    utf8_text = _NON_ASCII_RE.search(_ESCAPED_RE.sub("", text)) is not None if lines else True
+    return _ESCAPED_RE.sub("\ufffd", text), lines, utf8_text
+
+
+def _mixed_encoding_notice(filename: str, lines: list[int], choice: str | None) -> dict[str, Any]:
+    shown = ", ".join(f"{n:,}" for n in lines[:_LISTED_LINES])
+    more = f" and {len(lines) - _LISTED_LINES:,} more" if len(lines) > _LISTED_LINES else ""
+    which = "Line" if len(lines) == 1 else "Lines"
+    verb = "is" if len(lines) == 1 else "are"
+    return {
+        "code": "mixed_encoding",
+        "message": f"{which} {shown}{more} of {filename} {verb} not valid UTF-8, unlike the rest "
+        "of the file: their unreadable characters are shown as \ufffd. If the file was saved "
+        "as Windows-1252 (ANSI), read it that way instead.",
+        "lines": lines[:1000],
+        "line_count": len(lines),
+        "choices": list(ENCODING_CHOICES),
+        "choice": choice or "utf-8-replace",
+    }
 
 
 def _read_csv_buffer(
-    data: bytes, start: int, sample: str, encoding: str, filename: str, header_row: int | None
+    data: bytes,
+    start: int,
+    sample: str,
+    encoding: str,
+    filename: str,
+    header_row: int | None,
+    limits: ReadLimits,
 ) -> ReadResult:
     """Parse UTF-8 ``data[start:]`` whose beginning is the decoded ``sample``."""
     complete = start + len(sample.encode("utf-8")) >= len(data)
@@ -361,8 +472,21 @@ def _read_csv_buffer(
     header_cells = records[header_idx]
     offset = start + len(sample[: ends[header_idx]].encode("utf-8"))
     width = max([len(header_cells), *(len(r) for r in records[header_idx + 1 :])])
-    columns = _parse_body(data, offset, delimiter, width, filename)
-    return _assemble(
+    data, trailing = _without_trailing_blanks(data, offset, delimiter)
+    newline = b"\n" if data.find(b"\n", offset) >= 0 else b"\r"
+    # Each line holds at most one row: counted before anything is allocated.
+    lines = data.count(newline, offset) + (0 if data.endswith(newline) else 1)
+    _check_shape(0, width, where=filename, limits=limits)
+    if lines > limits.max_rows:
+        raise PipelineError(
+            "too_many_rows",
+            f"{filename} has {lines:,} lines under its header; the limit is "
+            f"{limits.max_rows:,} rows. Split it into smaller files.",
+            rows=lines,
+            limit=limits.max_rows,
+        )
+    columns = _parse_body(data, offset, delimiter, width, filename, limits)
+    result = _assemble(
         columns,
         header_cells,
         first_row=header_idx + 2,
@@ -372,7 +496,30 @@ def _read_csv_buffer(
         natives={},
         encoding=encoding,
         delimiter=delimiter,
+        limits=limits,
     )
+    if trailing:
+        first = header_idx + 2 + len(columns[0]) if columns else header_idx + 2
+        result.skipped.append(SkippedRow(first, first + trailing - 1, "blank"))
+    return result
+
+
+def _without_trailing_blanks(data: bytes, offset: int, delimiter: str) -> tuple[bytes, int]:
+    """``data`` without the blank lines (spaces and separators only) after its last value, and
+    how many lines were cut: a file padded with millions of them is read in no time."""
+    stripped = len(data.rstrip(b" \t\r\n" + delimiter.encode()))
+    if stripped <= offset:
+        return data[:offset], data.count(b"\n", offset) or data.count(b"\r", offset)
+    end = min(
+        (i + 1 for i in (data.find(b"\n", stripped), data.find(b"\r", stripped)) if i >= 0),
+        default=len(data),
+    )
+    if data[end - 1 : end + 1] == b"\r\n":
+        end += 1
+    if end >= len(data):
+        return data, 0
+    tail = data[end:]
+    return data[:end], tail.count(b"\n") or tail.count(b"\r")
 
 
 def _header_index(
@@ -395,7 +542,7 @@ _NON_SPACE_RE = re.compile(rb"\S")
 
 
 def _parse_body(
-    data: bytes, offset: int, delimiter: str, width: int, filename: str
+    data: bytes, offset: int, delimiter: str, width: int, filename: str, limits: ReadLimits
 ) -> list[pa.ChunkedArray]:
     """Parse ``data[offset:]`` (the rows under the header, UTF-8) into ``width`` string columns,
     one record per spreadsheet row."""
@@ -420,7 +567,7 @@ def _parse_body(
         table = None  # ragged rows: the tolerant parser below pads short rows
     if table is not None and not _drops_blank_lines(data, offset, table.num_rows):
         return [table.column(i) for i in range(width)]
-    return _parse_body_tolerant(memoryview(data)[offset:], delimiter, width, filename)
+    return _parse_body_tolerant(memoryview(data)[offset:], delimiter, width, filename, limits)
 
 
 def _drops_blank_lines(data: bytes, offset: int, rows: int) -> bool:
@@ -442,7 +589,7 @@ _FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def _parse_body_tolerant(
-    body: bytes | memoryview, delimiter: str, width: int, filename: str
+    body: bytes | memoryview, delimiter: str, width: int, filename: str, limits: ReadLimits
 ) -> list[pa.ChunkedArray]:
     """pandas' C parser keeps blank lines as empty rows and pads short rows; a row longer than
     the header widens the table (its extra cells get letter names, as a spreadsheet shows them)."""
@@ -470,6 +617,7 @@ def _parse_body_tolerant(
                     f"{filename} cannot be read as CSV: {str(exc).splitlines()[-1]}",
                 ) from None
             width = int(m.group(3))
+            _check_shape(0, width, where=filename, limits=limits)
             continue
         except UnicodeDecodeError:
             raise _NotUtf8Error from None
@@ -506,8 +654,12 @@ class _PrologTarget:
         return None
 
 
-def _check_zip(data: bytes, filename: str, max_uncompressed: int) -> str:
-    """Zip-bomb and XML-entity guard for XLSX/ODS; returns ``"xlsx"`` or ``"ods"``."""
+def _check_zip(
+    data: bytes, filename: str, max_uncompressed: int
+) -> tuple[str, dict[str, _UsedRange]]:
+    """Zip-bomb and XML-entity guard for XLSX/ODS; returns ``"xlsx"`` or ``"ods"`` and, for
+    XLSX, the used range of each worksheet part (from its cell references, read while the part
+    is decompressed anyway)."""
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
@@ -563,9 +715,14 @@ def _check_zip(data: bytes, filename: str, max_uncompressed: int) -> str:
     # Decompress every part once, counting real bytes (declared sizes can lie; zipfile stops at
     # the declared size and then checks the CRC), and run each XML prolog through defusedxml.
     budget = max_uncompressed
+    ranges: dict[str, _UsedRange] = {}
     for info in infos:
         if info.is_dir():
             continue
+        used = (
+            _UsedRange() if kind == "xlsx" and info.filename.startswith("xl/worksheets/") else None
+        )
+        tail = b""
         is_xml = info.filename.endswith((".xml", ".rels", ".vml")) or info.filename == "mimetype"
         parser = (
             DefusedXMLParser(
@@ -585,6 +742,14 @@ def _check_zip(data: bytes, filename: str, max_uncompressed: int) -> str:
                             parser.feed(chunk)
                         except _RootReachedError:
                             parser = None
+                    if used is not None:
+                        # A reference cut at the chunk's end is seen whole with the next chunk.
+                        cut = max(len(chunk) - 24, 0)
+                        used.scan(tail + chunk[:cut])
+                        tail = chunk[cut:]
+                if used is not None:
+                    used.scan(tail)
+                    ranges[info.filename] = used
         except DefusedXmlException:
             raise PipelineError(
                 "xml_entities",
@@ -605,7 +770,61 @@ def _check_zip(data: bytes, filename: str, max_uncompressed: int) -> str:
             RuntimeError,
         ):
             raise damaged() from None
-    return kind
+    return kind, _sheet_ranges(zf, ranges) if ranges else {}
+
+
+_ROW_RE = re.compile(rb'\sr="[A-Z]{0,3}([0-9]{1,7})"')
+_COL_RE = re.compile(rb'\sr="([A-Z]{1,3})[0-9]')
+
+
+@dataclass
+class _UsedRange:
+    """The rows and columns a worksheet's cells reference (``<row r=..>``, ``<c r=..>``): what a
+    reader allocates, whatever the sheet's ``<dimension>`` declares."""
+
+    max_row: int = 0
+    columns: set[bytes] = field(default_factory=set)
+
+    def scan(self, xml: bytes) -> None:
+        rows = _ROW_RE.findall(xml)
+        if rows:
+            self.max_row = max(self.max_row, int(np.array(rows).astype(np.int64).max()))
+        self.columns.update(_COL_RE.findall(xml))
+
+    @property
+    def max_column(self) -> int:
+        """1-based index of the rightmost referenced column (A = 1)."""
+        best = 0
+        for letters in self.columns:
+            n = 0
+            for ch in letters:
+                n = n * 26 + ch - 64
+            best = max(best, n)
+        return best
+
+
+def _sheet_ranges(zf: zipfile.ZipFile, parts: dict[str, _UsedRange]) -> dict[str, _UsedRange]:
+    """Used ranges by sheet name (workbook.xml names the sheets, its relationships the parts)."""
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        workbook = fromstring(zf.read("xl/workbook.xml"))
+        rels = fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except Exception:  # a workbook calamine can still read; its sheets are checked after loading
+        return {}
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+        targets[rel.get("Id")] = path.replace("/./", "/")
+    by_name = {}
+    for node in workbook.iter():
+        if node.tag.endswith("}sheet") and node.get("name") is not None:
+            rid = next((v for k, v in node.attrib.items() if k.endswith("}id")), None)
+            part = targets.get(rid)
+            if part in parts:
+                by_name[node.get("name")] = parts[part]
+    return by_name
 
 
 def _cell_text_converters() -> dict[type, Callable[[Any], tuple[str | None, bool]]]:
@@ -676,8 +895,50 @@ def _column_array(values: Sequence[Any]) -> tuple[pa.Array, np.ndarray | None]:
     return pa.array(texts, pa.large_string()), native
 
 
+def _check_shape(
+    rows: int, columns: int, *, where: str, limits: ReadLimits, sheets: Sequence[str] = ()
+) -> None:
+    """Refuse a table whose used range exceeds the limits, before its cells are allocated."""
+    extra: dict[str, Any] = {"sheets": list(sheets)} if sheets else {}
+    if columns > limits.max_columns:
+        raise PipelineError(
+            "too_many_columns",
+            f"{where} uses {columns:,} columns; the limit is {limits.max_columns:,}. Delete the "
+            "unused columns (or values far to the right) and upload it again.",
+            columns=columns,
+            limit=limits.max_columns,
+            **extra,
+        )
+    if rows > limits.max_rows + HEADER_SCAN_ROWS:
+        raise PipelineError(
+            "too_many_rows",
+            f"{where} uses {rows:,} rows; the limit is {limits.max_rows:,}. Split it into "
+            "smaller files, or delete values far below the table.",
+            rows=rows,
+            limit=limits.max_rows,
+            **extra,
+        )
+    if rows * columns > limits.max_cells:
+        raise PipelineError(
+            "too_many_cells",
+            f"{where} spans {rows:,} rows x {columns:,} columns = {rows * columns:,} cells; the "
+            f"limit is {limits.max_cells:,}. A value far below or to the right of the table "
+            "makes the whole range count: delete it (or split the file) and upload it again.",
+            rows=rows,
+            columns=columns,
+            limit=limits.max_cells,
+            **extra,
+        )
+
+
 def _read_workbook(
-    data: bytes, kind: str, filename: str, sheet: str | None, header_row: int | None
+    data: bytes,
+    kind: str,
+    filename: str,
+    sheet: str | None,
+    header_row: int | None,
+    limits: ReadLimits,
+    ranges: dict[str, _UsedRange],
 ) -> ReadResult:
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
@@ -718,13 +979,34 @@ def _read_workbook(
     rows: list[list[Any]] = []
     start = (0, 0)
     chosen = order[0] if order else None
+    listed = visible or worksheets
     try:
         for name in order:
+            shown = name if len(name) <= 60 else f"{name[:60]}…"
+            where = f"The sheet '{shown}' of {filename}"
+            if len(name) > limits.max_name_chars:
+                raise PipelineError(
+                    "sheet_name_too_long",
+                    f"{where} has a name of {len(name):,} characters; the limit is "
+                    f"{limits.max_name_chars}. Rename the sheet and upload the file again.",
+                    length=len(name),
+                    limit=limits.max_name_chars,
+                    sheets=listed,
+                )
+            used = ranges.get(name)
+            if used is not None:
+                # Declared by the cell references: checked before the reader allocates them.
+                _check_shape(
+                    used.max_row, used.max_column, where=where, limits=limits, sheets=listed
+                )
             ws = wb.get_sheet_by_name(name)
+            _check_shape(ws.height, ws.width, where=where, limits=limits, sheets=listed)
             rows = ws.to_python(skip_empty_area=True)
             if any(any(v not in ("", None) for v in r) for r in rows[:50]):
                 chosen, start = name, (ws.start or (0, 0))
                 break
+    except PipelineError:
+        raise
     except Exception as exc:
         raise damaged(exc) from None
     if chosen is None or not any(any(v not in ("", None) for v in r) for r in rows[:50]):
@@ -759,6 +1041,7 @@ def _read_workbook(
         natives=natives,
         sheets=visible or worksheets,
         sheet=chosen,
+        limits=limits,
     )
 
 
@@ -806,8 +1089,12 @@ def _assemble(
     delimiter: str | None = None,
     sheets: Sequence[str] = (),
     sheet: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> ReadResult:
     n = len(columns[0]) if columns else 0
+    notices: list[dict[str, Any]] = []
+    cut_headers: list[str] = []
+    samples: dict[str, list[str]] = {}
     index = pd.RangeIndex(first_row, first_row + n, name="row")
     data: dict[str, pd.Series] = {}
     native_numbers: dict[str, np.ndarray] = {}
@@ -819,6 +1106,9 @@ def _assemble(
             if cleaned.null_count == len(cleaned):
                 continue
             header = f"Column {column_letter(first_col + j)}"
+        if len(header) > limits.max_header_chars:
+            cut_headers.append(column_letter(first_col + j))
+            header = header[: limits.max_header_chars - 1].rstrip() + "…"
         key = header.casefold()
         if key in seen:
             seen[key] += 1
@@ -826,6 +1116,11 @@ def _assemble(
         else:
             seen[key] = 1
         data[header] = pd.Series(pd.array(cleaned, dtype="str"), index=index, copy=False)
+        # The first values of each column, for the mapping page (taken here, column by column in
+        # arrow, so a page of thousands of columns never slices the frame).
+        samples[header] = [
+            v[:60] for v in cleaned.slice(0, SAMPLE_SCAN_ROWS).drop_null()[:3].to_pylist()
+        ]
         if j in natives:
             native_numbers[header] = natives[j]
     frame = pd.DataFrame(data, index=index, copy=False)
@@ -834,7 +1129,40 @@ def _assemble(
         raise PipelineError(
             "empty", f"{filename} has no columns with a name or a value.", filename=filename
         )
+    if cut_headers:
+        notices.append(
+            {
+                "code": "long_headers",
+                "message": f"The header of column{'s' if len(cut_headers) > 1 else ''} "
+                f"{', '.join(cut_headers[:10])}{' and others' if len(cut_headers) > 10 else ''} "
+                f"is longer than {limits.max_header_chars} characters: it is shown cut short.",
+                "columns": cut_headers,
+            }
+        )
     keep, skipped = find_skipped_rows(frame)
+    long_gap = next(
+        (
+            s
+            for s in skipped
+            if s.reason == "blank"
+            and s.last_row - s.row + 1 > limits.max_blank_run
+            and s.last_row < int(frame.index[-1])
+        ),
+        None,
+    )
+    if long_gap is not None:
+        raise PipelineError(
+            "blank_run",
+            f"Rows {long_gap.row:,} to {long_gap.last_row:,} of {filename} are blank "
+            f"({long_gap.last_row - long_gap.row + 1:,} in a row; the limit is "
+            f"{limits.max_blank_run:,}) and more values follow below them. Delete the blank rows "
+            "(or the values far below the table) and upload it again.",
+            first_row=long_gap.row,
+            last_row=long_gap.last_row,
+            limit=limits.max_blank_run,
+            sheets=list(sheets),
+            sheet=sheet,
+        )
     if not keep.all():
         kept = np.flatnonzero(keep)
         if len(kept) and kept[-1] - kept[0] + 1 == len(kept):
@@ -866,4 +1194,6 @@ def _assemble(
         encoding=encoding,
         delimiter=delimiter,
         native_numbers=native_numbers,
+        notices=notices,
+        samples=samples,
     )
