@@ -47,6 +47,7 @@ from emissions.inventory import (
     supplier_key,
 )
 from emissions.models import ActivityRecord
+from emissions.scope2 import LIFE_CYCLE_WARNING, apply_market_based, life_cycle_factor_ids
 from factors.matching import match_factors
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -70,6 +71,7 @@ from imports.pipeline import (
     suggest_mapping,
     validate,
 )
+from imports.regions import RowRegions, row_regions, row_years, vintage_for
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ logger = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 5000
 # Distinct activities matched automatically in one validation.
 MAX_AUTO_MATCH = 500
+# Library factor kinds whose value depends on where the activity happens.
+REGIONAL_KINDS = ("grid_electricity", "heat_steam")
 
 
 class ImportInputError(Exception):
@@ -401,6 +405,14 @@ class ActivityChoiceRow:
     supplier_factor_id: int | None = None
     remembered: bool = False
     candidates: list[Any] = field(default_factory=list)
+    region: str = "GLOBAL"
+    year: int | None = None
+    # Set when the factor's edition is more than VINTAGE_GAP_YEARS from the activity's year.
+    vintage_note: str = ""
+    # A Scope 2 supplier factor (a green tariff's rate) counts for market-based only, as the
+    # supplier's emission rate; the location-based figure keeps the grid's factor.
+    market_supplier_factor_id: int | None = None
+    market_rate: float | None = None
 
     @property
     def factor_key(self) -> str | None:
@@ -411,20 +423,31 @@ class ActivityChoiceRow:
         return None
 
 
-def _distinct_activities(data: pd.DataFrame, valid: pd.Series) -> pd.DataFrame:
-    """Distinct (activity key, unit dimension) of the valid rows, with a sample text and a count."""
+def _distinct_activities(
+    data: pd.DataFrame, valid: pd.Series, regions: RowRegions | None = None
+) -> pd.DataFrame:
+    """Distinct (activity key, unit dimension, region, year) of the valid rows, with a sample text
+    and a count: each row's factor is chosen for its own region and year."""
     rows = data.loc[valid.to_numpy()]
+    columns = ["key", "dimension", "region", "year", "activity", "rows"]
     if rows.empty:
-        return pd.DataFrame(columns=["key", "dimension", "activity", "rows"])
+        return pd.DataFrame(columns=columns)
+    region = (
+        regions.region.loc[rows.index]
+        if regions is not None
+        else pd.Series("GLOBAL", index=rows.index)
+    )
     frame = pd.DataFrame(
         {
             "key": activity_keys(rows["activity"]),
             "dimension": _dimensions(rows),
+            "region": region.astype(str),
+            "year": row_years(rows),
             "activity": rows["activity"].astype(str),
         },
         index=rows.index,
     )
-    grouped = frame.groupby(["key", "dimension"], sort=False)
+    grouped = frame.groupby(["key", "dimension", "region", "year"], sort=False)
     out = grouped.agg(activity=("activity", "first"), rows=("activity", "size")).reset_index()
     return out.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -436,21 +459,6 @@ def _dimensions(rows: pd.DataFrame) -> np.ndarray:
     codes, uniques = pd.factorize(rows["unit"])
     names = np.array([unit_dimension(u) for u in uniques] + ["money"], dtype=object)
     return names[codes]
-
-
-def _year_of(data: pd.DataFrame) -> int | None:
-    dates = data["date"] if "date" in data else data.get("period_start")
-    if dates is None or dates.dropna().empty:
-        return None
-    return int(pd.to_datetime(dates.dropna()).dt.year.median())
-
-
-def _region_of(data: pd.DataFrame) -> str | None:
-    """The file's most common country; GLOBAL without one (a world average beats any one
-    country's)."""
-    if "country" not in data or data["country"].dropna().empty:
-        return "GLOBAL"
-    return str(data["country"].dropna().mode().iloc[0])
 
 
 def _current_equivalents(factor_ids: set[int]) -> dict[int, int]:
@@ -483,16 +491,70 @@ def _supplier_candidates() -> list[Any]:
     return list(supplier_factor_candidates())
 
 
+def _regional_factors(factor_ids: set[int]) -> dict[int, str]:
+    """The region of each library factor whose value depends on where it is used (grid
+    electricity, heat and steam): such a factor is never carried to a row of another region."""
+    from factors.models import EmissionFactor
+
+    if not factor_ids:
+        return {}
+    return dict(
+        EmissionFactor.objects.filter(id__in=factor_ids, kind__in=REGIONAL_KINDS).values_list(
+            "id", "region"
+        )
+    )
+
+
+# kg CO2e per kWh of one unit of a supplier factor stated per these units.
+_PER_KWH = {"kWh": 1.0, "MWh": 1e-3}
+
+
+def _supplier_electricity_rates() -> dict[int, float]:
+    """Scope 2 supplier factors per kWh or MWh: their rate in kg CO2e per kWh."""
+    from emissions.models import Scope, SupplierFactor
+
+    return {
+        fid: value * _PER_KWH[unit]
+        for fid, unit, value in SupplierFactor.objects.filter(
+            scope=Scope.SCOPE_2, unit__in=list(_PER_KWH)
+        ).values_list("id", "unit", "kg_co2e")
+    }
+
+
+def _grid_behind_supplier(
+    choice: ActivityChoiceRow,
+    rates: dict[int, float],
+    matched: dict[tuple[Any, ...], list[Any]],
+    region: str,
+    year: int | None,
+) -> None:
+    """Move a Scope 2 supplier factor to the market-based side and give the row the library's
+    grid factor for its region as the location-based one (Scope 2 Guidance, chapter 6)."""
+    supplier_id = choice.supplier_factor_id or 0
+    choice.market_supplier_factor_id = supplier_id
+    choice.market_rate = rates[supplier_id]
+    choice.supplier_factor_id = None
+    choice.factor_id = None
+    text = _MATCH_NOISE.sub(" ", choice.activity).strip() or choice.activity
+    cache_key = ("grid", text.casefold(), region, year)
+    if cache_key not in matched:
+        matched[cache_key] = match_factors(
+            description=text, unit="kWh", region=region, year=year, limit=8
+        )
+    library = [c for c in matched[cache_key] if c.factor.source != "supplier"]
+    if library:
+        choice.factor_id = library[0].factor.factor_id
+
+
 def assign_factors(
     distinct: pd.DataFrame,
     *,
-    region: str | None,
-    year: int | None = None,
-    overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
+    overrides: dict[tuple[str, ...], dict[str, Any]] | None = None,
     with_candidates: bool = False,
 ) -> list[ActivityChoiceRow]:
-    """The factor for each distinct activity: the run's own choice, the tenant's remembered choice,
-    else the best match of the matching service."""
+    """The factor for each distinct (activity, dimension, region, year): the run's own choice, the
+    tenant's remembered choice, else the best match of the matching service for the row's region
+    and year; a library factor then moves to its edition for the year (``vintage_for``)."""
     overrides = overrides or {}
     remembered = {
         (c.activity_key, c.unit_dimension): c
@@ -502,22 +564,37 @@ def assign_factors(
         {c.factor_id for c in remembered.values() if c.factor_id}
         | {o["factor_id"] for o in overrides.values() if o.get("factor_id")}
     )
+    regional = _regional_factors(
+        {c.factor_id for c in remembered.values() if c.factor_id} | set(newer.values())
+    )
     extra = _supplier_candidates()
-    matched: dict[tuple[str, str], list[Any]] = {}
+    electricity_rates = _supplier_electricity_rates()
+    matched: dict[tuple[Any, ...], list[Any]] = {}
+    vintages: dict[Any, Any] = {}
     out: list[ActivityChoiceRow] = []
     for n, item in enumerate(distinct.itertuples(index=False)):
+        region = str(item.region)
+        year = int(item.year) or None
         choice = ActivityChoiceRow(
-            activity=item.activity, key=item.key, unit_dimension=item.dimension, rows=int(item.rows)
+            activity=item.activity,
+            key=item.key,
+            unit_dimension=item.dimension,
+            rows=int(item.rows),
+            region=region,
+            year=year,
         )
         pair = (item.key, item.dimension)
-        if pair in overrides:
-            choice.factor_id = overrides[pair].get("factor_id")
-            choice.supplier_factor_id = overrides[pair].get("supplier_factor_id")
+        explicit = overrides.get((*pair, region)) or overrides.get(pair)
+        if explicit:
+            choice.factor_id = explicit.get("factor_id")
+            choice.supplier_factor_id = explicit.get("supplier_factor_id")
             choice.remembered = True
         elif pair in remembered:
-            choice.factor_id = remembered[pair].factor_id
-            choice.supplier_factor_id = remembered[pair].supplier_factor_id
-            choice.remembered = True
+            factor_id = newer.get(remembered[pair].factor_id or 0, remembered[pair].factor_id)
+            if regional.get(factor_id or 0, region) == region:
+                choice.factor_id = remembered[pair].factor_id
+                choice.supplier_factor_id = remembered[pair].supplier_factor_id
+                choice.remembered = True
         if choice.factor_id in newer:
             # A remembered factor from a superseded dataset version: its current edition.
             choice.factor_id = newer[choice.factor_id]
@@ -525,7 +602,7 @@ def assign_factors(
             # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
             # that differ only in them share one match.
             text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
-            cache_key = (text.casefold(), item.dimension)
+            cache_key = (text.casefold(), item.dimension, region, year)
             if cache_key not in matched:
                 unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
                 found = match_factors(
@@ -547,6 +624,12 @@ def assign_factors(
                     choice.supplier_factor_id = best.factor_id
                 else:
                     choice.factor_id = best.factor_id
+        if choice.supplier_factor_id in electricity_rates:
+            _grid_behind_supplier(choice, electricity_rates, matched, region, year)
+        if choice.factor_id and not choice.supplier_factor_id and not explicit:
+            vintage = vintage_for(choice.factor_id, year, vintages)
+            choice.factor_id = vintage.factor_id
+            choice.vintage_note = vintage.note
         out.append(choice)
     return out
 
@@ -616,7 +699,7 @@ def prepare(
     *,
     frame: pd.DataFrame | None = None,
     natives: dict[str, np.ndarray] | None = None,
-    overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
+    overrides: dict[tuple[str, ...], dict[str, Any]] | None = None,
     gwp_set: str = DEFAULT_GWP_SET,
 ) -> Prepared:
     """Validate, give every distinct activity a factor, and calculate every valid row."""
@@ -628,15 +711,15 @@ def prepare(
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
     data, valid = result.data, result.valid.copy()
-    distinct = _distinct_activities(data, valid)
-    choices = assign_factors(
-        distinct, region=_region_of(data), year=_year_of(data), overrides=overrides
-    )
+    regions = row_regions(data, mapping)
+    distinct = _distinct_activities(data, valid, regions)
+    choices = assign_factors(distinct, overrides=overrides)
     keys = pd.Series(index=data.index, dtype="object")
     if valid.any():
         act = data.loc[valid.to_numpy(), "activity"]
         keys.loc[act.index] = activity_keys(act)
-    calculated, calc_errors = _calculate(data, valid, keys, choices, mapping, gwp_set)
+    calculated, calc_errors = _calculate(data, valid, keys, choices, mapping, gwp_set, regions)
+    result.notes.extend(_region_notes(regions, choices, calculated))
     errors = result.errors
     if not calc_errors.empty:
         errors = pd.concat([errors, calc_errors], ignore_index=True).sort_values(
@@ -646,6 +729,32 @@ def prepare(
     return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
 
 
+def _region_notes(
+    regions: RowRegions, choices: list[ActivityChoiceRow], calculated: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """What the preview must say about regions and factors: unknown site names, factors far from
+    the activity's year, life-cycle grid intensities used as a fallback."""
+    notes: list[dict[str, Any]] = []
+    if regions.unknown_sites:
+        names = ", ".join(f"“{n}”" for n in regions.unknown_sites[:10])
+        notes.append(
+            {
+                "code": "unknown_sites",
+                "message": f"Sites not in Settings: {names}. Their rows take the next known "
+                "country (the mapping's, else the organisation's); add them as sites or aliases.",
+                "sites": regions.unknown_sites,
+            }
+        )
+    notes.extend(
+        {"code": "factor_vintage", "message": f"{c.activity} ({c.region}): {c.vintage_note}"}
+        for c in choices
+        if c.vintage_note
+    )
+    if "location_note" in calculated and (calculated["location_note"] != "").any():
+        notes.append({"code": "life_cycle_grid", "message": LIFE_CYCLE_WARNING})
+    return notes
+
+
 def _calculate(
     data: pd.DataFrame,
     valid: pd.Series,
@@ -653,6 +762,7 @@ def _calculate(
     choices: list[ActivityChoiceRow],
     mapping: Mapping,
     gwp_set: str,
+    regions: RowRegions | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = data.loc[valid.to_numpy()]
     empty_errors = pd.DataFrame(
@@ -662,16 +772,31 @@ def _calculate(
         return pd.DataFrame(), empty_errors
     has_unit = rows["unit"].notna() if "unit" in rows else pd.Series(False, index=rows.index)
     dims = _dimensions(rows)
-    # Each row's factor through codes of its distinct (activity key, dimension): no per-row Python.
-    key_codes, key_uniques = pd.factorize(keys.loc[rows.index])
-    dim_codes, dim_uniques = pd.factorize(dims)
-    key_pos = {k: i for i, k in enumerate(key_uniques)}
-    dim_pos = {d: i for i, d in enumerate(dim_uniques)}
-    table = np.full((len(key_uniques) + 1, len(dim_uniques) + 1), "", dtype=object)
-    for c in choices:
-        if c.factor_key and c.key in key_pos and c.unit_dimension in dim_pos:
-            table[key_pos[c.key], dim_pos[c.unit_dimension]] = c.factor_key
-    factor_keys = pd.Categorical(table[key_codes, dim_codes])
+    if regions is None:
+        regions = row_regions(data, mapping)
+    region = regions.region.loc[rows.index].astype(str)
+    years = row_years(rows)
+    # Each row's factor through its distinct (activity key, dimension, region, year): one index
+    # lookup over the whole column, no per-row Python.
+    row_groups = pd.MultiIndex.from_arrays(
+        [keys.loc[rows.index].astype(str), pd.Index(dims, dtype=object), region, years]
+    )
+    chosen = [c for c in choices if c.factor_key]
+    choice_groups = (
+        pd.MultiIndex.from_tuples(
+            [(c.key, c.unit_dimension, c.region, c.year or 0) for c in chosen],
+            names=None,
+        )
+        if chosen
+        else None
+    )
+    positions = (
+        choice_groups.get_indexer(row_groups)
+        if choice_groups is not None and choice_groups.is_unique
+        else np.full(len(rows), -1)
+    )
+    names = np.array([c.factor_key for c in chosen] + [""], dtype=object)
+    factor_keys = pd.Categorical(names[positions])
 
     activities = pd.DataFrame(index=rows.index)
     quantity = rows["quantity"] if "quantity" in rows else pd.Series(np.nan, index=rows.index)
@@ -742,6 +867,31 @@ def _calculate(
     errors = pd.concat(error_frames, ignore_index=True) if error_frames else empty_errors
     if not calculated.empty:
         calculated["factor_key"] = computable["factor_key"]
+        index = calculated.index
+        rates = np.array(
+            [np.nan if c.market_rate is None else c.market_rate for c in chosen] + [np.nan]
+        )
+        apply_market_based(
+            calculated,
+            dates=activities.loc[index, "date"],
+            site_ids=regions.site_id.loc[index],
+            regions=region.loc[index],
+            years=years.loc[index],
+            supplier_rates=pd.Series(rates[positions], index=rows.index).loc[index],
+        )
+        calculated["region"] = region.loc[index]
+        calculated["region_why"] = regions.why.loc[index]
+        vintage_notes = np.array([c.vintage_note for c in chosen] + [""], dtype=object)
+        calculated["vintage_note"] = pd.Series(vintage_notes[positions], index=rows.index).loc[
+            index
+        ]
+        life_cycle = life_cycle_factor_ids(set(lib_ids))
+        warned = computable["factor_key"].astype(str).isin([library_key(i) for i in life_cycle])
+        calculated["location_note"] = np.where(
+            warned.to_numpy() & (calculated["scope"].astype(str) == "scope_2").to_numpy(),
+            LIFE_CYCLE_WARNING,
+            "",
+        )
     return calculated, errors
 
 
@@ -749,13 +899,11 @@ def _calculate(
 # wizard validation
 
 
-def _overrides(run: ImportRun) -> dict[tuple[str, str], dict[str, Any]]:
+def _overrides(run: ImportRun) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The run's factor choices by (activity key, dimension), or with a region when the choice
+    was made for one region's rows."""
     stored = (run.detected or {}).get("factor_choices", {})
-    out = {}
-    for joined, value in stored.items():
-        key, _, dim = joined.partition("|")
-        out[(key, dim)] = value
-    return out
+    return {tuple(joined.split("|")): value for joined, value in stored.items()}
 
 
 def _prepare_run(run: ImportRun) -> Prepared:
@@ -829,14 +977,8 @@ def activity_suggestions(run: ImportRun) -> list[ActivityChoiceRow]:
         result = validate(frame, mapping, native_numbers=natives, convert_currency=False)
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
-    distinct = _distinct_activities(result.data, result.valid)
-    return assign_factors(
-        distinct,
-        region=_region_of(result.data),
-        year=_year_of(result.data),
-        overrides=_overrides(run),
-        with_candidates=True,
-    )
+    distinct = _distinct_activities(result.data, result.valid, row_regions(result.data, mapping))
+    return assign_factors(distinct, overrides=_overrides(run), with_candidates=True)
 
 
 def factor_choice_set(
@@ -1160,15 +1302,40 @@ def records_frame(
             _per_distinct(calc["market_basis"], lambda b: "" if b is None else str(b), ""),
             type=pa.string(),
         ),
-        "provenance": pa.array(
-            _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
-            type=pa.string(),
-        ),
+        "provenance": pa.array(_record_provenance(calc, provenance, by_text), type=pa.string()),
         "created_by_id": pa.array(
             np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
         ),
     }
     return calculations, pa.table([columns[c] for c in RECORD_COLUMNS], names=RECORD_COLUMNS)
+
+
+# Per-row parts of a record's provenance besides its calculation (region and why, the Scope 2
+# market-based detail, a factor-vintage or life-cycle warning).
+_ROW_PROVENANCE = ("region", "region_why", "scope2_market", "vintage_note", "location_note")
+
+
+def _record_provenance(
+    calc: pd.DataFrame, provenance: pd.Series, by_text: dict[str, str]
+) -> np.ndarray:
+    """Each record's provenance JSON, built once per distinct combination of its parts."""
+    parts = [provenance.astype(str)] + [
+        calc[c].fillna("").astype(str) for c in _ROW_PROVENANCE if c in calc
+    ]
+    names = [c for c in _ROW_PROVENANCE if c in calc]
+    if not len(calc):
+        return np.array([], dtype=object)
+    combined = pd.MultiIndex.from_arrays(parts)
+    codes, uniques = pd.factorize(combined)
+
+    def text(values: tuple[str, ...]) -> str:
+        out: dict[str, Any] = {"calculation": by_text[values[0]]}
+        for name, value in zip(names, values[1:], strict=True):
+            if value:
+                out[name] = json.loads(value) if name == "scope2_market" else value
+        return json.dumps(out, sort_keys=True)
+
+    return np.array([text(u) for u in uniques], dtype=object)[codes]
 
 
 COPY_BATCH_ROWS = 50_000

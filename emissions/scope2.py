@@ -1,0 +1,155 @@
+"""Scope 2 of an import's calculated rows: the market-based figure from the tenant's contracts and
+the residual mix (emissions.engine.scope2 does the arithmetic), and the label of a location-based
+factor that is only a fallback (life-cycle intensities are not generation factors)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emissions.engine.scope2 import Instrument, market_based
+
+# Our World in Data's grid intensities are life-cycle values (IPCC AR5 WG III Annex III), not the
+# direct generation factors the Scope 2 Guidance asks for: used only when no dataset has one.
+LIFE_CYCLE_FAMILIES = ("owid_grid",)
+LIFE_CYCLE_WARNING = (
+    "Location-based Scope 2 uses a life-cycle grid intensity (Our World in Data) because no "
+    "generation factor for this region is in the library: it overstates direct emissions."
+)
+
+
+def _instruments() -> list[Instrument]:
+    from emissions.models import ContractualInstrument
+
+    return [
+        Instrument(
+            id=c.id,
+            kind=c.kind,
+            site=c.site_id,
+            start=np.datetime64(c.start, "D"),
+            end=np.datetime64(c.end, "D"),
+            kwh_covered=None if c.mwh_covered is None else c.mwh_covered * 1000.0,
+            kg_co2e_per_kwh=c.kg_co2e_per_kwh,
+        )
+        for c in ContractualInstrument.objects.all()
+    ]
+
+
+def residual_mix(regions: pd.Series, years: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """kg CO2e/kWh of the residual mix (and its factor id) for each row's country and year: that
+    year's, else the nearest earlier, else the earliest published; NaN (-1) where none is
+    published or the publisher reports zero (no residual mix computed)."""
+    from factors.models import EmissionFactor
+
+    rates = np.full(len(regions), np.nan)
+    ids = np.full(len(regions), -1, dtype=np.int64)
+    if regions.empty:
+        return rates, ids
+    published: dict[str, list[tuple[int, float, int]]] = {}
+    for fid, region, year, value in EmissionFactor.objects.filter(
+        dataset__is_current=True,
+        basis="residual_mix",
+        kind="grid_electricity",
+        region__in=set(regions.dropna().astype(str)),
+        kg_co2e__gt=0,
+    ).values_list("id", "region", "year", "kg_co2e"):
+        published.setdefault(region, []).append((year or 0, value, fid))
+    pairs = pd.MultiIndex.from_arrays([regions.astype(str), years.astype("int64")])
+    codes, uniques = pd.factorize(pairs)
+    by_code_rate = np.full(len(uniques) + 1, np.nan)
+    by_code_id = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    for i, (region, year) in enumerate(uniques):
+        options = sorted(published.get(region, []))
+        if not options:
+            continue
+        earlier = [o for o in options if o[0] <= year]
+        _, by_code_rate[i], by_code_id[i] = earlier[-1] if earlier else options[0]
+    return by_code_rate[codes], by_code_id[codes]
+
+
+def apply_market_based(
+    calculated: pd.DataFrame,
+    *,
+    dates: pd.Series,
+    site_ids: pd.Series,
+    regions: pd.Series,
+    years: pd.Series,
+    supplier_rates: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Replace the engine's market-based columns of Scope 2 electricity rows (kWh after
+    conversion) by the Guidance's hierarchy; add ``scope2_market`` (JSON text per row, '' on
+    other rows). The series are aligned with ``calculated``'s index."""
+    calculated["scope2_market"] = ""
+    if calculated.empty:
+        return calculated
+    electricity = (
+        calculated["ok"].astype(bool)
+        & (calculated["scope"].astype(str) == "scope_2")
+        & (calculated["converted_unit"].astype(str) == "kWh")
+    ).to_numpy()
+    if not electricity.any():
+        return calculated
+    index = calculated.index[electricity]
+    kwh = calculated.loc[index, "quantity_converted"].to_numpy(dtype="float64")
+    location_kg = calculated.loc[index, "kg_co2e"].to_numpy(dtype="float64")
+    site = site_ids.loc[index].fillna(-1).to_numpy(dtype="int64")
+    day = pd.to_datetime(dates.loc[index]).to_numpy(dtype="datetime64[D]")
+    rates, residual_ids = residual_mix(regions.loc[index], years.loc[index])
+    result = market_based(
+        kwh=kwh,
+        location_kg=location_kg,
+        site=site,
+        day=day,
+        residual_rate=rates,
+        supplier_rate=(
+            supplier_rates.loc[index].to_numpy(dtype="float64")
+            if supplier_rates is not None
+            else None
+        ),
+        instruments=_instruments(),
+    )
+    market = calculated["kg_co2e_market"].to_numpy(dtype="float64", copy=True)
+    market[electricity] = result.kg_co2e
+    calculated["kg_co2e_market"] = market
+    basis = calculated["market_basis"].astype(object).to_numpy(copy=True)
+    basis[electricity] = result.basis
+    calculated["market_basis"] = basis
+    details = np.full(len(calculated), "", dtype=object)
+    details[electricity] = [
+        json.dumps(_detail(result, i, rates, residual_ids), sort_keys=True)
+        for i in range(len(index))
+    ]
+    calculated["scope2_market"] = details
+    return calculated
+
+
+def _detail(result: Any, i: int, rates: np.ndarray, residual_ids: np.ndarray) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "basis": str(result.basis[i]),
+        "kg_co2e": float(result.kg_co2e[i]),
+        "fallback_kg_co2e_per_kwh": float(result.fallback_rate[i]),
+    }
+    if result.instrument[i] >= 0:
+        detail["instrument_id"] = int(result.instrument[i])
+        detail["covered_kwh"] = float(result.covered_kwh[i])
+    if result.fallback_instrument[i] >= 0:
+        detail["supplier_rate_instrument_id"] = int(result.fallback_instrument[i])
+    if str(result.basis[i]).endswith("residual_mix"):
+        detail["residual_mix_factor_id"] = int(residual_ids[i])
+    return detail
+
+
+def life_cycle_factor_ids(factor_ids: set[int]) -> set[int]:
+    """The library factors among these that are life-cycle grid intensities."""
+    from factors.models import EmissionFactor
+
+    if not factor_ids:
+        return set()
+    return set(
+        EmissionFactor.objects.filter(
+            id__in=factor_ids, dataset__family__in=LIFE_CYCLE_FAMILIES
+        ).values_list("id", flat=True)
+    )
