@@ -1114,20 +1114,26 @@ def import_run_write(*, run_id: int, prepared: Prepared) -> int:
 
 
 def factor_choices_remember(choices: Iterable[ActivityChoiceRow], user_id: int | None) -> None:
-    """Remember each distinct activity's factor for the tenant's next imports (one upsert)."""
-    rows = [
-        FactorChoice(
+    """Remember each distinct activity's factor for the tenant's next imports (one upsert).
+
+    One per (activity, dimension): the choice of the most rows (choices come largest first); a
+    grid factor is reused only for rows of its own region (``assign_factors``). A Scope 2
+    supplier factor moved to the market-based side is remembered as the choice made.
+    """
+    rows: dict[tuple[str, str], FactorChoice] = {}
+    for c in choices:
+        if c.factor_key is None or (c.key, c.unit_dimension) in rows:
+            continue
+        supplier_id = c.supplier_factor_id or c.market_supplier_factor_id
+        rows[(c.key, c.unit_dimension)] = FactorChoice(
             activity_key=c.key,
             unit_dimension=c.unit_dimension,
-            factor_id=None if c.supplier_factor_id else c.factor_id,
-            supplier_factor_id=c.supplier_factor_id,
+            factor_id=None if supplier_id else c.factor_id,
+            supplier_factor_id=supplier_id,
             chosen_by_id=user_id,
         )
-        for c in choices
-        if c.factor_key is not None
-    ]
     FactorChoice.objects.bulk_create(
-        rows,
+        list(rows.values()),
         update_conflicts=True,
         unique_fields=["activity_key", "unit_dimension"],
         update_fields=["factor", "supplier_factor", "chosen_by", "updated_at"],
