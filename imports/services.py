@@ -584,7 +584,7 @@ def assign_factors(
             year=year,
         )
         pair = (item.key, item.dimension)
-        explicit = overrides.get((*pair, region)) or overrides.get(pair)
+        explicit = overrides.get((*pair, region, str(year or 0))) or overrides.get(pair)
         if explicit:
             choice.factor_id = explicit.get("factor_id")
             choice.supplier_factor_id = explicit.get("supplier_factor_id")
@@ -989,8 +989,11 @@ def factor_choice_set(
     factor_id: int | None,
     supplier_factor_id: int | None,
     user: User | None,
+    region: str | None = None,
+    year: int | None = None,
 ) -> None:
-    """Choose the factor for one distinct activity of this run; remembered for the tenant at commit."""
+    """Choose the factor for one distinct activity of this run (for the rows of one region and
+    year when they are given); remembered for the tenant at commit."""
     from emissions.models import SupplierFactor
     from factors.models import EmissionFactor
 
@@ -1005,7 +1008,10 @@ def factor_choice_set(
     if factor_id is None and supplier_factor_id is None:
         raise ImportInputError("Choose a factor.", code="factor_missing")
     choices = dict((run.detected or {}).get("factor_choices", {}))
-    choices[f"{activity_key(activity)}|{unit_dimension}"] = {
+    parts = [activity_key(activity), unit_dimension]
+    if region:
+        parts += [region, str(year or 0)]
+    choices["|".join(parts)] = {
         "factor_id": None if supplier_factor_id else factor_id,
         "supplier_factor_id": supplier_factor_id,
         "chosen_by": user.id if user else None,

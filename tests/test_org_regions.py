@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import Client
 from django_tenants.utils import schema_context
 
 from emissions.models import OrganisationProfile
@@ -125,3 +126,43 @@ def test_it_takes_the_factor_edition_of_each_rows_year(acme: None) -> None:
     assert notes[:3] == ["", "", ""]
     assert f"from {latest}, {2031 - latest} years from the activity's 2031" in notes[3]
     assert any(n["code"] == "factor_vintage" for n in prepared.result.notes)
+
+
+def test_confirming_the_factor_page_keeps_one_factor_per_region_and_year(
+    acme: None, alice: Client
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from imports.services import import_run_create, import_run_set_mapping, import_run_validate
+
+    csv = (
+        "Date,Activity,kWh,Site,Country\n"
+        "2024-01-31,Electricity,1000,,GB\n"
+        "2024-01-31,Electricity,1000,,DE\n"
+        "2023-01-31,Electricity,1000,,DE\n"
+    )
+    run = import_run_create(upload=SimpleUploadedFile("m.csv", csv.encode()), user=None)
+    import_run_set_mapping(run=run, mapping=MAPPING, template_name=None, user=None)
+    import_run_validate(run=run)
+    page = alice.get(f"/imports/{run.id}/factors/")
+    lines = page.context["lines"]
+    assert sorted((ln["region"], ln["year"]) for ln in lines) == [
+        ("DE", 2023),
+        ("DE", 2024),
+        ("GB", 2024),
+    ]
+    form: dict[str, Any] = {"lines": str(len(lines))}
+    for ln in lines:
+        i = ln["index"]
+        form |= {
+            f"activity_{i}": ln["activity"],
+            f"dimension_{i}": ln["dimension"],
+            f"region_{i}": ln["region"],
+            f"year_{i}": str(ln["year"]),
+            f"choice_{i}": ln["selected"],
+        }
+    assert alice.post(f"/imports/{run.id}/factors/", form).status_code == 302
+    run.refresh_from_db()
+    prepared = import_run_validate(run=run)
+    factors = [chosen_factor(prepared, row) for row in prepared.calculated.index]
+    assert [(f.region, f.year) for f in factors] == [("GB", 2024), ("DE", 2024), ("DE", 2023)]
