@@ -71,9 +71,10 @@ def _page(request: HttpRequest, status: int = 200, **forms: BaseForm) -> HttpRes
         "can_edit": can_edit,
         "profile_form": forms.get("profile_form")
         or OrganisationProfileForm(instance=organisation_profile()),
-        "period_form": forms.get("period_form") or ReportingPeriodForm(),
-        "site_form": forms.get("site_form") or SiteForm(),
-        "instrument_form": forms.get("instrument_form") or ContractualInstrumentForm(),
+        "period_form": forms.get("period_form") or ReportingPeriodForm(prefix="period"),
+        "site_form": forms.get("site_form") or SiteForm(prefix="site"),
+        "instrument_form": forms.get("instrument_form")
+        or ContractualInstrumentForm(prefix="contract"),
     }
     return render(request, "emissions/settings.html", context, status=status)
 
@@ -93,7 +94,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 @owner_only
 @require_POST
 def settings_period_add(request: HttpRequest) -> HttpResponse:
-    form = ReportingPeriodForm(request.POST)
+    form = ReportingPeriodForm(request.POST, prefix="period")
     if not form.is_valid():
         return _page(request, 422, period_form=form)
     period = reporting_period_create(**form.cleaned_data)
@@ -113,7 +114,7 @@ def settings_period_delete(request: HttpRequest, period_id: int) -> HttpResponse
 @owner_only
 @require_POST
 def settings_site_add(request: HttpRequest) -> HttpResponse:
-    form = SiteForm(request.POST)
+    form = SiteForm(request.POST, prefix="site")
     if not form.is_valid():
         return _page(request, 422, site_form=form)
     site = site_create(**form.values())
@@ -139,7 +140,7 @@ def settings_site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
 @owner_only
 @require_POST
 def settings_contract_add(request: HttpRequest) -> HttpResponse:
-    form = ContractualInstrumentForm(request.POST)
+    form = ContractualInstrumentForm(request.POST, prefix="contract")
     if not form.is_valid():
         return _page(request, 422, instrument_form=form)
     instrument = contractual_instrument_create(**form.cleaned_data)

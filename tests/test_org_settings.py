@@ -27,6 +27,15 @@ PROFILE = {
 }
 
 
+PREFIXES = {"periods": "period", "sites": "site", "contracts": "contract"}
+
+
+def _add(client: Client, url: str, data: dict[str, str]) -> Any:
+    """Post one of the Settings page's add forms (each has its own field prefix)."""
+    prefix = PREFIXES[url.split("/")[2]]
+    return client.post(url, {f"{prefix}-{k}": v for k, v in data.items()})
+
+
 def _field_error(response: Any, field: str) -> str:
     names = ("profile_form", "period_form", "site_form", "instrument_form", "form")
     forms = [response.context.get(name) for name in names]
@@ -96,11 +105,12 @@ def test_it_refuses_a_period_without_revenue_or_overlapping_another(alice: Clien
         "net_revenue": "12500000",
         "currency": "eur",
     }
-    assert alice.post("/settings/periods/add/", period).status_code == 302
-    no_revenue = alice.post("/settings/periods/add/", {**period, "name": "x", "net_revenue": ""})
+    assert _add(alice, "/settings/periods/add/", period).status_code == 302
+    no_revenue = _add(alice, "/settings/periods/add/", {**period, "name": "x", "net_revenue": ""})
     assert no_revenue.status_code == 422
     assert "required" in _field_error(no_revenue, "net_revenue")
-    overlap = alice.post(
+    overlap = _add(
+        alice,
         "/settings/periods/add/",
         {**period, "name": "FY2025", "start": "2025-01-01", "end": "2025-12-31"},
     )
@@ -119,16 +129,20 @@ def test_it_adds_a_site_with_aliases_and_refuses_unknown_countries(alice: Client
         "active_from": "2020-01-01",
         "active_to": "",
     }
-    assert alice.post("/settings/sites/add/", site).status_code == 302
-    bad = alice.post(
-        "/settings/sites/add/", {**site, "name": "Depot", "country": "XX", "aliases_text": ""}
+    assert _add(alice, "/settings/sites/add/", site).status_code == 302
+    bad = _add(
+        alice,
+        "/settings/sites/add/",
+        {**site, "name": "Depot", "country": "XX", "aliases_text": ""},
     )
     assert bad.status_code == 422
     assert "not a country" in _field_error(bad, "country")
-    taken = alice.post("/settings/sites/add/", {**site, "name": "Other", "aliases_text": "ulm"})
+    taken = _add(alice, "/settings/sites/add/", {**site, "name": "Other", "aliases_text": "ulm"})
     assert "already names the site “Werk Ulm”" in _field_error(taken, "aliases_text")
-    subregion = alice.post(
-        "/settings/sites/add/", {**site, "name": "Depot", "aliases_text": "", "subregion": "CAMX"}
+    subregion = _add(
+        alice,
+        "/settings/sites/add/",
+        {**site, "name": "Depot", "aliases_text": "", "subregion": "CAMX"},
     )
     assert "US sites only" in _field_error(subregion, "subregion")
     with schema_context("acme"):
@@ -165,19 +179,23 @@ def test_it_refuses_overlapping_contracts_for_the_same_kwh(alice: Client) -> Non
         "kg_co2e_per_kwh": "0",
         "certificate_ids": "NO-GO-2024-000123",
     }
-    assert alice.post("/settings/contracts/add/", contract).status_code == 302
-    overlap = alice.post(
-        "/settings/contracts/add/", {**contract, "kind": "green_tariff", "start": "2024-06-01"}
+    assert _add(alice, "/settings/contracts/add/", contract).status_code == 302
+    overlap = _add(
+        alice,
+        "/settings/contracts/add/",
+        {**contract, "kind": "green_tariff", "start": "2024-06-01"},
     )
     assert overlap.status_code == 422
     assert "cannot be claimed twice" in _field_error(overlap, "start")
     # A supplier's emission rate for the rest of the kWh is no double claim.
-    rate = alice.post(
+    rate = _add(
+        alice,
         "/settings/contracts/add/",
         {**contract, "kind": "supplier_rate", "mwh_covered": "", "kg_co2e_per_kwh": "0.31"},
     )
     assert rate.status_code == 302
-    bad_rate = alice.post(
+    bad_rate = _add(
+        alice,
         "/settings/contracts/add/",
         {**contract, "start": "2025-01-01", "end": "2025-12-31", "kg_co2e_per_kwh": "310"},
     )
