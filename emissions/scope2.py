@@ -78,6 +78,7 @@ def apply_market_based(
     regions: pd.Series,
     years: pd.Series,
     supplier_rates: pd.Series | None = None,
+    covered_shares: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Replace the engine's market-based columns of Scope 2 electricity rows (kWh after
     conversion) by the Guidance's hierarchy; add ``scope2_market`` (JSON text per row, '' on
@@ -110,6 +111,11 @@ def apply_market_based(
             else None
         ),
         instruments=_instruments(),
+        covered_share=(
+            covered_shares.loc[index].to_numpy(dtype="float64")
+            if covered_shares is not None
+            else None
+        ),
     )
     market = calculated["kg_co2e_market"].to_numpy(dtype="float64", copy=True)
     market[electricity] = result.kg_co2e
@@ -135,6 +141,8 @@ def _detail(result: Any, i: int, rates: np.ndarray, residual_ids: np.ndarray) ->
     if result.instrument[i] >= 0:
         detail["instrument_id"] = int(result.instrument[i])
         detail["covered_kwh"] = float(result.covered_kwh[i])
+        kwh = float(result.covered_kwh[i] + result.remaining_kwh[i])
+        detail["covered_share"] = float(result.covered_kwh[i]) / kwh if kwh > 0 else 1.0
     if result.fallback_instrument[i] >= 0:
         detail["supplier_rate_instrument_id"] = int(result.fallback_instrument[i])
     if str(result.basis[i]).endswith("residual_mix"):
@@ -153,3 +161,46 @@ def life_cycle_factor_ids(factor_ids: set[int]) -> set[int]:
             id__in=factor_ids, dataset__family__in=LIFE_CYCLE_FAMILIES
         ).values_list("id", flat=True)
     )
+
+
+def record_market_based(record: Any, result: pd.DataFrame) -> None:
+    """The market-based figure of one edited record (``result``: its one-row engine result),
+    by the same hierarchy as an import; a contract's share of the record is the one its import
+    allocated. Sets kg_co2e_market, market_basis and the provenance's scope2_market."""
+    from emissions.selectors_org import organisation_country, site_key, site_names
+    from imports.regions import site_region
+
+    provenance = dict(record.provenance or {})
+    previous = provenance.get("scope2_market") or {}
+    site = site_names().get(site_key(record.site)) if record.site else None
+    region = (
+        record.country
+        or (site_region(site) if site else None)
+        or provenance.get("region")
+        or organisation_country()
+        or "GLOBAL"
+    )
+    index = result.index
+    supplier = previous.get("fallback_kg_co2e_per_kwh")
+    stated = str(previous.get("basis", "")).endswith("supplier") and not previous.get(
+        "supplier_rate_instrument_id"
+    )
+    share = previous.get("covered_share")
+    apply_market_based(
+        result,
+        dates=pd.Series([pd.Timestamp(record.date)], index=index),
+        site_ids=pd.Series([site.id if site else None], index=index, dtype=object),
+        regions=pd.Series([region], index=index),
+        years=pd.Series([record.date.year], index=index),
+        supplier_rates=pd.Series([supplier if stated else np.nan], index=index, dtype="float64"),
+        covered_shares=pd.Series(
+            [np.nan if share is None else share], index=index, dtype="float64"
+        ),
+    )
+    row = result.iloc[0]
+    if row["scope2_market"]:
+        record.kg_co2e_market = float(row["kg_co2e_market"])
+        record.market_basis = str(row["market_basis"])
+        provenance["scope2_market"] = json.loads(row["scope2_market"])
+        provenance["region"] = region
+        record.provenance = provenance

@@ -52,7 +52,8 @@ class RowRegions:
     unknown_sites: list[str] = field(default_factory=list)
 
 
-def _site_region(site: Any) -> str:
+def site_region(site: Any) -> str:
+    """The region a site's electricity comes from: its eGRID subregion (US), else its country."""
     subregion = (site.subregion or "").upper()
     if site.country == "US" and subregion in egrid_subregions():
         return subregion
@@ -82,7 +83,7 @@ def row_regions(data: pd.DataFrame, mapping: Mapping | None) -> RowRegions:
         found = [known.get(site_key(u)) for u in uniques]
         unknown = sorted({str(u) for u, s in zip(uniques, found, strict=True) if s is None})
         ids = np.array([s.id if s else None for s in found] + [None], dtype=object)
-        values = np.array([_site_region(s) if s else None for s in found] + [None], dtype=object)
+        values = np.array([site_region(s) if s else None for s in found] + [None], dtype=object)
         reasons = np.array(
             [f"site “{s.name}”" if s else None for s in found] + [None], dtype=object
         )

@@ -14,6 +14,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from emissions.models import ActivityRecord
+from emissions.services_activities import activity_record_update
 from factors.models import EmissionFactor
 from imports.models import ImportStatus
 from imports.services import (
@@ -144,6 +145,15 @@ def test_it_stores_both_figures_and_why_on_each_record(
     assert totals.scope_2_market == pytest.approx(market_total)
     # Both shown side by side on the page.
     assert b'data-testid="scope-2-market"' in page.content
+    # An edit recomputes both figures; the certificate keeps the share of the record the import
+    # gave it (30%).
+    activity_record_update(record=ulm, user=None, quantity=5000.0)
+    ulm.refresh_from_db()
+    assert ulm.kg_co2e == pytest.approx(5000 * ulm.factor.kg_co2e)
+    assert ulm.kg_co2e_market == pytest.approx(5000 * 0.7 * residual("DE", 2021))
+    assert ulm.market_basis == "contractual+residual_mix"
+    assert ulm.provenance["scope2_market"]["covered_kwh"] == pytest.approx(1500.0)
+    assert ulm.provenance["edited"] is True
 
 
 def test_a_green_tariff_supplier_factor_leaves_location_based_on_the_grid(acme: None) -> None:

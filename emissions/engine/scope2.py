@@ -42,6 +42,7 @@ class MarketResult:
     instrument: np.ndarray  # id of the contractual instrument (-1 none)
     fallback_rate: np.ndarray  # kg CO2e/kWh applied to the kWh no instrument covers
     fallback_instrument: np.ndarray  # id of the supplier-rate instrument (-1 none)
+    remaining_kwh: np.ndarray  # kWh left to the fallback
 
 
 def market_based(
@@ -53,6 +54,7 @@ def market_based(
     residual_rate: np.ndarray,
     instruments: list[Instrument],
     supplier_rate: np.ndarray | None = None,
+    covered_share: np.ndarray | None = None,
 ) -> MarketResult:
     """Market-based kg CO2e of electricity rows.
 
@@ -60,7 +62,9 @@ def market_based(
     ``location_kg``: its location-based kg CO2e; ``site``: Site id (-1 none); ``day``:
     datetime64[D]; ``residual_rate``: kg CO2e/kWh of the residual mix for the row's country and
     year (NaN where none is published); ``supplier_rate``: kg CO2e/kWh the row's supplier states
-    (a Scope 2 supplier factor; NaN none), below a supplier-rate instrument for the site.
+    (a Scope 2 supplier factor; NaN none), below a supplier-rate instrument for the site;
+    ``covered_share``: a row's share covered by its instrument when already allocated (a record
+    edited after its import keeps the share the import gave it; NaN: allocate here).
     """
     n = len(kwh)
     use = np.isfinite(kwh)
@@ -84,6 +88,9 @@ def market_based(
             1.0 if inst.kwh_covered is None or total <= 0 else min(1.0, inst.kwh_covered / total)
         )
         covered[rows] = kwh[rows] * share
+        if covered_share is not None:
+            kept = rows & np.isfinite(covered_share)
+            covered[kept] = kwh[kept] * covered_share[kept]
         contract_kg[rows] = covered[rows] * inst.kg_co2e_per_kwh
         contract_id[rows] = inst.id
     if supplier_rate is not None:
@@ -109,4 +116,4 @@ def market_based(
         np.where(contractual, "contractual", fallback_basis.astype(str)),
     ).astype(object)
     basis[~use] = ""
-    return MarketResult(kg, basis, covered, contract_id, fallback, fallback_id)
+    return MarketResult(kg, basis, covered, contract_id, fallback, fallback_id, remaining)
