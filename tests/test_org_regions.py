@@ -166,3 +166,19 @@ def test_confirming_the_factor_page_keeps_one_factor_per_region_and_year(
     prepared = import_run_validate(run=run)
     factors = [chosen_factor(prepared, row) for row in prepared.calculated.index]
     assert [(f.region, f.year) for f in factors] == [("GB", 2024), ("DE", 2024), ("DE", 2023)]
+
+
+def test_the_check_page_names_unknown_sites(acme: None, alice: Client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from imports.services import import_run_create, import_run_set_mapping, import_run_validate
+
+    csv = "Date,Activity,kWh,Site,Country\n2024-01-31,Electricity,1000,Lager Nord,\n"
+    run = import_run_create(upload=SimpleUploadedFile("m.csv", csv.encode()), user=None)
+    import_run_set_mapping(run=run, mapping=MAPPING, template_name=None, user=None)
+    import_run_validate(run=run)
+    page = alice.get(f"/imports/{run.id}/check/")
+    note = page.content.decode()
+    assert 'data-testid="note-unknown_sites"' in note
+    assert "Sites not in Settings: “Lager Nord”" in note
+    assert "Add them in Settings" in note

@@ -145,6 +145,12 @@ def test_it_stores_both_figures_and_why_on_each_record(
     assert totals.scope_2_market == pytest.approx(market_total)
     # Both shown side by side on the page.
     assert b'data-testid="scope-2-market"' in page.content
+    # A life-cycle intensity (no generation factor for the region) is labelled on the record and
+    # the page says so.
+    life_cycle = [r for r in records.values() if r.factor.dataset.family == "owid_grid"]
+    for r in life_cycle:
+        assert "life-cycle" in r.provenance["location_note"]
+    assert (b'data-testid="life-cycle-warning"' in page.content) == bool(life_cycle)
     # An edit recomputes both figures; the certificate keeps the share of the record the import
     # gave it (30%).
     activity_record_update(record=ulm, user=None, quantity=5000.0)
