@@ -124,29 +124,45 @@ def apply_market_based(
     basis[electricity] = result.basis
     calculated["market_basis"] = basis
     details = np.full(len(calculated), "", dtype=object)
-    details[electricity] = [
-        json.dumps(_detail(result, i, rates, residual_ids), sort_keys=True)
-        for i in range(len(index))
-    ]
+    details[electricity] = _details(result, residual_ids)
     calculated["scope2_market"] = details
     return calculated
 
 
-def _detail(result: Any, i: int, rates: np.ndarray, residual_ids: np.ndarray) -> dict[str, Any]:
-    detail: dict[str, Any] = {
-        "basis": str(result.basis[i]),
-        "kg_co2e": float(result.kg_co2e[i]),
-        "fallback_kg_co2e_per_kwh": float(result.fallback_rate[i]),
-    }
-    if result.instrument[i] >= 0:
-        detail["instrument_id"] = int(result.instrument[i])
-        detail["covered_kwh"] = float(result.covered_kwh[i])
-        kwh = float(result.covered_kwh[i] + result.remaining_kwh[i])
-        detail["covered_share"] = float(result.covered_kwh[i]) / kwh if kwh > 0 else 1.0
-    if result.fallback_instrument[i] >= 0:
-        detail["supplier_rate_instrument_id"] = int(result.fallback_instrument[i])
-    if str(result.basis[i]).endswith("residual_mix"):
-        detail["residual_mix_factor_id"] = int(residual_ids[i])
+def _details(result: Any, residual_ids: np.ndarray) -> np.ndarray:
+    """Each row's market-based detail as JSON text, made once per distinct detail (a row's
+    covered kWh is its share x its kWh, so rows of one contract share one text)."""
+    location = result.basis.astype(str) == "location"
+    parts = pd.DataFrame(
+        {
+            "basis": result.basis.astype(str),
+            "rate": np.where(location, np.nan, result.fallback_rate),
+            "instrument": result.instrument,
+            "share": result.covered_share,
+            "supplier": result.fallback_instrument,
+            "residual": np.where(
+                pd.Series(result.basis.astype(str)).str.endswith("residual_mix"), residual_ids, -1
+            ),
+        }
+    )
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(parts))
+    texts = [json.dumps(_detail(*u), sort_keys=True) for u in uniques]
+    return np.array(texts, dtype=object)[codes]
+
+
+def _detail(
+    basis: str, rate: float, instrument: int, share: float, supplier: int, residual: int
+) -> dict[str, Any]:
+    detail: dict[str, Any] = {"basis": basis}
+    if np.isfinite(rate):
+        detail["fallback_kg_co2e_per_kwh"] = float(rate)
+    if instrument >= 0:
+        detail["instrument_id"] = int(instrument)
+        detail["covered_share"] = float(share)
+    if supplier >= 0:
+        detail["supplier_rate_instrument_id"] = int(supplier)
+    if residual >= 0:
+        detail["residual_mix_factor_id"] = int(residual)
     return detail
 
 

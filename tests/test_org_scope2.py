@@ -127,7 +127,7 @@ def test_it_stores_both_figures_and_why_on_each_record(
     assert ulm.market_basis == "contractual+residual_mix"
     assert (ulm.provenance["region"], ulm.provenance["region_why"]) == ("DE", "site “Werk Ulm”")
     market = ulm.provenance["scope2_market"]
-    assert market["covered_kwh"] == pytest.approx(1200.0)
+    assert market["covered_share"] == pytest.approx(0.3)  # 3 MWh of the site's 10 MWh
     assert (
         market["residual_mix_factor_id"]
         == EmissionFactor.objects.get(
@@ -158,7 +158,7 @@ def test_it_stores_both_figures_and_why_on_each_record(
     assert ulm.kg_co2e == pytest.approx(5000 * ulm.factor.kg_co2e)
     assert ulm.kg_co2e_market == pytest.approx(5000 * 0.7 * residual("DE", 2021))
     assert ulm.market_basis == "contractual+residual_mix"
-    assert ulm.provenance["scope2_market"]["covered_kwh"] == pytest.approx(1500.0)
+    assert ulm.provenance["scope2_market"]["covered_share"] == pytest.approx(0.3)
     assert ulm.provenance["edited"] is True
 
 

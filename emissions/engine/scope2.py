@@ -43,6 +43,7 @@ class MarketResult:
     fallback_rate: np.ndarray  # kg CO2e/kWh applied to the kWh no instrument covers
     fallback_instrument: np.ndarray  # id of the supplier-rate instrument (-1 none)
     remaining_kwh: np.ndarray  # kWh left to the fallback
+    covered_share: np.ndarray  # share of each row's kWh its instrument covers (0 none)
 
 
 def market_based(
@@ -69,6 +70,7 @@ def market_based(
     n = len(kwh)
     use = np.isfinite(kwh)
     covered = np.zeros(n)
+    shares = np.zeros(n)
     contract_kg = np.zeros(n)
     contract_id = np.full(n, -1, dtype=np.int64)
     fallback = np.full(n, np.nan)
@@ -87,10 +89,11 @@ def market_based(
         share = (
             1.0 if inst.kwh_covered is None or total <= 0 else min(1.0, inst.kwh_covered / total)
         )
-        covered[rows] = kwh[rows] * share
+        shares[rows] = share
         if covered_share is not None:
             kept = rows & np.isfinite(covered_share)
-            covered[kept] = kwh[kept] * covered_share[kept]
+            shares[kept] = covered_share[kept]
+        covered[rows] = kwh[rows] * shares[rows]
         contract_kg[rows] = covered[rows] * inst.kg_co2e_per_kwh
         contract_id[rows] = inst.id
     if supplier_rate is not None:
@@ -116,4 +119,4 @@ def market_based(
         np.where(contractual, "contractual", fallback_basis.astype(str)),
     ).astype(object)
     basis[~use] = ""
-    return MarketResult(kg, basis, covered, contract_id, fallback, fallback_id, remaining)
+    return MarketResult(kg, basis, covered, contract_id, fallback, fallback_id, remaining, shares)
