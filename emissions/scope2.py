@@ -57,11 +57,14 @@ def residual_mix(regions: pd.Series, years: pd.Series) -> tuple[np.ndarray, np.n
         kg_co2e__gt=0,
     ).values_list("id", "region", "year", "kg_co2e"):
         published.setdefault(region, []).append((year or 0, value, fid))
-    pairs = pd.MultiIndex.from_arrays([regions.astype(str), years.astype("int64")])
-    codes, uniques = pd.factorize(pairs)
-    by_code_rate = np.full(len(uniques) + 1, np.nan)
-    by_code_id = np.full(len(uniques) + 1, -1, dtype=np.int64)
-    for i, (region, year) in enumerate(uniques):
+    region_codes, region_names = pd.factorize(regions.astype(str))
+    year_codes, year_values = pd.factorize(years.astype("int64"))
+    codes, pairs = pd.factorize(region_codes * (len(year_values) + 1) + year_codes)
+    by_code_rate = np.full(len(pairs) + 1, np.nan)
+    by_code_id = np.full(len(pairs) + 1, -1, dtype=np.int64)
+    for i, pair in enumerate(pairs):
+        region = str(region_names[pair // (len(year_values) + 1)])
+        year = int(year_values[pair % (len(year_values) + 1)])
         options = sorted(published.get(region, []))
         if not options:
             continue

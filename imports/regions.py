@@ -142,7 +142,15 @@ def vintage_for(factor_id: int, year: int | None, cache: dict[Any, Any]) -> Vint
         f = EmissionFactor.objects.select_related("dataset").filter(id=factor_id).first()
         editions: list[tuple[int, int]] = []
         if f is not None and f.year:
+            # The same factor in other editions: the same name but for a year in it.
+            year_in_name = _YEAR.search(f.name)
+            same_name = (
+                {"name__startswith": f.name[: year_in_name.start()]}
+                if year_in_name
+                else {"name": f.name}
+            )
             siblings = EmissionFactor.objects.filter(
+                **same_name,
                 dataset__family=f.dataset.family,
                 dataset__is_current=True,
                 region=f.region,

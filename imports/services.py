@@ -572,7 +572,7 @@ def assign_factors(
     matched: dict[tuple[Any, ...], list[Any]] = {}
     vintages: dict[Any, Any] = {}
     out: list[ActivityChoiceRow] = []
-    for n, item in enumerate(distinct.itertuples(index=False)):
+    for item in distinct.itertuples(index=False):
         region = str(item.region)
         year = int(item.year) or None
         choice = ActivityChoiceRow(
@@ -598,11 +598,13 @@ def assign_factors(
         if choice.factor_id in newer:
             # A remembered factor from a superseded dataset version: its current edition.
             choice.factor_id = newer[choice.factor_id]
-        if with_candidates or (choice.factor_key is None and n < MAX_AUTO_MATCH):
-            # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
-            # that differ only in them share one match.
-            text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
-            cache_key = (text.casefold(), item.dimension, region, year)
+        # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
+        # that differ only in them share one match; so do a region's years (vintage_for then
+        # takes each year's edition). The budget counts distinct matches, not lines.
+        text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
+        cache_key = (text.casefold(), item.dimension, region)
+        budget = cache_key in matched or len(matched) < MAX_AUTO_MATCH
+        if with_candidates or (choice.factor_key is None and budget):
             if cache_key not in matched:
                 unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
                 found = match_factors(
@@ -729,6 +731,18 @@ def prepare(
     return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
 
 
+def _combined_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One code per distinct combination of several factorized columns (0..n-1, in order of
+    first appearance) and the row where each combination first appears."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for column in codes:
+        combined = combined * (int(column.max(initial=-1)) + 2) + (column + 1)
+        combined, _ = pd.factorize(combined)
+        combined = combined.astype(np.int64)
+    _, first = np.unique(combined, return_index=True)
+    return combined, first
+
+
 def _region_notes(
     regions: RowRegions, choices: list[ActivityChoiceRow], calculated: pd.DataFrame
 ) -> list[dict[str, Any]]:
@@ -776,25 +790,24 @@ def _calculate(
         regions = row_regions(data, mapping)
     region = regions.region.loc[rows.index].astype(str)
     years = row_years(rows)
-    # Each row's factor through its distinct (activity key, dimension, region, year): one index
-    # lookup over the whole column, no per-row Python.
-    row_groups = pd.MultiIndex.from_arrays(
-        [keys.loc[rows.index].astype(str), pd.Index(dims, dtype=object), region, years]
-    )
+    # Each row's factor through its distinct (activity key, dimension, region, year): integer
+    # codes per column, combined, then one lookup per distinct group; no per-row Python.
     chosen = [c for c in choices if c.factor_key]
-    choice_groups = (
-        pd.MultiIndex.from_tuples(
-            [(c.key, c.unit_dimension, c.region, c.year or 0) for c in chosen],
-            names=None,
-        )
-        if chosen
-        else None
+    columns = [keys.loc[rows.index].to_numpy(), dims, region.to_numpy(), years.to_numpy()]
+    factorized = [pd.factorize(col) for col in columns]
+    group_codes, first = _combined_codes([codes for codes, _ in factorized])
+    position_of = {
+        (c.key, c.unit_dimension, c.region, c.year or 0): i for i, c in enumerate(chosen)
+    }
+    group_position = np.array(
+        [
+            position_of.get(tuple(col[f] for col in columns), -1)
+            for f in first
+        ]
+        + [-1],
+        dtype=np.int64,
     )
-    positions = (
-        choice_groups.get_indexer(row_groups)
-        if choice_groups is not None and choice_groups.is_unique
-        else np.full(len(rows), -1)
-    )
+    positions = group_position[group_codes]
     names = np.array([c.factor_key for c in chosen] + [""], dtype=object)
     factor_keys = pd.Categorical(names[positions])
 
@@ -1331,23 +1344,22 @@ def _record_provenance(
     calc: pd.DataFrame, provenance: pd.Series, by_text: dict[str, str]
 ) -> np.ndarray:
     """Each record's provenance JSON, built once per distinct combination of its parts."""
-    parts = [provenance.astype(str)] + [
-        calc[c].fillna("").astype(str) for c in _ROW_PROVENANCE if c in calc
-    ]
-    names = [c for c in _ROW_PROVENANCE if c in calc]
     if not len(calc):
         return np.array([], dtype=object)
-    combined = pd.MultiIndex.from_arrays(parts)
-    codes, uniques = pd.factorize(combined)
+    names = [c for c in _ROW_PROVENANCE if c in calc]
+    parts = [provenance.astype(str).to_numpy()] + [
+        calc[c].fillna("").astype(str).to_numpy() for c in names
+    ]
+    codes, first = _combined_codes([pd.factorize(p)[0] for p in parts])
 
-    def text(values: tuple[str, ...]) -> str:
-        out: dict[str, Any] = {"calculation": by_text[values[0]]}
-        for name, value in zip(names, values[1:], strict=True):
-            if value:
+    def text(row: int) -> str:
+        out: dict[str, Any] = {"calculation": by_text[parts[0][row]]}
+        for name, values in zip(names, parts[1:], strict=True):
+            if value := values[row]:
                 out[name] = json.loads(value) if name == "scope2_market" else value
         return json.dumps(out, sort_keys=True)
 
-    return np.array([text(u) for u in uniques], dtype=object)[codes]
+    return np.array([text(int(f)) for f in first], dtype=object)[codes]
 
 
 COPY_BATCH_ROWS = 50_000
