@@ -800,11 +800,7 @@ def _calculate(
         (c.key, c.unit_dimension, c.region, c.year or 0): i for i, c in enumerate(chosen)
     }
     group_position = np.array(
-        [
-            position_of.get(tuple(col[f] for col in columns), -1)
-            for f in first
-        ]
-        + [-1],
+        [position_of.get(tuple(col[f] for col in columns), -1) for f in first] + [-1],
         dtype=np.int64,
     )
     positions = group_position[group_codes]
