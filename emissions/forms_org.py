@@ -246,6 +246,7 @@ class ContractualInstrumentForm(forms.ModelForm):
         model = ContractualInstrument
         fields: ClassVar[list[str]] = [
             "kind",
+            "carrier",
             "site",
             "supplier",
             "start",
@@ -304,7 +305,8 @@ class ContractualInstrumentForm(forms.ModelForm):
             if clash := clashes.first():
                 self.add_error(
                     "start",
-                    f"{clash} already covers {site.name}'s electricity in this period: the same "
+                    f"{clash} already covers {site.name}'s {clash.get_carrier_display().lower()} "
+                    "in this period: the same "
                     "kWh cannot be claimed twice.",
                 )
         return data

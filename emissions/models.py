@@ -280,12 +280,20 @@ class InstrumentKind(models.TextChoices):
     SUPPLIER_RATE = "supplier_rate", "Supplier-specific emission rate"
 
 
+class EnergyCarrier(models.TextChoices):
+    ELECTRICITY = "electricity", "Electricity"
+    HEAT = "heat", "Heat, steam or cooling"
+
+
 class ContractualInstrument(models.Model):
     """A contract that conveys emission-rate claims for a site's electricity (market-based only;
     a contract never changes the location-based figure). Blank MWh covers all of the site's
     consumption in the period."""
 
     kind = models.CharField(max_length=16, choices=InstrumentKind.choices)
+    carrier = models.CharField(
+        max_length=12, choices=EnergyCarrier.choices, default=EnergyCarrier.ELECTRICITY
+    )
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="instruments")
     supplier = models.CharField(max_length=200)
     start = models.DateField()

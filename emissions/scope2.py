@@ -33,9 +33,26 @@ def _instruments() -> list[Instrument]:
             end=np.datetime64(c.end, "D"),
             kwh_covered=None if c.mwh_covered is None else c.mwh_covered * 1000.0,
             kg_co2e_per_kwh=c.kg_co2e_per_kwh,
+            carrier=c.carrier,
         )
         for c in ContractualInstrument.objects.all()
     ]
+
+
+def _per_distinct_unit(units: pd.Series) -> np.ndarray:
+    """kWh per one unit of each row's converted unit (NaN where it is not energy)."""
+    from emissions.engine.errors import EngineError
+    from emissions.engine.units import conversion_factor
+
+    def per_kwh(unit: str) -> float:
+        try:
+            return conversion_factor(unit, "kWh")
+        except (EngineError, ValueError, TypeError):
+            return np.nan
+
+    codes, uniques = pd.factorize(units)
+    values = np.array([per_kwh(u) for u in uniques] + [np.nan])
+    return values[codes]
 
 
 def residual_mix(regions: pd.Series, years: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -82,26 +99,42 @@ def apply_market_based(
     years: pd.Series,
     supplier_rates: pd.Series | None = None,
     covered_shares: pd.Series | None = None,
+    carriers: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Replace the engine's market-based columns of Scope 2 electricity rows (kWh after
-    conversion) by the Guidance's hierarchy; add ``scope2_market`` (JSON text per row, '' on
-    other rows). The series are aligned with ``calculated``'s index."""
+    """Replace the engine's market-based columns of Scope 2 electricity and heat rows (by their
+    factor's kind, ``carriers``: "electricity", "heat" or "") by the Guidance's hierarchy; add
+    ``scope2_market`` (JSON text per row, '' on other rows). The series are aligned with
+    ``calculated``'s index. Without ``carriers``, Scope 2 rows in kWh count as electricity."""
     calculated["scope2_market"] = ""
     if calculated.empty:
         return calculated
-    electricity = (
+    carrier = (
+        carriers.fillna("").astype(str)
+        if carriers is not None
+        else pd.Series("electricity", index=calculated.index)
+    )
+    per_kwh = pd.Series(
+        _per_distinct_unit(calculated["converted_unit"].astype(str)), index=calculated.index
+    )
+    energy = (
         calculated["ok"].astype(bool)
         & (calculated["scope"].astype(str) == "scope_2")
-        & (calculated["converted_unit"].astype(str) == "kWh")
+        & (carrier != "")
+        & per_kwh.notna()
     ).to_numpy()
-    if not electricity.any():
+    if not energy.any():
         return calculated
-    index = calculated.index[electricity]
-    kwh = calculated.loc[index, "quantity_converted"].to_numpy(dtype="float64")
+    index = calculated.index[energy]
+    row_carrier = carrier.loc[index].to_numpy(dtype=object)
+    kwh = (calculated.loc[index, "quantity_converted"] * per_kwh.loc[index]).to_numpy(
+        dtype="float64"
+    )
     location_kg = calculated.loc[index, "kg_co2e"].to_numpy(dtype="float64")
     site = site_ids.loc[index].fillna(-1).to_numpy(dtype="int64")
     day = pd.to_datetime(dates.loc[index]).to_numpy(dtype="datetime64[D]")
     rates, residual_ids = residual_mix(regions.loc[index], years.loc[index])
+    # The residual mix is of electricity; heat and steam fall back to location-based.
+    rates = np.where(row_carrier == "electricity", rates, np.nan)
     result = market_based(
         kwh=kwh,
         location_kg=location_kg,
@@ -114,6 +147,7 @@ def apply_market_based(
             else None
         ),
         instruments=_instruments(),
+        carrier=row_carrier,
         covered_share=(
             covered_shares.loc[index].to_numpy(dtype="float64")
             if covered_shares is not None
@@ -121,13 +155,13 @@ def apply_market_based(
         ),
     )
     market = calculated["kg_co2e_market"].to_numpy(dtype="float64", copy=True)
-    market[electricity] = result.kg_co2e
+    market[energy] = result.kg_co2e
     calculated["kg_co2e_market"] = market
     basis = calculated["market_basis"].astype(object).to_numpy(copy=True)
-    basis[electricity] = result.basis
+    basis[energy] = result.basis
     calculated["market_basis"] = basis
     details = np.full(len(calculated), "", dtype=object)
-    details[electricity] = _details(result, residual_ids)
+    details[energy] = _details(result, residual_ids)
     calculated["scope2_market"] = details
     return calculated
 
@@ -205,6 +239,8 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         "supplier_rate_instrument_id"
     )
     share = previous.get("covered_share")
+    kind = record.factor.kind if record.factor_id and record.factor else ""
+    carrier = {"grid_electricity": "electricity", "heat_steam": "heat"}.get(kind, "")
     apply_market_based(
         result,
         dates=pd.Series([pd.Timestamp(record.date)], index=index),
@@ -215,6 +251,7 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         covered_shares=pd.Series(
             [np.nan if share is None else share], index=index, dtype="float64"
         ),
+        carriers=pd.Series([carrier], index=index),
     )
     row = result.iloc[0]
     if row["scope2_market"]:

@@ -731,6 +731,21 @@ def prepare(
     return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
 
 
+# Scope 2 energy carriers by the library factor's kind (contracts name their carrier).
+_CARRIER_OF_KIND = {"grid_electricity": "electricity", "heat_steam": "heat"}
+
+
+def _carriers(factor_keys: pd.Series, library_ids: list[int]) -> pd.Series:
+    """Each row's Scope 2 energy carrier ("electricity", "heat", '' for anything else)."""
+    from factors.models import EmissionFactor
+
+    kinds = dict(EmissionFactor.objects.filter(id__in=library_ids).values_list("id", "kind"))
+    carrier_of = {library_key(i): _CARRIER_OF_KIND.get(k, "") for i, k in kinds.items()}
+    codes, uniques = pd.factorize(factor_keys.astype(str))
+    values = np.array([carrier_of.get(u, "") for u in uniques] + [""], dtype=object)
+    return pd.Series(values[codes], index=factor_keys.index)
+
+
 def _combined_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """One code per distinct combination of several factorized columns (0..n-1, in order of
     first appearance) and the row where each combination first appears."""
@@ -887,6 +902,7 @@ def _calculate(
             regions=region.loc[index],
             years=years.loc[index],
             supplier_rates=pd.Series(rates[positions], index=rows.index).loc[index],
+            carriers=_carriers(computable["factor_key"], lib_ids),
         )
         calculated["region"] = region.loc[index]
         calculated["region_why"] = regions.why.loc[index]

@@ -201,3 +201,42 @@ def test_contract_dates_bound_the_claim(acme: None) -> None:
         "2024-06-30,Electricity,1000,Werk Ulm,\n2024-07-31,Electricity,1000,Werk Ulm,\n"
     )
     assert list(prepared.calculated["market_basis"]) == ["residual_mix", "contractual"]
+
+
+def test_heat_takes_heat_contracts_and_never_the_electricity_residual_mix(acme: None) -> None:
+    ulm = make_site(name="Werk Ulm", country="DE", aliases=[])
+    make_instrument(site=ulm, kind="certificate", mwh_covered=None, kg_co2e_per_kwh=0.0)
+    heat = EmissionFactor.objects.filter(
+        dataset__key="defra_2024", kind="heat_steam", unit="kWh"
+    ).first()
+    assert heat is not None
+    choice = {"factor_id": heat.id}
+    csv = (
+        "Date,Activity,kWh,Site,Country\n"
+        "2024-03-31,District heat,1000,Werk Ulm,\n"
+        "2024-03-31,District heat,1000,,DE\n"
+    )
+    from imports.pipeline import read_upload
+    from imports.services import prepare
+
+    prepared = prepare(
+        read_upload(csv.encode(), filename="heat.csv"),
+        MAPPING,
+        overrides={("district heat", "energy"): choice},
+    )
+    calc = prepared.calculated
+    assert list(calc["kg_co2e"]) == pytest.approx([1000 * heat.kg_co2e] * 2)
+    # The site's electricity certificate does not cover heat; no residual mix for heat.
+    assert list(calc["market_basis"]) == ["location", "location"]
+    assert list(calc["kg_co2e_market"]) == pytest.approx([1000 * heat.kg_co2e] * 2)
+    # A heat supplier's rate does.
+    make_instrument(
+        site=ulm, kind="supplier_rate", carrier="heat", mwh_covered=None, kg_co2e_per_kwh=0.12
+    )
+    prepared = prepare(
+        read_upload(csv.encode(), filename="heat.csv"),
+        MAPPING,
+        overrides={("district heat", "energy"): choice},
+    )
+    assert list(prepared.calculated["market_basis"]) == ["supplier", "location"]
+    assert prepared.calculated.loc[2, "kg_co2e_market"] == pytest.approx(1000 * 0.12)

@@ -171,6 +171,7 @@ def test_it_refuses_overlapping_contracts_for_the_same_kwh(alice: Client) -> Non
     site = make_site()
     contract = {
         "kind": "certificate",
+        "carrier": "electricity",
         "site": str(site.id),
         "supplier": "Statkraft",
         "start": "2024-01-01",

@@ -32,6 +32,7 @@ class Instrument:
     end: np.datetime64
     kwh_covered: float | None
     kg_co2e_per_kwh: float
+    carrier: str = "electricity"
 
 
 @dataclass
@@ -56,6 +57,7 @@ def market_based(
     instruments: list[Instrument],
     supplier_rate: np.ndarray | None = None,
     covered_share: np.ndarray | None = None,
+    carrier: np.ndarray | None = None,
 ) -> MarketResult:
     """Market-based kg CO2e of electricity rows.
 
@@ -65,7 +67,9 @@ def market_based(
     year (NaN where none is published); ``supplier_rate``: kg CO2e/kWh the row's supplier states
     (a Scope 2 supplier factor; NaN none), below a supplier-rate instrument for the site;
     ``covered_share``: a row's share covered by its instrument when already allocated (a record
-    edited after its import keeps the share the import gave it; NaN: allocate here).
+    edited after its import keeps the share the import gave it; NaN: allocate here);
+    ``carrier``: "electricity" or "heat" per row (all electricity when None): an instrument
+    covers rows of its own carrier; the residual mix is given for electricity rows only.
     """
     n = len(kwh)
     use = np.isfinite(kwh)
@@ -78,6 +82,8 @@ def market_based(
     fallback_basis = np.full(n, "", dtype=object)
     for inst in instruments:
         rows = use & (site == inst.site) & (day >= inst.start) & (day <= inst.end)
+        if carrier is not None:
+            rows &= carrier == inst.carrier
         if not rows.any():
             continue
         if inst.kind == SUPPLIER_RATE:
