@@ -242,6 +242,10 @@ def activity_record_recalculate(
         "money": json.loads(money) if money else None,
         "edited": True,
     }
+    if record.scope == 2 or row.get("scope") == "scope_2":
+        from emissions.scope2 import record_market_based
+
+        record_market_based(record, result)
     record.gwp_set = gwp_set or record.gwp_set or DEFAULT_GWP_SET
     record.factor_version = factor_version(provenance)[:80]
     return record

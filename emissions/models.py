@@ -253,3 +253,113 @@ class FactorChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.activity} ({self.get_status_display()})"
+
+
+class ConsolidationApproach(models.TextChoices):
+    """GHG Protocol Corporate Standard, chapter 3: how the organisational boundary is drawn."""
+
+    OPERATIONAL = "operational", "Operational control"
+    FINANCIAL = "financial", "Financial control"
+    EQUITY = "equity", "Equity share"
+
+
+class IdentifierScheme(models.TextChoices):
+    LEI = "lei", "LEI (ISO 17442)"
+    NATIONAL = "national", "National company register"
+
+
+class OrganisationProfile(models.Model):
+    """The tenant's reporting entity (one row per tenant schema): the boundary its inventory
+    covers and the country a row without one is taken to be in."""
+
+    legal_name = models.CharField(max_length=300)
+    identifier = models.CharField(max_length=60, blank=True)
+    identifier_scheme = models.CharField(
+        max_length=10, choices=IdentifierScheme.choices, blank=True
+    )
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2.")
+    nace_code = models.CharField(max_length=10, blank=True)
+    consolidation_approach = models.CharField(max_length=12, choices=ConsolidationApproach.choices)
+    fiscal_year_start_month = models.PositiveSmallIntegerField(default=1)
+    fiscal_year_start_day = models.PositiveSmallIntegerField(default=1)
+    base_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.legal_name
+
+
+class ReportingPeriod(models.Model):
+    """A reporting period (usually a fiscal year) with the net revenue that intensity ratios use."""
+
+    name = models.CharField(max_length=60)
+    start = models.DateField()
+    end = models.DateField()
+    net_revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-start"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.start} - {self.end})"
+
+
+class Site(models.Model):
+    """A place the organisation consumes energy at; an import's site column names it (or an
+    alias), and its country decides the grid a row's electricity comes from."""
+
+    name = models.CharField(max_length=255)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2.")
+    subregion = models.CharField(
+        max_length=10, blank=True, help_text="US state (CA) or eGRID subregion (CAMX)."
+    )
+    aliases = models.JSONField(default=list, blank=True)
+    active_from = models.DateField(null=True, blank=True)
+    active_to = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InstrumentKind(models.TextChoices):
+    """Scope 2 Guidance, Table 6.2: contractual instruments, in the market-based hierarchy."""
+
+    CERTIFICATE = "certificate", "Energy attribute certificates (GOs, RECs, EACs)"
+    PPA = "ppa", "Power purchase agreement"
+    GREEN_TARIFF = "green_tariff", "Green tariff"
+    SUPPLIER_RATE = "supplier_rate", "Supplier-specific emission rate"
+
+
+class EnergyCarrier(models.TextChoices):
+    ELECTRICITY = "electricity", "Electricity"
+    HEAT = "heat", "Heat, steam or cooling"
+
+
+class ContractualInstrument(models.Model):
+    """A contract that conveys emission-rate claims for a site's electricity (market-based only;
+    a contract never changes the location-based figure). Blank MWh covers all of the site's
+    consumption in the period."""
+
+    kind = models.CharField(max_length=16, choices=InstrumentKind.choices)
+    carrier = models.CharField(
+        max_length=12, choices=EnergyCarrier.choices, default=EnergyCarrier.ELECTRICITY
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="instruments")
+    supplier = models.CharField(max_length=200)
+    start = models.DateField()
+    end = models.DateField()
+    mwh_covered = models.FloatField(null=True, blank=True)
+    kg_co2e_per_kwh = models.FloatField(help_text="Emission rate, kg CO2e per kWh.")
+    certificate_ids = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["site__name", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.supplier} ({self.start} - {self.end})"

@@ -78,6 +78,9 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "totals": activity_totals(filters),
+        "life_cycle_scope_2": activity_records(filters)
+        .filter(provenance__has_key="location_note")
+        .exists(),
         "categories": [
             {**row, "label": categories.get(row["category"], "Not categorised")}
             for row in activity_category_totals(filters)

@@ -5,6 +5,7 @@ from django.urls import path
 
 from accounts import views as accounts
 from emissions import views as activities
+from emissions import views_settings
 from factors import views as factors
 from factortrace import views
 from imports import views as imports
@@ -92,5 +93,27 @@ urlpatterns = [
     ),
     path("reports/", views.reports, name="reports"),
     path("billing/", views.billing, name="billing"),
-    path("settings/", views.settings_page, name="settings"),
+    path("settings/", views_settings.settings_page, name="settings"),
+    path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),
+    path(
+        "settings/periods/<int:period_id>/delete/",
+        views_settings.settings_period_delete,
+        name="settings_period_delete",
+    ),
+    path("settings/sites/add/", views_settings.settings_site_add, name="settings_site_add"),
+    path(
+        "settings/sites/<int:site_id>/",
+        views_settings.settings_site_edit,
+        name="settings_site_edit",
+    ),
+    path(
+        "settings/contracts/add/",
+        views_settings.settings_contract_add,
+        name="settings_contract_add",
+    ),
+    path(
+        "settings/contracts/<int:instrument_id>/delete/",
+        views_settings.settings_contract_delete,
+        name="settings_contract_delete",
+    ),
 ]

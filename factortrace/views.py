@@ -54,4 +54,3 @@ def _upcoming(section: str) -> Callable[..., HttpResponseBase]:
 
 reports = _upcoming("reports")
 billing = _upcoming("billing")
-settings_page = _upcoming("settings")

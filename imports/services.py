@@ -54,6 +54,7 @@ from emissions.inventory import (
     with_money,
 )
 from emissions.models import ActivityRecord
+from emissions.scope2 import LIFE_CYCLE_WARNING, apply_market_based, life_cycle_factor_ids
 from factors.matching import match_factors
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -78,6 +79,7 @@ from imports.pipeline import (
 )
 from imports.pipeline.isolate import ChildLimits, read_upload_isolated
 from imports.pipeline.read import ENCODING_CHOICES, ReadLimits
+from imports.regions import RowRegions, row_regions, row_years, vintage_for
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ logger = logging.getLogger(__name__)
 MAX_STORED_ERRORS = 5000
 # Distinct activities matched automatically in one validation.
 MAX_AUTO_MATCH = 500
+# Library factor kinds whose value depends on where the activity happens.
+REGIONAL_KINDS = ("grid_electricity", "heat_steam")
 
 
 class ImportInputError(Exception):
@@ -381,7 +385,9 @@ def import_run_preview(run: ImportRun, n: int = 10) -> dict[str, Any]:
     if mapping is None:
         raise ImportInputError("Map the columns first.", code="not_mapped")
     frame, natives = _fixed_frame(run, import_run_read(run))
-    return preview(frame, mapping, n=n, native_numbers=natives)
+    return preview(
+        frame, mapping, n=n, native_numbers=natives, default_region=_organisation_country()
+    )
 
 
 # Statuses in which rows may be checked and fixed (a partly imported run's remaining rows too).
@@ -466,7 +472,13 @@ def import_run_fix_cell(*, run: ImportRun, row: int, column: str, value: str) ->
     read_options = (run.detected or {}).get("read_options")
     detected = MappingOptions().merged(read_options) if read_options else None
     check = revalidate_row(
-        frame, mapping, row, fixes={column: value}, detected=detected, native_numbers=natives
+        frame,
+        mapping,
+        row,
+        fixes={column: value},
+        detected=detected,
+        native_numbers=natives,
+        default_region=_organisation_country(),
     )
     replacements, cells = _fix_list(run)
     cells = [c for c in cells if not (int(c[0]) == row and c[1] == column)] + [[row, column, value]]
@@ -525,6 +537,14 @@ class ActivityChoiceRow:
     supplier_factor_id: int | None = None
     remembered: bool = False
     candidates: list[Any] = field(default_factory=list)
+    region: str = "GLOBAL"
+    year: int | None = None
+    # Set when the factor's edition is more than VINTAGE_GAP_YEARS from the activity's year.
+    vintage_note: str = ""
+    # A Scope 2 supplier factor (a green tariff's rate) counts for market-based only, as the
+    # supplier's emission rate; the location-based figure keeps the grid's factor.
+    market_supplier_factor_id: int | None = None
+    market_rate: float | None = None
 
     @property
     def factor_key(self) -> str | None:
@@ -535,20 +555,31 @@ class ActivityChoiceRow:
         return None
 
 
-def _distinct_activities(data: pd.DataFrame, valid: pd.Series) -> pd.DataFrame:
-    """Distinct (activity key, unit dimension) of the valid rows, with a sample text and a count."""
+def _distinct_activities(
+    data: pd.DataFrame, valid: pd.Series, regions: RowRegions | None = None
+) -> pd.DataFrame:
+    """Distinct (activity key, unit dimension, region, year) of the valid rows, with a sample text
+    and a count: each row's factor is chosen for its own region and year."""
     rows = data.loc[valid.to_numpy()]
+    columns = ["key", "dimension", "region", "year", "activity", "rows"]
     if rows.empty:
-        return pd.DataFrame(columns=["key", "dimension", "activity", "rows"])
+        return pd.DataFrame(columns=columns)
+    region = (
+        regions.region.loc[rows.index]
+        if regions is not None
+        else pd.Series("GLOBAL", index=rows.index)
+    )
     frame = pd.DataFrame(
         {
             "key": activity_keys(rows["activity"]),
             "dimension": _dimensions(rows),
+            "region": region.astype(str),
+            "year": row_years(rows),
             "activity": rows["activity"].astype(str),
         },
         index=rows.index,
     )
-    grouped = frame.groupby(["key", "dimension"], sort=False)
+    grouped = frame.groupby(["key", "dimension", "region", "year"], sort=False)
     out = grouped.agg(activity=("activity", "first"), rows=("activity", "size")).reset_index()
     return out.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -560,21 +591,6 @@ def _dimensions(rows: pd.DataFrame) -> np.ndarray:
     codes, uniques = pd.factorize(rows["unit"])
     names = np.array([unit_dimension(u) for u in uniques] + ["money"], dtype=object)
     return names[codes]
-
-
-def _year_of(data: pd.DataFrame) -> int | None:
-    dates = data["date"] if "date" in data else data.get("period_start")
-    if dates is None or dates.dropna().empty:
-        return None
-    return int(pd.to_datetime(dates.dropna()).dt.year.median())
-
-
-def _region_of(data: pd.DataFrame) -> str | None:
-    """The file's most common country; GLOBAL without one (a world average beats any one
-    country's)."""
-    if "country" not in data or data["country"].dropna().empty:
-        return "GLOBAL"
-    return str(data["country"].dropna().mode().iloc[0])
 
 
 def _current_equivalents(factor_ids: set[int]) -> dict[int, int]:
@@ -607,16 +623,70 @@ def _supplier_candidates() -> list[Any]:
     return list(supplier_factor_candidates())
 
 
+def _regional_factors(factor_ids: set[int]) -> dict[int, str]:
+    """The region of each library factor whose value depends on where it is used (grid
+    electricity, heat and steam): such a factor is never carried to a row of another region."""
+    from factors.models import EmissionFactor
+
+    if not factor_ids:
+        return {}
+    return dict(
+        EmissionFactor.objects.filter(id__in=factor_ids, kind__in=REGIONAL_KINDS).values_list(
+            "id", "region"
+        )
+    )
+
+
+# kg CO2e per kWh of one unit of a supplier factor stated per these units.
+_PER_KWH = {"kWh": 1.0, "MWh": 1e-3}
+
+
+def _supplier_electricity_rates() -> dict[int, float]:
+    """Scope 2 supplier factors per kWh or MWh: their rate in kg CO2e per kWh."""
+    from emissions.models import Scope, SupplierFactor
+
+    return {
+        fid: value * _PER_KWH[unit]
+        for fid, unit, value in SupplierFactor.objects.filter(
+            scope=Scope.SCOPE_2, unit__in=list(_PER_KWH)
+        ).values_list("id", "unit", "kg_co2e")
+    }
+
+
+def _grid_behind_supplier(
+    choice: ActivityChoiceRow,
+    rates: dict[int, float],
+    matched: dict[tuple[Any, ...], list[Any]],
+    region: str,
+    year: int | None,
+) -> None:
+    """Move a Scope 2 supplier factor to the market-based side and give the row the library's
+    grid factor for its region as the location-based one (Scope 2 Guidance, chapter 6)."""
+    supplier_id = choice.supplier_factor_id or 0
+    choice.market_supplier_factor_id = supplier_id
+    choice.market_rate = rates[supplier_id]
+    choice.supplier_factor_id = None
+    choice.factor_id = None
+    text = _MATCH_NOISE.sub(" ", choice.activity).strip() or choice.activity
+    cache_key = ("grid", text.casefold(), region, year)
+    if cache_key not in matched:
+        matched[cache_key] = match_factors(
+            description=text, unit="kWh", region=region, year=year, limit=8
+        )
+    library = [c for c in matched[cache_key] if c.factor.source != "supplier"]
+    if library:
+        choice.factor_id = library[0].factor.factor_id
+
+
 def assign_factors(
     distinct: pd.DataFrame,
     *,
-    region: str | None,
-    year: int | None = None,
-    overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
+    overrides: dict[tuple[str, ...], dict[str, Any]] | None = None,
     with_candidates: bool = False,
 ) -> list[ActivityChoiceRow]:
-    """The factor for each distinct activity: the run's own choice, the tenant's remembered choice,
-    else the best match of the matching service."""
+    """The factor for each distinct (activity, dimension, region, year): the run's own choice, the
+    tenant's remembered choice, else the best match of the matching service for the row's region
+    and year; a library factor then moves to its edition for the year (``vintage_for``)."""
     overrides = overrides or {}
     remembered = {
         (c.activity_key, c.unit_dimension): c
@@ -626,39 +696,56 @@ def assign_factors(
         {c.factor_id for c in remembered.values() if c.factor_id}
         | {o["factor_id"] for o in overrides.values() if o.get("factor_id")}
     )
+    regional = _regional_factors(
+        {c.factor_id for c in remembered.values() if c.factor_id} | set(newer.values())
+    )
     extra = _supplier_candidates()
-    matched: dict[tuple[str, str], list[Any]] = {}
+    electricity_rates = _supplier_electricity_rates()
+    matched: dict[tuple[Any, ...], list[Any]] = {}
+    vintages: dict[Any, Any] = {}
     out: list[ActivityChoiceRow] = []
-    for n, item in enumerate(distinct.itertuples(index=False)):
+    for item in distinct.itertuples(index=False):
+        region = str(item.region)
+        year = int(item.year) or None
         choice = ActivityChoiceRow(
-            activity=item.activity, key=item.key, unit_dimension=item.dimension, rows=int(item.rows)
+            activity=item.activity,
+            key=item.key,
+            unit_dimension=item.dimension,
+            rows=int(item.rows),
+            region=region,
+            year=year,
         )
         pair = (item.key, item.dimension)
+        explicit = overrides.get((*pair, region, str(year or 0))) or overrides.get(pair)
         # A remembered library choice yields to a supplier factor that names the activity (the
         # tenant's own, more specific data); this run's explicit choice never does.
         library_memory = (
-            pair not in overrides and pair in remembered and not remembered[pair].supplier_factor_id
+            not explicit and pair in remembered and not remembered[pair].supplier_factor_id
         )
-        if pair in overrides:
-            choice.factor_id = overrides[pair].get("factor_id")
-            choice.supplier_factor_id = overrides[pair].get("supplier_factor_id")
+        if explicit:
+            choice.factor_id = explicit.get("factor_id")
+            choice.supplier_factor_id = explicit.get("supplier_factor_id")
             choice.remembered = True
         elif pair in remembered:
-            choice.factor_id = remembered[pair].factor_id
-            choice.supplier_factor_id = remembered[pair].supplier_factor_id
-            choice.remembered = True
+            factor_id = newer.get(remembered[pair].factor_id or 0, remembered[pair].factor_id)
+            if regional.get(factor_id or 0, region) == region:
+                choice.factor_id = remembered[pair].factor_id
+                choice.supplier_factor_id = remembered[pair].supplier_factor_id
+                choice.remembered = True
         if choice.factor_id in newer:
             # A remembered factor from a superseded dataset version: its current edition.
             choice.factor_id = newer[choice.factor_id]
+        # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
+        # that differ only in them share one match; so do a region's years (vintage_for then
+        # takes each year's edition). The budget counts distinct matches, not lines.
+        text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
+        cache_key = (text.casefold(), item.dimension, region)
+        budget = cache_key in matched or len(matched) < MAX_AUTO_MATCH
         if (
             with_candidates
-            or (choice.factor_key is None and n < MAX_AUTO_MATCH)
-            or (library_memory and extra)
+            or (choice.factor_key is None and budget)
+            or (library_memory and extra and budget)
         ):
-            # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: activities
-            # that differ only in them share one match.
-            text = _MATCH_NOISE.sub(" ", item.activity).strip() or item.activity
-            cache_key = (text.casefold(), item.dimension)
             if cache_key not in matched:
                 unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
                 found = match_factors(
@@ -683,6 +770,12 @@ def assign_factors(
                     choice.supplier_factor_id = best.factor_id
                 else:
                     choice.factor_id = best.factor_id
+        if choice.supplier_factor_id in electricity_rates:
+            _grid_behind_supplier(choice, electricity_rates, matched, region, year)
+        if choice.factor_id and not choice.supplier_factor_id and not explicit:
+            vintage = vintage_for(choice.factor_id, year, vintages)
+            choice.factor_id = vintage.factor_id
+            choice.vintage_note = vintage.note
         out.append(choice)
     return out
 
@@ -759,7 +852,7 @@ def prepare(
     *,
     frame: pd.DataFrame | None = None,
     natives: dict[str, np.ndarray] | None = None,
-    overrides: dict[tuple[str, str], dict[str, Any]] | None = None,
+    overrides: dict[tuple[str, ...], dict[str, Any]] | None = None,
     gwp_set: str = DEFAULT_GWP_SET,
     region: pd.Series | str | None = None,
 ) -> Prepared:
@@ -771,19 +864,25 @@ def prepare(
     natives = read.native_numbers if natives is None else natives
     try:
         mapping.check(list(frame.columns))
-        result = validate(frame, mapping, native_numbers=natives, region=region)
+        result = validate(
+            frame,
+            mapping,
+            native_numbers=natives,
+            region=region,
+            default_region=_organisation_country(),
+        )
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
     data, valid = result.data, result.valid.copy()
-    distinct = _distinct_activities(data, valid)
-    choices = assign_factors(
-        distinct, region=_region_of(data), year=_year_of(data), overrides=overrides
-    )
+    regions = row_regions(data, mapping)
+    distinct = _distinct_activities(data, valid, regions)
+    choices = assign_factors(distinct, overrides=overrides)
     keys = pd.Series(index=data.index, dtype="object")
     if valid.any():
         act = data.loc[valid.to_numpy(), "activity"]
         keys.loc[act.index] = activity_keys(act)
-    calculated, calc_errors = _calculate(data, valid, keys, choices, mapping, gwp_set)
+    calculated, calc_errors = _calculate(data, valid, keys, choices, mapping, gwp_set, regions)
+    result.notes.extend(_region_notes(regions, choices, calculated))
     errors = result.errors
     if not calc_errors.empty:
         errors = pd.concat([errors, calc_errors], ignore_index=True).sort_values(
@@ -793,6 +892,66 @@ def prepare(
     return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
 
 
+def _organisation_country() -> str | None:
+    """The country that decides region-dependent units ("gal") of rows that name none."""
+    from emissions.selectors_org import organisation_country
+
+    return organisation_country()
+
+
+# Scope 2 energy carriers by the library factor's kind (contracts name their carrier).
+_CARRIER_OF_KIND = {"grid_electricity": "electricity", "heat_steam": "heat"}
+
+
+def _carriers(factor_keys: pd.Series, library_ids: list[int]) -> pd.Series:
+    """Each row's Scope 2 energy carrier ("electricity", "heat", '' for anything else)."""
+    from factors.models import EmissionFactor
+
+    kinds = dict(EmissionFactor.objects.filter(id__in=library_ids).values_list("id", "kind"))
+    carrier_of = {library_key(i): _CARRIER_OF_KIND.get(k, "") for i, k in kinds.items()}
+    codes, uniques = pd.factorize(factor_keys.astype(str))
+    values = np.array([carrier_of.get(u, "") for u in uniques] + [""], dtype=object)
+    return pd.Series(values[codes], index=factor_keys.index)
+
+
+def _combined_codes(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One code per distinct combination of several factorized columns (0..n-1, in order of
+    first appearance) and the row where each combination first appears."""
+    combined = np.zeros(len(codes[0]), dtype=np.int64)
+    for column in codes:
+        combined = combined * (int(column.max(initial=-1)) + 2) + (column + 1)
+        combined, _ = pd.factorize(combined)
+        combined = combined.astype(np.int64)
+    _, first = np.unique(combined, return_index=True)
+    return combined, first
+
+
+def _region_notes(
+    regions: RowRegions, choices: list[ActivityChoiceRow], calculated: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """What the preview must say about regions and factors: unknown site names, factors far from
+    the activity's year, life-cycle grid intensities used as a fallback."""
+    notes: list[dict[str, Any]] = []
+    if regions.unknown_sites:
+        names = ", ".join(f"“{n}”" for n in regions.unknown_sites[:10])
+        notes.append(
+            {
+                "code": "unknown_sites",
+                "message": f"Sites not in Settings: {names}. Their rows take the next known "
+                "country (the mapping's, else the organisation's); add them as sites or aliases.",
+                "sites": regions.unknown_sites,
+            }
+        )
+    notes.extend(
+        {"code": "factor_vintage", "message": f"{c.activity} ({c.region}): {c.vintage_note}"}
+        for c in choices
+        if c.vintage_note
+    )
+    if "location_note" in calculated and (calculated["location_note"] != "").any():
+        notes.append({"code": "life_cycle_grid", "message": LIFE_CYCLE_WARNING})
+    return notes
+
+
 def _calculate(
     data: pd.DataFrame,
     valid: pd.Series,
@@ -800,6 +959,7 @@ def _calculate(
     choices: list[ActivityChoiceRow],
     mapping: Mapping,
     gwp_set: str,
+    regions: RowRegions | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows = data.loc[valid.to_numpy()]
     empty_errors = pd.DataFrame(
@@ -809,16 +969,26 @@ def _calculate(
         return pd.DataFrame(), empty_errors
     has_unit = rows["unit"].notna() if "unit" in rows else pd.Series(False, index=rows.index)
     dims = _dimensions(rows)
-    # Each row's factor through codes of its distinct (activity key, dimension): no per-row Python.
-    key_codes, key_uniques = pd.factorize(keys.loc[rows.index])
-    dim_codes, dim_uniques = pd.factorize(dims)
-    key_pos = {k: i for i, k in enumerate(key_uniques)}
-    dim_pos = {d: i for i, d in enumerate(dim_uniques)}
-    table = np.full((len(key_uniques) + 1, len(dim_uniques) + 1), "", dtype=object)
-    for c in choices:
-        if c.factor_key and c.key in key_pos and c.unit_dimension in dim_pos:
-            table[key_pos[c.key], dim_pos[c.unit_dimension]] = c.factor_key
-    factor_keys = pd.Categorical(table[key_codes, dim_codes])
+    if regions is None:
+        regions = row_regions(data, mapping)
+    region = regions.region.loc[rows.index].astype(str)
+    years = row_years(rows)
+    # Each row's factor through its distinct (activity key, dimension, region, year): integer
+    # codes per column, combined, then one lookup per distinct group; no per-row Python.
+    chosen = [c for c in choices if c.factor_key]
+    columns = [keys.loc[rows.index].to_numpy(), dims, region.to_numpy(), years.to_numpy()]
+    factorized = [pd.factorize(col) for col in columns]
+    group_codes, first = _combined_codes([codes for codes, _ in factorized])
+    position_of = {
+        (c.key, c.unit_dimension, c.region, c.year or 0): i for i, c in enumerate(chosen)
+    }
+    group_position = np.array(
+        [position_of.get(tuple(col[f] for col in columns), -1) for f in first] + [-1],
+        dtype=np.int64,
+    )
+    positions = group_position[group_codes]
+    names = np.array([c.factor_key for c in chosen] + [""], dtype=object)
+    factor_keys = pd.Categorical(names[positions])
 
     activities = pd.DataFrame(index=rows.index)
     quantity = rows["quantity"] if "quantity" in rows else pd.Series(np.nan, index=rows.index)
@@ -891,6 +1061,32 @@ def _calculate(
     errors = pd.concat(error_frames, ignore_index=True) if error_frames else empty_errors
     if not calculated.empty:
         calculated["factor_key"] = computable["factor_key"]
+        index = calculated.index
+        rates = np.array(
+            [np.nan if c.market_rate is None else c.market_rate for c in chosen] + [np.nan]
+        )
+        apply_market_based(
+            calculated,
+            dates=activities.loc[index, "date"],
+            site_ids=regions.site_id.loc[index],
+            regions=region.loc[index],
+            years=years.loc[index],
+            supplier_rates=pd.Series(rates[positions], index=rows.index).loc[index],
+            carriers=_carriers(computable["factor_key"], lib_ids),
+        )
+        calculated["region"] = region.loc[index]
+        calculated["region_why"] = regions.why.loc[index]
+        vintage_notes = np.array([c.vintage_note for c in chosen] + [""], dtype=object)
+        calculated["vintage_note"] = pd.Series(vintage_notes[positions], index=rows.index).loc[
+            index
+        ]
+        life_cycle = life_cycle_factor_ids(set(lib_ids))
+        warned = computable["factor_key"].astype(str).isin([library_key(i) for i in life_cycle])
+        calculated["location_note"] = np.where(
+            warned.to_numpy() & (calculated["scope"].astype(str) == "scope_2").to_numpy(),
+            LIFE_CYCLE_WARNING,
+            "",
+        )
     return calculated, errors
 
 
@@ -898,13 +1094,11 @@ def _calculate(
 # wizard validation
 
 
-def _overrides(run: ImportRun) -> dict[tuple[str, str], dict[str, Any]]:
+def _overrides(run: ImportRun) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The run's factor choices by (activity key, dimension), or with a region when the choice
+    was made for one region's rows."""
     stored = (run.detected or {}).get("factor_choices", {})
-    out = {}
-    for joined, value in stored.items():
-        key, _, dim = joined.partition("|")
-        out[(key, dim)] = value
-    return out
+    return {tuple(joined.split("|")): value for joined, value in stored.items()}
 
 
 def _prepare_run(run: ImportRun) -> Prepared:
@@ -989,14 +1183,8 @@ def activity_suggestions(run: ImportRun) -> list[ActivityChoiceRow]:
         result = validate(frame, mapping, native_numbers=natives, convert_currency=False)
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
-    distinct = _distinct_activities(result.data, result.valid)
-    return assign_factors(
-        distinct,
-        region=_region_of(result.data),
-        year=_year_of(result.data),
-        overrides=_overrides(run),
-        with_candidates=True,
-    )
+    distinct = _distinct_activities(result.data, result.valid, row_regions(result.data, mapping))
+    return assign_factors(distinct, overrides=_overrides(run), with_candidates=True)
 
 
 def factor_choice_set(
@@ -1007,8 +1195,11 @@ def factor_choice_set(
     factor_id: int | None,
     supplier_factor_id: int | None,
     user: User | None,
+    region: str | None = None,
+    year: int | None = None,
 ) -> None:
-    """Choose the factor for one distinct activity of this run; remembered for the tenant at commit."""
+    """Choose the factor for one distinct activity of this run (for the rows of one region and
+    year when they are given); remembered for the tenant at commit."""
     from emissions.models import SupplierFactor
     from factors.models import EmissionFactor
 
@@ -1023,7 +1214,10 @@ def factor_choice_set(
     if factor_id is None and supplier_factor_id is None:
         raise ImportInputError("Choose a factor.", code="factor_missing")
     choices = dict((run.detected or {}).get("factor_choices", {}))
-    choices[f"{activity_key(activity)}|{unit_dimension}"] = {
+    parts = [activity_key(activity), unit_dimension]
+    if region:
+        parts += [region, str(year or 0)]
+    choices["|".join(parts)] = {
         "factor_id": None if supplier_factor_id else factor_id,
         "supplier_factor_id": supplier_factor_id,
         "chosen_by": user.id if user else None,
@@ -1481,20 +1675,26 @@ def import_run_write(
 
 
 def factor_choices_remember(choices: Iterable[ActivityChoiceRow], user_id: int | None) -> None:
-    """Remember each distinct activity's factor for the tenant's next imports (one upsert)."""
-    rows = [
-        FactorChoice(
+    """Remember each distinct activity's factor for the tenant's next imports (one upsert).
+
+    One per (activity, dimension): the choice of the most rows (choices come largest first); a
+    grid factor is reused only for rows of its own region (``assign_factors``). A Scope 2
+    supplier factor moved to the market-based side is remembered as the choice made.
+    """
+    rows: dict[tuple[str, str], FactorChoice] = {}
+    for c in choices:
+        if c.factor_key is None or (c.key, c.unit_dimension) in rows:
+            continue
+        supplier_id = c.supplier_factor_id or c.market_supplier_factor_id
+        rows[(c.key, c.unit_dimension)] = FactorChoice(
             activity_key=c.key,
             unit_dimension=c.unit_dimension,
-            factor_id=None if c.supplier_factor_id else c.factor_id,
-            supplier_factor_id=c.supplier_factor_id,
+            factor_id=None if supplier_id else c.factor_id,
+            supplier_factor_id=supplier_id,
             chosen_by_id=user_id,
         )
-        for c in choices
-        if c.factor_key is not None
-    ]
     FactorChoice.objects.bulk_create(
-        rows,
+        list(rows.values()),
         update_conflicts=True,
         unique_fields=["activity_key", "unit_dimension"],
         update_fields=["factor", "supplier_factor", "chosen_by", "updated_at"],
@@ -1670,17 +1870,40 @@ def records_frame(
             type=pa.string(),
         ),
         "provenance": pa.array(
-            with_money(
-                _per_distinct(provenance, lambda t: '{"calculation": "' + by_text[t] + '"}', "{}"),
-                calc,
-            ),
-            type=pa.string(),
+            with_money(_record_provenance(calc, provenance, by_text), calc), type=pa.string()
         ),
         "created_by_id": pa.array(
             np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
         ),
     }
     return calculations, pa.table([columns[c] for c in RECORD_COLUMNS], names=RECORD_COLUMNS)
+
+
+# Per-row parts of a record's provenance besides its calculation (region and why, the Scope 2
+# market-based detail, a factor-vintage or life-cycle warning).
+_ROW_PROVENANCE = ("region", "region_why", "scope2_market", "vintage_note", "location_note")
+
+
+def _record_provenance(
+    calc: pd.DataFrame, provenance: pd.Series, by_text: dict[str, str]
+) -> np.ndarray:
+    """Each record's provenance JSON, built once per distinct combination of its parts."""
+    if not len(calc):
+        return np.array([], dtype=object)
+    names = [c for c in _ROW_PROVENANCE if c in calc]
+    parts = [provenance.astype(str).to_numpy()] + [
+        calc[c].fillna("").astype(str).to_numpy() for c in names
+    ]
+    codes, first = _combined_codes([pd.factorize(p)[0] for p in parts])
+
+    def text(row: int) -> str:
+        out: dict[str, Any] = {"calculation": by_text[parts[0][row]]}
+        for name, values in zip(names, parts[1:], strict=True):
+            if value := values[row]:
+                out[name] = json.loads(value) if name == "scope2_market" else value
+        return json.dumps(out, sort_keys=True)
+
+    return np.array([text(int(f)) for f in first], dtype=object)[codes]
 
 
 COPY_BATCH_ROWS = 50_000

@@ -635,6 +635,9 @@ def _factor_lines(run: ImportRun) -> list[dict[str, Any]]:
                 "index": i,
                 "activity": s.activity,
                 "dimension": s.unit_dimension,
+                "region": s.region,
+                "year": s.year or 0,
+                "vintage_note": s.vintage_note,
                 "rows": s.rows,
                 "remembered": s.remembered,
                 "selected": selected,
@@ -679,7 +682,12 @@ def _chosen_option(
 
 
 def _save_choice(
-    request: HttpRequest, run: ImportRun, activity: str, dimension: str, value: str
+    request: HttpRequest,
+    run: ImportRun,
+    activity: str,
+    dimension: str,
+    value: str,
+    index: int | str,
 ) -> str:
     """Store one activity's factor; returns an error message ('' when saved)."""
     try:
@@ -694,10 +702,16 @@ def _save_choice(
             factor_id=factor_id,
             supplier_factor_id=supplier_factor_id,
             user=request.user,  # type: ignore[arg-type]
+            region=request.POST.get(f"region_{index}") or None,
+            year=_year_field(request.POST.get(f"year_{index}", "")),
         )
     except ImportInputError as exc:
         return exc.message
     return ""
+
+
+def _year_field(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
 
 
 @role_required(Role.EDITOR, writes_only=True)
@@ -721,6 +735,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
                 request.POST.get(f"activity_{i}", ""),
                 request.POST.get(f"dimension_{i}", ""),
                 value,
+                i,
             )
             if error:
                 errors.append(f"{request.POST.get(f'activity_{i}', '')}: {error}")
@@ -747,13 +762,24 @@ def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
         return HttpResponse("Say which line changed.", status=400)
     activity = request.POST.get(f"activity_{index}", "")
     dimension = request.POST.get(f"dimension_{index}", "")
-    error = _save_choice(request, run, activity, dimension, request.POST.get(f"choice_{index}", ""))
+    region = request.POST.get(f"region_{index}", "")
+    year = _year_field(request.POST.get(f"year_{index}", "")) or 0
+    error = _save_choice(
+        request, run, activity, dimension, request.POST.get(f"choice_{index}", ""), index
+    )
     try:
         lines = _factor_lines(run)
     except ImportInputError as exc:
         return HttpResponse(exc.message, status=422)
     line = next(
-        (ln for ln in lines if ln["activity"] == activity and ln["dimension"] == dimension), None
+        (
+            ln
+            for ln in lines
+            if ln["activity"] == activity
+            and ln["dimension"] == dimension
+            and (not region or (ln["region"], ln["year"]) == (region, year))
+        ),
+        None,
     )
     if line is None:
         raise Http404("No such activity in this import.")

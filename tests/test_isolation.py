@@ -17,6 +17,7 @@ from django_tenants.utils import schema_context
 from tests.conftest import BOB
 from tests.factor_helpers import library_factor_kwargs, supplier_factor_kwargs
 from tests.import_helpers import activity_record_kwargs, import_export_kwargs, import_run_kwargs
+from tests.org_helpers import instrument_kwargs, period_kwargs, site_kwargs
 
 TENANT_URLCONF = "factortrace.urls_tenant"
 
@@ -84,7 +85,13 @@ ACCESS: dict[str, tuple[str, Any]] = {
     "supplier_factor_delete": (WRITE, supplier_factor_kwargs),
     "reports": (READ, {}),
     "billing": (READ, {}),
-    "settings": (READ, {}),
+    "settings": (OWNER, {}),
+    "settings_period_add": (OWNER, {}),
+    "settings_period_delete": (OWNER, period_kwargs),
+    "settings_site_add": (OWNER, {}),
+    "settings_site_edit": (OWNER, site_kwargs),
+    "settings_contract_add": (OWNER, {}),
+    "settings_contract_delete": (OWNER, instrument_kwargs),
 }
 
 # Posts that are not data writes: every signed-in user may make them about themselves.

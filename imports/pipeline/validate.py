@@ -315,7 +315,7 @@ def _regional_units(
     for j, (code, where, by_caller) in enumerate(pair_uniques):
         mine = rows[pair_codes == j]
         unit_text = str(uniques[code])
-        said_by = "row region" if by_caller else "row country"
+        said_by = ("row country", "row region", "organisation country")[int(by_caller)]
         try:
             canonical, said = units.resolve_regional_unit(unit_text, where or None, said_by=said_by)
         except UnitError as exc:
@@ -454,6 +454,7 @@ def validate(
     native_numbers: MappingABC[str, np.ndarray] | None = None,
     convert_currency: bool = True,
     region: pd.Series | str | None = None,
+    default_region: str | None = None,
 ) -> ValidationResult:
     """Validate every row of ``frame`` (text cells, index = spreadsheet rows, as
     :func:`~imports.pipeline.read.read_upload` returns) under ``mapping``.
@@ -464,7 +465,8 @@ def validate(
     the caller decided it (a Series indexed like ``frame``, ISO 3166 alpha-2, missing where it
     has none, e.g. from sites or the organisation; or one code for all rows): where it gives one
     it is used, else the row's country column or constant. Units whose meaning depends on it
-    ("gal") are read by it or refused. Raises :class:`PipelineError` when the mapping is
+    ("gal") are read by it or refused. ``default_region`` (the organisation's country) decides
+    the rows that neither names. Raises :class:`PipelineError` when the mapping is
     incomplete, names a column the frame lacks, or has an invalid constant.
     """
     opts = mapping.options.merged(options)
@@ -507,6 +509,12 @@ def validate(
                 }
             )
     regions, from_caller = _row_regions(data, region, index)
+    if default_region:
+        # 0: the row's country, 1: the caller's region, 2: the organisation's country.
+        missing = (regions.isna() | (regions.astype(str).str.strip() == "")).to_numpy(dtype=bool)
+        from_caller = from_caller.astype(np.int64)
+        from_caller[missing] = 2
+        regions = regions.where(~missing, default_region)
     if "unit" in data:
         data["unit"], unit_errors, unit_assumptions = _regional_units(
             data["unit"],
@@ -821,6 +829,7 @@ def preview(
     native_numbers: MappingABC[str, np.ndarray] | None = None,
     sample_rows: int = 5000,
     region: pd.Series | str | None = None,
+    default_region: str | None = None,
 ) -> dict[str, Any]:
     """The first ``n`` rows after mapping: per field the raw cell beside the normalised value
     and its errors. Formats are detected on the first ``sample_rows`` rows.
@@ -833,7 +842,9 @@ def preview(
     natives = {k: v[:sample_rows] for k, v in (native_numbers or {}).items()}
     if isinstance(region, pd.Series):
         region = region.reindex(head.index)
-    result = validate(head, mapping, options, native_numbers=natives, region=region)
+    result = validate(
+        head, mapping, options, native_numbers=natives, region=region, default_region=default_region
+    )
     fields = [f for f in FIELDS if mapping.has(f)]
     rows = []
     by_row = result.errors.groupby("row") if len(result.errors) else None
@@ -889,6 +900,7 @@ def revalidate_row(
     options: MappingOptions | MappingABC[str, Any] | None = None,
     native_numbers: MappingABC[str, np.ndarray] | None = None,
     region: pd.Series | str | None = None,
+    default_region: str | None = None,
 ) -> RowCheck:
     """Re-check one row after the user fixed cells in it: ``fixes`` maps the user's column
     names to the new text (applied to this row only; the frame is not copied). Pass
@@ -904,7 +916,9 @@ def revalidate_row(
     merged = (detected or MappingOptions()).merged(options)
     if isinstance(region, pd.Series):
         region = region.reindex(sub.index)
-    result = validate(sub, mapping, merged, native_numbers=natives, region=region)
+    result = validate(
+        sub, mapping, merged, native_numbers=natives, region=region, default_region=default_region
+    )
     values = {f: _json_value(result.data.iloc[0][f]) for f in result.data.columns}
     return RowCheck(int(row), bool(result.valid.iloc[0]), values, result.error_records())
 

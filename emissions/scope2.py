@@ -1,0 +1,262 @@
+"""Scope 2 of an import's calculated rows: the market-based figure from the tenant's contracts and
+the residual mix (emissions.engine.scope2 does the arithmetic), and the label of a location-based
+factor that is only a fallback (life-cycle intensities are not generation factors)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emissions.engine.scope2 import Instrument, market_based
+
+# Our World in Data's grid intensities are life-cycle values (IPCC AR5 WG III Annex III), not the
+# direct generation factors the Scope 2 Guidance asks for: used only when no dataset has one.
+LIFE_CYCLE_FAMILIES = ("owid_grid",)
+LIFE_CYCLE_WARNING = (
+    "Location-based Scope 2 uses a life-cycle grid intensity (Our World in Data) because no "
+    "generation factor for this region is in the library: it overstates direct emissions."
+)
+
+
+def _instruments() -> list[Instrument]:
+    from emissions.models import ContractualInstrument
+
+    return [
+        Instrument(
+            id=c.id,
+            kind=c.kind,
+            site=c.site_id,
+            start=np.datetime64(c.start, "D"),
+            end=np.datetime64(c.end, "D"),
+            kwh_covered=None if c.mwh_covered is None else c.mwh_covered * 1000.0,
+            kg_co2e_per_kwh=c.kg_co2e_per_kwh,
+            carrier=c.carrier,
+        )
+        for c in ContractualInstrument.objects.all()
+    ]
+
+
+def _per_distinct_unit(units: pd.Series) -> np.ndarray:
+    """kWh per one unit of each row's converted unit (NaN where it is not energy)."""
+    from emissions.engine.errors import EngineError
+    from emissions.engine.units import conversion_factor
+
+    def per_kwh(unit: str) -> float:
+        try:
+            return conversion_factor(unit, "kWh")
+        except (EngineError, ValueError, TypeError):
+            return np.nan
+
+    codes, uniques = pd.factorize(units)
+    values = np.array([per_kwh(u) for u in uniques] + [np.nan])
+    return values[codes]
+
+
+def residual_mix(regions: pd.Series, years: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """kg CO2e/kWh of the residual mix (and its factor id) for each row's country and year: that
+    year's, else the nearest earlier, else the earliest published; NaN (-1) where none is
+    published or the publisher reports zero (no residual mix computed)."""
+    from factors.models import EmissionFactor
+
+    rates = np.full(len(regions), np.nan)
+    ids = np.full(len(regions), -1, dtype=np.int64)
+    if regions.empty:
+        return rates, ids
+    published: dict[str, list[tuple[int, float, int]]] = {}
+    for fid, region, year, value in EmissionFactor.objects.filter(
+        dataset__is_current=True,
+        basis="residual_mix",
+        kind="grid_electricity",
+        region__in=set(regions.dropna().astype(str)),
+        kg_co2e__gt=0,
+    ).values_list("id", "region", "year", "kg_co2e"):
+        published.setdefault(region, []).append((year or 0, value, fid))
+    region_codes, region_names = pd.factorize(regions.astype(str))
+    year_codes, year_values = pd.factorize(years.astype("int64"))
+    codes, pairs = pd.factorize(region_codes * (len(year_values) + 1) + year_codes)
+    by_code_rate = np.full(len(pairs) + 1, np.nan)
+    by_code_id = np.full(len(pairs) + 1, -1, dtype=np.int64)
+    for i, pair in enumerate(pairs):
+        region = str(region_names[pair // (len(year_values) + 1)])
+        year = int(year_values[pair % (len(year_values) + 1)])
+        options = sorted(published.get(region, []))
+        if not options:
+            continue
+        earlier = [o for o in options if o[0] <= year]
+        _, by_code_rate[i], by_code_id[i] = earlier[-1] if earlier else options[0]
+    return by_code_rate[codes], by_code_id[codes]
+
+
+def apply_market_based(
+    calculated: pd.DataFrame,
+    *,
+    dates: pd.Series,
+    site_ids: pd.Series,
+    regions: pd.Series,
+    years: pd.Series,
+    supplier_rates: pd.Series | None = None,
+    covered_shares: pd.Series | None = None,
+    carriers: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Replace the engine's market-based columns of Scope 2 electricity and heat rows (by their
+    factor's kind, ``carriers``: "electricity", "heat" or "") by the Guidance's hierarchy; add
+    ``scope2_market`` (JSON text per row, '' on other rows). The series are aligned with
+    ``calculated``'s index. Without ``carriers``, Scope 2 rows in kWh count as electricity."""
+    calculated["scope2_market"] = ""
+    if calculated.empty:
+        return calculated
+    carrier = (
+        carriers.fillna("").astype(str)
+        if carriers is not None
+        else pd.Series("electricity", index=calculated.index)
+    )
+    per_kwh = pd.Series(
+        _per_distinct_unit(calculated["converted_unit"].astype(str)), index=calculated.index
+    )
+    energy = (
+        calculated["ok"].astype(bool)
+        & (calculated["scope"].astype(str) == "scope_2")
+        & (carrier != "")
+        & per_kwh.notna()
+    ).to_numpy()
+    if not energy.any():
+        return calculated
+    index = calculated.index[energy]
+    row_carrier = carrier.loc[index].to_numpy(dtype=object)
+    kwh = (calculated.loc[index, "quantity_converted"] * per_kwh.loc[index]).to_numpy(
+        dtype="float64"
+    )
+    location_kg = calculated.loc[index, "kg_co2e"].to_numpy(dtype="float64")
+    site = site_ids.loc[index].fillna(-1).to_numpy(dtype="int64")
+    day = pd.to_datetime(dates.loc[index]).to_numpy(dtype="datetime64[D]")
+    rates, residual_ids = residual_mix(regions.loc[index], years.loc[index])
+    # The residual mix is of electricity; heat and steam fall back to location-based.
+    rates = np.where(row_carrier == "electricity", rates, np.nan)
+    result = market_based(
+        kwh=kwh,
+        location_kg=location_kg,
+        site=site,
+        day=day,
+        residual_rate=rates,
+        supplier_rate=(
+            supplier_rates.loc[index].to_numpy(dtype="float64")
+            if supplier_rates is not None
+            else None
+        ),
+        instruments=_instruments(),
+        carrier=row_carrier,
+        covered_share=(
+            covered_shares.loc[index].to_numpy(dtype="float64")
+            if covered_shares is not None
+            else None
+        ),
+    )
+    market = calculated["kg_co2e_market"].to_numpy(dtype="float64", copy=True)
+    market[energy] = result.kg_co2e
+    calculated["kg_co2e_market"] = market
+    basis = calculated["market_basis"].astype(object).to_numpy(copy=True)
+    basis[energy] = result.basis
+    calculated["market_basis"] = basis
+    details = np.full(len(calculated), "", dtype=object)
+    details[energy] = _details(result, residual_ids)
+    calculated["scope2_market"] = details
+    return calculated
+
+
+def _details(result: Any, residual_ids: np.ndarray) -> np.ndarray:
+    """Each row's market-based detail as JSON text, made once per distinct detail (a row's
+    covered kWh is its share x its kWh, so rows of one contract share one text)."""
+    location = result.basis.astype(str) == "location"
+    parts = pd.DataFrame(
+        {
+            "basis": result.basis.astype(str),
+            "rate": np.where(location, np.nan, result.fallback_rate),
+            "instrument": result.instrument,
+            "share": result.covered_share,
+            "supplier": result.fallback_instrument,
+            "residual": np.where(
+                pd.Series(result.basis.astype(str)).str.endswith("residual_mix"), residual_ids, -1
+            ),
+        }
+    )
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(parts))
+    texts = [json.dumps(_detail(*u), sort_keys=True) for u in uniques]
+    return np.array(texts, dtype=object)[codes]
+
+
+def _detail(
+    basis: str, rate: float, instrument: int, share: float, supplier: int, residual: int
+) -> dict[str, Any]:
+    detail: dict[str, Any] = {"basis": basis}
+    if np.isfinite(rate):
+        detail["fallback_kg_co2e_per_kwh"] = float(rate)
+    if instrument >= 0:
+        detail["instrument_id"] = int(instrument)
+        detail["covered_share"] = float(share)
+    if supplier >= 0:
+        detail["supplier_rate_instrument_id"] = int(supplier)
+    if residual >= 0:
+        detail["residual_mix_factor_id"] = int(residual)
+    return detail
+
+
+def life_cycle_factor_ids(factor_ids: set[int]) -> set[int]:
+    """The library factors among these that are life-cycle grid intensities."""
+    from factors.models import EmissionFactor
+
+    if not factor_ids:
+        return set()
+    return set(
+        EmissionFactor.objects.filter(
+            id__in=factor_ids, dataset__family__in=LIFE_CYCLE_FAMILIES
+        ).values_list("id", flat=True)
+    )
+
+
+def record_market_based(record: Any, result: pd.DataFrame) -> None:
+    """The market-based figure of one edited record (``result``: its one-row engine result),
+    by the same hierarchy as an import; a contract's share of the record is the one its import
+    allocated. Sets kg_co2e_market, market_basis and the provenance's scope2_market."""
+    from emissions.selectors_org import organisation_country, site_key, site_names
+    from imports.regions import site_region
+
+    provenance = dict(record.provenance or {})
+    previous = provenance.get("scope2_market") or {}
+    site = site_names().get(site_key(record.site)) if record.site else None
+    region = (
+        record.country
+        or (site_region(site) if site else None)
+        or provenance.get("region")
+        or organisation_country()
+        or "GLOBAL"
+    )
+    index = result.index
+    supplier = previous.get("fallback_kg_co2e_per_kwh")
+    stated = str(previous.get("basis", "")).endswith("supplier") and not previous.get(
+        "supplier_rate_instrument_id"
+    )
+    share = previous.get("covered_share")
+    kind = record.factor.kind if record.factor_id and record.factor else ""
+    carrier = {"grid_electricity": "electricity", "heat_steam": "heat"}.get(kind, "")
+    apply_market_based(
+        result,
+        dates=pd.Series([pd.Timestamp(record.date)], index=index),
+        site_ids=pd.Series([site.id if site else None], index=index, dtype=object),
+        regions=pd.Series([region], index=index),
+        years=pd.Series([record.date.year], index=index),
+        supplier_rates=pd.Series([supplier if stated else np.nan], index=index, dtype="float64"),
+        covered_shares=pd.Series(
+            [np.nan if share is None else share], index=index, dtype="float64"
+        ),
+        carriers=pd.Series([carrier], index=index),
+    )
+    row = result.iloc[0]
+    if row["scope2_market"]:
+        record.kg_co2e_market = float(row["kg_co2e_market"])
+        record.market_basis = str(row["market_basis"])
+        provenance["scope2_market"] = json.loads(row["scope2_market"])
+        provenance["region"] = region
+        record.provenance = provenance

@@ -1,0 +1,53 @@
+"""Writes of the Settings page: the organisation profile, reporting periods, sites and Scope 2
+contractual instruments. The forms have validated the values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from emissions.models import ContractualInstrument, OrganisationProfile, ReportingPeriod, Site
+
+
+@transaction.atomic
+def organisation_profile_save(**values: Any) -> OrganisationProfile:
+    """Create or update the tenant's one profile."""
+    profile = OrganisationProfile.objects.select_for_update().first() or OrganisationProfile()
+    for name, value in values.items():
+        setattr(profile, name, value)
+    profile.save()
+    return profile
+
+
+@transaction.atomic
+def reporting_period_create(**values: Any) -> ReportingPeriod:
+    return ReportingPeriod.objects.create(**values)
+
+
+@transaction.atomic
+def reporting_period_delete(*, period: ReportingPeriod) -> None:
+    period.delete()
+
+
+@transaction.atomic
+def site_create(**values: Any) -> Site:
+    return Site.objects.create(**values)
+
+
+@transaction.atomic
+def site_update(*, site: Site, **values: Any) -> Site:
+    for name, value in values.items():
+        setattr(site, name, value)
+    site.save(update_fields=list(values))
+    return site
+
+
+@transaction.atomic
+def contractual_instrument_create(**values: Any) -> ContractualInstrument:
+    return ContractualInstrument.objects.create(**values)
+
+
+@transaction.atomic
+def contractual_instrument_delete(*, instrument: ContractualInstrument) -> None:
+    instrument.delete()
