@@ -808,7 +808,7 @@ def import_factor_search(request: HttpRequest, run_id: int) -> HttpResponse:
     if request.method == "POST":
         value = request.POST.get("factor", "")
         error = (
-            _save_choice(request, run, activity, dimension, value)
+            _save_choice(request, run, activity, dimension, value, "")
             if value
             else "Choose a factor in the list."
         )
@@ -817,7 +817,15 @@ def import_factor_search(request: HttpRequest, run_id: int) -> HttpResponse:
             return redirect("import_factors", run_id=run.id)
     picker = picker_context(params, dimension=dimension)
     context = _wizard(
-        run, "factors", request, activity=activity, dimension=dimension, picker=picker, error=error
+        run,
+        "factors",
+        request,
+        activity=activity,
+        dimension=dimension,
+        region=params.get("region", params.get("region_", "")),
+        year=params.get("year", params.get("year_", "")),
+        picker=picker,
+        error=error,
     )
     return render(
         request, "imports/import_factor_search.html", context, status=422 if error else 200
