@@ -39,6 +39,25 @@ def _bob_id() -> dict[str, Any]:
     return {"user_id": _acme_user_id(BOB.email)}
 
 
+def _lock_id() -> dict[str, Any]:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts.models import LoginThrottle
+
+    now = timezone.now()
+    with schema_context("acme"):
+        lock = LoginThrottle.objects.create(
+            kind="login",
+            address="192.0.2.1",
+            failures=10,
+            last_failure_at=now,
+            locked_until=now + dt.timedelta(hours=1),
+        )
+    return {"lock_id": lock.id}
+
+
 ACCESS: dict[str, tuple[str, Any]] = {
     "home": (READ, {}),
     "login": (OPEN, {}),
@@ -53,6 +72,7 @@ ACCESS: dict[str, tuple[str, Any]] = {
     "team_add": (OWNER, {}),
     "team_role": (OWNER, _bob_id),
     "team_remove": (OWNER, _bob_id),
+    "team_unlock": (OWNER, _lock_id),
     "imports": (READ, {}),
     "import_upload": (WRITE, {}),
     "import_detail": (READ, import_run_kwargs),
