@@ -152,6 +152,7 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
+    "factortrace.observability.RequestContextMiddleware",
     "factortrace.middleware.HealthCheckMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -337,21 +338,53 @@ if SENTRY_DSN:
         raise ImproperlyConfigured("SENTRY_DSN: must be an http(s) URL.")
     import sentry_sdk
 
+    from factortrace.observability import sentry_before_send
+
     sentry_sdk.init(
-        dsn=SENTRY_DSN, environment=ENVIRONMENT, release=VERSION, send_default_pii=False
+        dsn=SENTRY_DSN,
+        environment=ENVIRONMENT,
+        release=VERSION,
+        send_default_pii=False,
+        before_send=sentry_before_send,  # type: ignore[arg-type]
+        include_local_variables=False,
     )
+
+# Prometheus /metrics: from these networks, or anywhere with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+_metrics_networks = _env_list(
+    "METRICS_ALLOWED_IPS", [] if IS_PRODUCTION else ["127.0.0.1/32", "::1/128"]
+)
+try:
+    import ipaddress
+
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n, strict=False) for n in _metrics_networks]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from exc
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL: {LOG_LEVEL!r} is not a logging level.")
+# JSON lines (time, level, logger, message, tenant, user, request_id, job_id) in production, text in
+# development.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if IS_PRODUCTION else "text").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT: {LOG_FORMAT!r} is not json or text.")
+# One JSON line per request (method, path, status, view, duration) from the web processes.
+LOG_REQUESTS = _env_bool("LOG_REQUESTS", default=IS_PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "factortrace.observability.ContextFilter"}},
     "formatters": {
         "json": {"()": "factortrace.logging.JsonFormatter"},
+        "text": {"()": "factortrace.observability.TextFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -97,6 +97,7 @@ PUBLIC_ACCESS: dict[str, str] = {
 # Answered by middleware before any URLconf, on every host: path -> what it must show.
 MIDDLEWARE_ENDPOINTS: dict[str, str] = {
     "/api/v1/health": "status only, except on the operator's host or with the token",
+    "/metrics": "404 except from METRICS_ALLOWED_IPS or with the token",
 }
 
 RUN_STATES = [str(state) for state in ImportStatus]
@@ -127,9 +128,14 @@ def test_it_covers_every_public_url() -> None:
 
 
 def test_it_covers_every_middleware_endpoint() -> None:
-    from factortrace import middleware
+    from factortrace import middleware, observability
 
-    paths = {v for k, v in vars(middleware).items() if k.endswith("_PATH") and isinstance(v, str)}
+    paths = {
+        value
+        for module in (middleware, observability)
+        for key, value in vars(module).items()
+        if key.endswith("_PATH") and isinstance(value, str)
+    }
     assert paths == MIDDLEWARE_ENDPOINTS.keys()
 
 
@@ -287,6 +293,13 @@ def test_it_answers_the_health_endpoint_with_status_only_on_tenant_hosts(
     response = client.get("/api/v1/health")
     assert response.json() == {"status": "ok"}
     assert post(client, "/api/v1/health").status_code == 405
+
+
+def test_it_hides_the_metrics_from_tenant_users(tenants: dict[str, object], db: None) -> None:
+    client = csrf_client("acme", _persona("alice"))
+    client.defaults["REMOTE_ADDR"] = "198.51.100.20"
+    assert client.get("/metrics").status_code == 404
+    assert post(client, "/metrics").status_code == 404
 
 
 # ---- specific paths -------------------------------------------------------------------------------
