@@ -281,6 +281,7 @@ if IS_PRODUCTION:
 
 # Content-Security-Policy (django-csp): scripts, styles and images from our own origin only; no inline
 # script or style anywhere (htmx is configured by the meta tag in base.html not to inject its own).
+_TENANT_HOSTS = f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}" + (f":{PUBLIC_PORT}" if PUBLIC_PORT else "")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -289,7 +290,9 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
-        "form-action": ["'self'"],
+        # Sign-up posts on the public site and is redirected to the new tenant's host (browsers
+        # apply form-action to redirects): our own hosts only.
+        "form-action": ["'self'", _TENANT_HOSTS],
         "frame-ancestors": ["'none'"],
         "base-uri": ["'none'"],
         "object-src": ["'none'"],
