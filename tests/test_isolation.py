@@ -368,3 +368,17 @@ def test_the_matrix_can_test_a_decorator_behind_the_middleware(
     assert post(csrf_client("acme", BOB), "/team/").status_code == 403
     with viewer_guard_off():
         assert post(csrf_client("acme", BOB), "/team/").status_code == 200
+
+
+def test_it_fails_the_matrix_without_the_session_binding(
+    tenants: dict[str, object], db: None, monkeypatch: Any
+) -> None:
+    # The guard's other half: a session presented to a schema it was not made in is flushed.
+    from accounts.middleware import TenantSessionGuardMiddleware
+
+    def call_without_binding(self: Any, request: Any) -> Any:
+        return self.get_response(request)
+
+    monkeypatch.setattr(TenantSessionGuardMiddleware, "__call__", call_without_binding)
+    problems = row_problems("team", ACCESS["team"], ACCESS["team"].state)
+    assert any("rebound" in problem for problem in problems), problems
