@@ -30,6 +30,9 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 test: lint
+	@if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
+		docker compose config --quiet && echo "docker compose config: ok"; \
+	else echo "docker compose config: skipped (no Docker here)"; fi
 	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 typecheck: $(STAMP)

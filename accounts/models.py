@@ -65,3 +65,35 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_owner(self) -> bool:
         return self.has_role(Role.OWNER)
+
+
+class ThrottleKind(models.TextChoices):
+    LOGIN = "login", "Sign-in"
+    RESET = "reset", "Password reset"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins (or password-reset requests) from one address, in this tenant's schema only.
+
+    The table lives in every tenant schema (and in public for operators), so a lock-out is per tenant
+    and per address by construction: the same address is not locked on another tenant.
+    """
+
+    kind = models.CharField(max_length=5, choices=ThrottleKind.choices)
+    address = models.CharField(max_length=45)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["kind", "address"], name="login_throttle_kind_address")
+        ]
+        ordering: ClassVar[list[str]] = ["-last_failure_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.address}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_until is not None and self.locked_until > timezone.now()

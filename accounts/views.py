@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.forms import PasswordResetForm
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.access import login_required_tenant, role_required
 from accounts.forms import RoleForm, UserAddForm
-from accounts.models import Role, User
+from accounts.models import LoginThrottle, Role, User
 from accounts.services import LastOwnerError, user_create, user_remove, user_set_role
+from accounts.throttle import throttle_clear
 
 login_view = auth_views.LoginView.as_view(
     template_name="accounts/login.html", redirect_authenticated_user=True
@@ -25,7 +28,36 @@ password_change = login_required_tenant(
 password_change_done = login_required_tenant(
     auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_change_done.html")
 )
-password_reset = auth_views.PasswordResetView.as_view(
+
+
+def tenant_link_domain(request: HttpRequest) -> str:
+    """The host (and PUBLIC_PORT) links in e-mails point at: the tenant's configured primary domain,
+    never the Host header of the request that asked for the e-mail."""
+    from tenants.services import tenant_domain
+
+    tenant = request.tenant  # type: ignore[attr-defined]
+    primary = tenant.get_primary_domain()
+    domain = primary.domain if primary is not None else tenant_domain(tenant.slug)
+    return f"{domain}:{settings.PUBLIC_PORT}" if settings.PUBLIC_PORT else domain
+
+
+class TenantPasswordResetView(auth_views.PasswordResetView):
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        form.save(
+            domain_override=tenant_link_domain(self.request),
+            use_https=settings.PUBLIC_SCHEME == "https",
+            token_generator=self.token_generator,
+            from_email=self.from_email,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+            html_email_template_name=self.html_email_template_name,
+            extra_email_context=self.extra_email_context,
+        )
+        return HttpResponseRedirect(self.get_success_url())
+
+
+password_reset = TenantPasswordResetView.as_view(
     template_name="accounts/password_reset.html",
     email_template_name="accounts/password_reset_email.txt",
     subject_template_name="accounts/password_reset_subject.txt",
@@ -51,14 +83,15 @@ def _get_user_for_owner(request: HttpRequest, user_id: int) -> User:
         raise Http404("No such user in your organisation.") from exc
 
 
+def _team_context(request: HttpRequest, form: UserAddForm) -> dict[str, object]:
+    users = User.objects.order_by("full_name", "email")
+    locks = [row for row in LoginThrottle.objects.all() if row.is_locked]
+    return {"users": users, "form": form, "roles": Role.choices, "locks": locks}
+
+
 @login_required_tenant
 def team(request: HttpRequest) -> HttpResponse:
-    users = User.objects.order_by("full_name", "email")
-    return render(
-        request,
-        "accounts/team.html",
-        {"users": users, "form": UserAddForm(), "roles": Role.choices},
-    )
+    return render(request, "accounts/team.html", _team_context(request, UserAddForm()))
 
 
 @role_required(Role.OWNER)
@@ -70,10 +103,8 @@ def team_add(request: HttpRequest) -> HttpResponse:
             request, f"{user.full_name} can now sign in as {user.get_role_display().lower()}."
         )
         return redirect("team")
-    users = User.objects.order_by("full_name", "email")
     status = 422 if request.method == "POST" else 200
-    context = {"users": users, "form": form, "roles": Role.choices}
-    return render(request, "accounts/team.html", context, status=status)
+    return render(request, "accounts/team.html", _team_context(request, form), status=status)
 
 
 @role_required(Role.OWNER)
@@ -107,4 +138,15 @@ def team_remove(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{user.full_name} no longer has access.")
+    return redirect("team")
+
+
+@role_required(Role.OWNER)
+@require_POST
+def team_unlock(request: HttpRequest, lock_id: int) -> HttpResponse:
+    """An owner lifts a sign-in or password-reset lock-out of this organisation."""
+    if not LoginThrottle.objects.filter(id=lock_id).exists():
+        raise Http404("No such lock-out in your organisation.")
+    throttle_clear(lock_id=lock_id)
+    messages.success(request, "The lock-out is lifted: that address can sign in again.")
     return redirect("team")

@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
+from factortrace.observability import job_context, new_request_id, record_job, request_id_var
 from factortrace.tenancy import current_schema, tenant_connection
 
 logger = logging.getLogger(__name__)
@@ -70,27 +71,42 @@ def enqueue_for_tenant(
     _check_ids(ids)
     path = _func_path(func)
     failure = _func_path(on_failure) if on_failure is not None else None
-    transaction.on_commit(lambda: _dispatch(path, schema_name, ids, queue, failure))
+    request_id = request_id_var.get()
+    transaction.on_commit(lambda: _dispatch(path, schema_name, ids, queue, failure, request_id))
 
 
 def enqueue_public(func: JobFunc, *, queue: str = "default", **ids: Any) -> None:
     """Queue a job that works on the shared (public) schema, such as factor ingestion."""
     _check_ids(ids)
     path = _func_path(func)
-    transaction.on_commit(lambda: _dispatch(path, settings.PUBLIC_SCHEMA_NAME, ids, queue))
+    request_id = request_id_var.get()
+    transaction.on_commit(
+        lambda: _dispatch(path, settings.PUBLIC_SCHEMA_NAME, ids, queue, request_id)
+    )
 
 
 def _dispatch(
-    path: str, schema_name: str, ids: dict[str, Any], queue: str, failure: str | None = None
+    path: str,
+    schema_name: str,
+    ids: dict[str, Any],
+    queue: str,
+    failure: str | None = None,
+    request_id: str | None = None,
 ) -> None:
     if settings.JOBS_IN_PROCESS:
         # The runner ends on public, as a worker must; the requesting code continues in its tenant.
         caller = tenant_connection().tenant
         try:
-            run_in_schema(path, schema_name, ids)
+            run_in_schema(path, schema_name, ids, request_id=request_id, queue=queue)
         except Exception as exc:
             if failure is not None:
-                run_in_schema(failure, schema_name, {**ids, "reason": repr(exc)})
+                run_in_schema(
+                    failure,
+                    schema_name,
+                    {**ids, "reason": repr(exc)},
+                    request_id=request_id,
+                    queue=queue,
+                )
             raise
         finally:
             tenant_connection().set_tenant(caller)
@@ -103,6 +119,8 @@ def _dispatch(
         path,
         schema_name,
         ids,
+        request_id=request_id,
+        queue=queue,
         job_timeout=3600,
         description=f"{path} [{schema_name}]",
         meta={"on_failure": failure} if failure else None,
@@ -117,11 +135,44 @@ def job_failed(job: Any, connection: Any, *exc_info: Any) -> None:
         return
     _path, schema_name, ids = job.args
     exc = exc_info[1] if len(exc_info) > 1 else None
-    run_in_schema(failure, schema_name, {**ids, "reason": repr(exc)})
+    kwargs = job.kwargs or {}
+    run_in_schema(
+        failure,
+        schema_name,
+        {**ids, "reason": repr(exc)},
+        request_id=kwargs.get("request_id"),
+        queue=kwargs.get("queue", "default"),
+    )
 
 
-def run_in_schema(path: str, schema_name: str, ids: dict[str, Any]) -> Any:
-    """Worker-side runner: the only way a queued job touches the database."""
+def run_in_schema(
+    path: str,
+    schema_name: str,
+    ids: dict[str, Any],
+    *,
+    request_id: str | None = None,
+    queue: str = "default",
+) -> Any:
+    """Worker-side runner: the only way a queued job touches the database. Its log lines carry the
+    request id of the request that queued it and the job's own id; its outcome is counted."""
+    job_id = None
+    if not settings.JOBS_IN_PROCESS:
+        from rq import get_current_job
+
+        current = get_current_job()
+        job_id = current.id if current is not None else None
+    with job_context(request_id=request_id, job_id=job_id or new_request_id()):
+        outcome = "failure"
+        result = None
+        try:
+            result = _run_in_schema(path, schema_name, ids)
+            outcome = "success"
+            return result
+        finally:
+            record_job(queue, outcome, path, result)
+
+
+def _run_in_schema(path: str, schema_name: str, ids: dict[str, Any]) -> Any:
     from django_tenants.utils import get_tenant_model
 
     if not schema_name:

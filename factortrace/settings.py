@@ -65,13 +65,19 @@ if ENVIRONMENT not in {"development", "test", "production"}:
     )
 IS_PRODUCTION = ENVIRONMENT == "production"
 
+DEV_SECRET_KEY = "dev-only-insecure-key-never-used-in-production"  # noqa: S105
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if IS_PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY: required when ENVIRONMENT=production.")
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production"  # noqa: S105
-elif IS_PRODUCTION and len(SECRET_KEY) < 50:
-    raise ImproperlyConfigured("SECRET_KEY: must be at least 50 characters in production.")
+    SECRET_KEY = DEV_SECRET_KEY
+elif IS_PRODUCTION:
+    if SECRET_KEY == DEV_SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured("SECRET_KEY: the development key cannot be used in production.")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "SECRET_KEY: must be at least 50 characters with at least 5 distinct ones in production."
+        )
 
 DEBUG = _env_bool("DEBUG", default=not IS_PRODUCTION)
 if IS_PRODUCTION and DEBUG:
@@ -92,20 +98,22 @@ PUBLIC_SCHEME = "https" if IS_PRODUCTION else "http"
 ALLOWED_HOSTS = _env_list(
     "ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1", "testserver"]
 )
-CSRF_TRUSTED_ORIGINS = _env_list(
-    "CSRF_TRUSTED_ORIGINS",
-    [
-        f"{PUBLIC_SCHEME}://{BASE_DOMAIN}:{PUBLIC_PORT}",
-        f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}:{PUBLIC_PORT}",
-    ]
-    if PUBLIC_PORT
-    else [f"{PUBLIC_SCHEME}://{BASE_DOMAIN}", f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}"],
-)
+# CSRF: a POST must come from the very host it is sent to (Django compares the Origin with the request's
+# own scheme and host). No wildcard over tenants: every tenant host is same-site, so a page on
+# bravo.<BASE_DOMAIN> must never be able to post to acme.<BASE_DOMAIN>. Extra exact origins (a separate
+# admin host, say) may be listed; wildcards are refused.
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
 for _origin in CSRF_TRUSTED_ORIGINS:
     if not _origin.startswith(("http://", "https://")):
         raise ImproperlyConfigured(
             f"CSRF_TRUSTED_ORIGINS: {_origin!r} must start with http:// or https://."
         )
+    if "*" in _origin:
+        raise ImproperlyConfigured(
+            f"CSRF_TRUSTED_ORIGINS: {_origin!r} is a wildcard; it would let one tenant's pages post "
+            "to another's. List exact origins only."
+        )
+CSRF_FAILURE_VIEW = "factortrace.errors.csrf_failure"
 
 SHARED_APPS = [
     "django_tenants",
@@ -122,6 +130,7 @@ SHARED_APPS = [
     "django_htmx",
     "template_partials",
     "django_rq",
+    "csp",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -143,15 +152,19 @@ SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
+    "factortrace.observability.RequestContextMiddleware",
     "factortrace.middleware.HealthCheckMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.TenantSessionGuardMiddleware",
+    "accounts.throttle.LoginThrottleMiddleware",
+    "factortrace.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -257,11 +270,50 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie; Django's default
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if IS_PRODUCTION:
+    # TLS ends at the proxy in front of gunicorn, which must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = 31536000
+    SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 31536000, minimum=3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # every tenant is a subdomain of BASE_DOMAIN
+    SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", default=True)
+
+# Content-Security-Policy (django-csp): scripts, styles and images from our own origin only; no inline
+# script or style anywhere (htmx is configured by the meta tag in base.html not to inject its own).
+_TENANT_HOSTS = f"{PUBLIC_SCHEME}://*.{BASE_DOMAIN}" + (f":{PUBLIC_PORT}" if PUBLIC_PORT else "")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        # Sign-up posts on the public site and is redirected to the new tenant's host (browsers
+        # apply form-action to redirects): our own hosts only.
+        "form-action": ["'self'", _TENANT_HOSTS],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+
+# Login and password-reset throttling (accounts/throttle.py), per tenant schema and client address.
+LOGIN_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+PASSWORD_RESET_LIMIT = _env_int("PASSWORD_RESET_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = _env_int("LOGIN_LOCKOUT_MINUTES", 60, minimum=1)
+# The client address is REMOTE_ADDR, or the n-th address from the right of X-Forwarded-For when this
+# many trusted proxies stand in front of the app (0: ignore the header, which anyone can forge).
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 1 if IS_PRODUCTION else 0)
+
+# The health endpoint tells only ok / 503 on tenant hosts; the full detail (components, version) on the
+# public (operator's) host, or anywhere with `Authorization: Bearer <HEALTH_TOKEN>`.
+HEALTH_TOKEN = os.environ.get("HEALTH_TOKEN", "").strip()
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
@@ -300,21 +352,53 @@ if SENTRY_DSN:
         raise ImproperlyConfigured("SENTRY_DSN: must be an http(s) URL.")
     import sentry_sdk
 
+    from factortrace.observability import sentry_before_send
+
     sentry_sdk.init(
-        dsn=SENTRY_DSN, environment=ENVIRONMENT, release=VERSION, send_default_pii=False
+        dsn=SENTRY_DSN,
+        environment=ENVIRONMENT,
+        release=VERSION,
+        send_default_pii=False,
+        before_send=sentry_before_send,  # type: ignore[arg-type]
+        include_local_variables=False,
     )
+
+# Prometheus /metrics: from these networks, or anywhere with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+_metrics_networks = _env_list(
+    "METRICS_ALLOWED_IPS", [] if IS_PRODUCTION else ["127.0.0.1/32", "::1/128"]
+)
+try:
+    import ipaddress
+
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(n, strict=False) for n in _metrics_networks]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from exc
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL: {LOG_LEVEL!r} is not a logging level.")
+# JSON lines (time, level, logger, message, tenant, user, request_id, job_id) in production, text in
+# development.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if IS_PRODUCTION else "text").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT: {LOG_FORMAT!r} is not json or text.")
+# One JSON line per request (method, path, status, view, duration) from the web processes.
+LOG_REQUESTS = _env_bool("LOG_REQUESTS", default=IS_PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "factortrace.observability.ContextFilter"}},
     "formatters": {
         "json": {"()": "factortrace.logging.JsonFormatter"},
+        "text": {"()": "factortrace.observability.TextFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -9,6 +9,8 @@ from tenants import views
 admin.site.site_header = "FactorTrace operations"
 admin.site.site_title = "FactorTrace operations"
 
+handler400 = "factortrace.errors.bad_request"
+
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),

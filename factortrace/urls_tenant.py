@@ -10,6 +10,8 @@ from factors import views as factors
 from factortrace import views
 from imports import views as imports
 
+handler400 = "factortrace.errors.bad_request"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", accounts.login_view, name="login"),
@@ -30,6 +32,7 @@ urlpatterns = [
     path("team/add/", accounts.team_add, name="team_add"),
     path("team/<int:user_id>/role/", accounts.team_role, name="team_role"),
     path("team/<int:user_id>/remove/", accounts.team_remove, name="team_remove"),
+    path("team/locks/<int:lock_id>/lift/", accounts.team_unlock, name="team_unlock"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import_upload"),
     path("imports/<int:run_id>/", imports.import_detail, name="import_detail"),

@@ -1,7 +1,14 @@
-"""The isolation matrix: every URL of the tenant app, checked for every persona that must be refused.
+"""The isolation matrix: every URL of the tenant app, the public site and the middleware endpoints,
+checked for every persona and both methods, with CSRF enforced and a real token.
 
-Each URL name of factortrace/urls_tenant.py must have a row in ACCESS. A new view without a row fails
-`test_it_covers_every_tenant_url`, so no view can skip these checks.
+Adding a view is one line in ACCESS: `"url_name": Row(LEVEL, "object type")`, where LEVEL is OPEN,
+READ, EDIT (viewers read, editors write), WRITE (editors only), OWNER_WRITES (everyone reads, owners
+write) or OWNER, and the object type is the
+kind of row the URL's id points at (a key of OBJECTS in tests/isolation_matrix.py: run, record,
+supplier_factor, library_factor, user, lock; add a factory there for a new kind). Other URL arguments
+go in `kwargs={...}`, the form posted in the checks in `post={...}`. A URL name without a row fails
+`test_it_covers_every_tenant_url`; a view whose access decorator is removed or weakened fails
+`test_it_fails_the_matrix_without_each_access_decorator`.
 """
 
 from __future__ import annotations
@@ -11,176 +18,302 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django_tenants.utils import schema_context
+from django.urls import reverse
 
+from accounts.access import login_required_tenant
+from imports.models import ImportStatus
 from tests.conftest import BOB
-from tests.factor_helpers import library_factor_kwargs, supplier_factor_kwargs
-from tests.import_helpers import activity_record_kwargs, import_export_kwargs, import_run_kwargs
-from tests.org_helpers import instrument_kwargs, period_kwargs, site_kwargs
+from tests.isolation_matrix import (
+    EDIT,
+    OBJECTS,
+    OPEN,
+    OWNER,
+    OWNER_WRITES,
+    PUBLIC_URLCONF,
+    READ,
+    TENANT_URLCONF,
+    WRITE,
+    Row,
+    cross_tenant_problems,
+    csrf_client,
+    pattern_for,
+    post,
+    row_problems,
+    url_for,
+    url_names,
+)
 
-TENANT_URLCONF = "factortrace.urls_tenant"
-
-# Who may reach a URL:
-#   open   anyone, signed in or not (sign-in and password reset pages)
-#   read   any signed-in user of this tenant; a viewer's POST is refused
-#   write  editors and owners; viewers read (GET) where the page has a read side
-#   owner  owners only
-OPEN, READ, WRITE, OWNER = "open", "read", "write", "owner"
-
-
-def _acme_user_id(email: str) -> int:
-    from accounts.models import User
-
-    with schema_context("acme"):
-        return User.objects.get(email=email).id
-
-
-def _bob_id() -> dict[str, Any]:
-    return {"user_id": _acme_user_id(BOB.email)}
-
-
-ACCESS: dict[str, tuple[str, Any]] = {
-    "home": (READ, {}),
-    "login": (OPEN, {}),
-    "logout": (OPEN, {}),
-    "password_change": (READ, {}),
-    "password_change_done": (READ, {}),
-    "password_reset": (OPEN, {}),
-    "password_reset_done": (OPEN, {}),
-    "password_reset_confirm": (OPEN, {"uidb64": "MQ", "token": "set-password"}),
-    "password_reset_complete": (OPEN, {}),
-    "team": (READ, {}),
-    "team_add": (OWNER, {}),
-    "team_role": (OWNER, _bob_id),
-    "team_remove": (OWNER, _bob_id),
-    "imports": (READ, {}),
-    "import_upload": (WRITE, {}),
-    "import_detail": (READ, import_run_kwargs),
-    "import_sheet": (WRITE, import_run_kwargs),
-    "import_mapping": (WRITE, import_run_kwargs),
-    "import_preview": (WRITE, import_run_kwargs),
-    "import_validate": (WRITE, import_run_kwargs),
-    "import_results": (WRITE, import_run_kwargs),
-    "import_fix": (WRITE, import_run_kwargs),
-    "import_apply_all": (WRITE, import_run_kwargs),
-    "import_export": (READ, import_export_kwargs),
-    "import_factors": (WRITE, import_run_kwargs),
-    "import_factor_choose": (WRITE, import_run_kwargs),
-    "import_factor_search": (WRITE, import_run_kwargs),
-    "import_commit": (WRITE, import_run_kwargs),
-    "import_progress": (READ, import_run_kwargs),
-    "import_undo": (WRITE, import_run_kwargs),
-    "activities": (READ, {}),
-    "activities_edit": (WRITE, activity_record_kwargs),
-    "activities_delete": (WRITE, activity_record_kwargs),
-    "activities_factor_change": (WRITE, activity_record_kwargs),
-    "factors": (READ, {}),
-    "factor_detail": (READ, library_factor_kwargs),
-    "factor_picker": (READ, {}),
-    "supplier_factors": (READ, {}),
-    "supplier_factor_detail": (READ, supplier_factor_kwargs),
-    "supplier_factor_add": (WRITE, {}),
-    "supplier_factor_edit": (WRITE, supplier_factor_kwargs),
-    "supplier_factor_delete": (WRITE, supplier_factor_kwargs),
-    "reports": (READ, {}),
-    "billing": (READ, {}),
-    "settings": (OWNER, {}),
-    "settings_period_add": (OWNER, {}),
-    "settings_period_delete": (OWNER, period_kwargs),
-    "settings_site_add": (OWNER, {}),
-    "settings_site_edit": (OWNER, site_kwargs),
-    "settings_contract_add": (OWNER, {}),
-    "settings_contract_delete": (OWNER, instrument_kwargs),
+ACCESS: dict[str, Row] = {
+    "home": Row(READ),
+    "login": Row(OPEN),
+    "logout": Row(OPEN),
+    "password_change": Row(READ),
+    "password_change_done": Row(READ),
+    "password_reset": Row(OPEN),
+    "password_reset_done": Row(OPEN),
+    "password_reset_confirm": Row(OPEN, kwargs={"uidb64": "MQ", "token": "set-password"}),
+    "password_reset_complete": Row(OPEN),
+    "team": Row(READ),
+    "team_add": Row(OWNER),
+    "team_role": Row(OWNER, "user"),
+    "team_remove": Row(OWNER, "user"),
+    "team_unlock": Row(OWNER, "lock"),
+    "imports": Row(READ),
+    "import_upload": Row(WRITE),
+    "import_detail": Row(READ, "run"),
+    "import_sheet": Row(WRITE, "run"),
+    "import_mapping": Row(WRITE, "run"),
+    "import_preview": Row(EDIT, "run"),
+    "import_validate": Row(WRITE, "run"),
+    "import_results": Row(EDIT, "run"),
+    "import_fix": Row(WRITE, "run"),
+    "import_apply_all": Row(WRITE, "run"),
+    "import_export": Row(READ, "run", kwargs={"fmt": "csv"}),
+    "import_factors": Row(EDIT, "run"),
+    "import_factor_choose": Row(WRITE, "run"),
+    "import_factor_search": Row(EDIT, "run"),
+    "import_commit": Row(WRITE, "run"),
+    "import_progress": Row(READ, "run", state="committing"),
+    "import_undo": Row(WRITE, "run", state="committed"),
+    "activities": Row(READ),
+    "activities_edit": Row(WRITE, "record"),
+    "activities_delete": Row(WRITE, "record"),
+    "activities_factor_change": Row(WRITE, "record"),
+    "factors": Row(READ),
+    "factor_detail": Row(READ, "library_factor"),
+    "factor_picker": Row(READ),
+    "supplier_factors": Row(READ),
+    "supplier_factor_detail": Row(READ, "supplier_factor"),
+    "supplier_factor_add": Row(WRITE),
+    "supplier_factor_edit": Row(WRITE, "supplier_factor"),
+    "supplier_factor_delete": Row(WRITE, "supplier_factor"),
+    "reports": Row(READ),
+    "billing": Row(READ),
+    "settings": Row(OWNER_WRITES),
+    "settings_period_add": Row(OWNER),
+    "settings_period_delete": Row(OWNER, "period"),
+    "settings_site_add": Row(OWNER),
+    "settings_site_edit": Row(OWNER_WRITES, "site"),
+    "settings_contract_add": Row(OWNER),
+    "settings_contract_delete": Row(OWNER, "instrument"),
 }
 
-# Posts that are not data writes: every signed-in user may make them about themselves.
-SELF_SERVICE = {"login", "logout", "password_change", "password_reset", "password_reset_confirm"}
+# The public site (BASE_DOMAIN): its own names, and the operator dashboard's namespace as one row.
+OPERATOR = "operator"
+PUBLIC_ACCESS: dict[str, str] = {
+    "landing": OPEN,
+    "signup": OPEN,
+    "admin:*": OPERATOR,
+}
+# Answered by middleware before any URLconf, on every host: path -> what it must show.
+MIDDLEWARE_ENDPOINTS: dict[str, str] = {
+    "/api/v1/health": "status only, except on the operator's host or with the token",
+    "/metrics": "404 except from METRICS_ALLOWED_IPS or with the token",
+}
+
+RUN_STATES = [str(state) for state in ImportStatus]
+# Views whose access decorator is doubled by Django's own check, so removing ours leaves them guarded.
+MUTATION_EXEMPT = {
+    "password_change": "PasswordChangeView.dispatch carries Django's login_required",
+    "password_change_done": "PasswordChangeDoneView.dispatch carries Django's login_required",
+}
 
 
-def _names(patterns: list[Any], prefix: str = "") -> set[str]:
-    names: set[str] = set()
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            ns = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
-            names |= _names(pattern.url_patterns, ns)
-        elif isinstance(pattern, URLPattern):
-            if not pattern.name:
-                raise AssertionError(f"URL pattern {pattern.pattern} has no name")
-            names.add(prefix + pattern.name)
-    return names
-
-
-def tenant_url_names() -> set[str]:
-    return _names(get_resolver(TENANT_URLCONF).url_patterns)
-
-
-def _url(name: str) -> str:
-    _, kwargs = ACCESS[name]
-    resolved = kwargs() if callable(kwargs) else kwargs
-    return reverse(name, urlconf=TENANT_URLCONF, kwargs=resolved)
+def _cases() -> list[Any]:
+    cases = []
+    for name, row in sorted(ACCESS.items()):
+        states = RUN_STATES if row.obj == "run" else [row.state]
+        cases += [pytest.param(name, state, id=f"{name}-{state}") for state in states]
+    return cases
 
 
 def test_it_covers_every_tenant_url() -> None:
-    names = tenant_url_names()
+    names = url_names(TENANT_URLCONF)
     assert names - ACCESS.keys() == set(), "add these URL names to the isolation matrix"
     assert ACCESS.keys() - names == set(), "these names are no longer in the tenant URLconf"
 
 
-PROTECTED = sorted(name for name, (level, _) in ACCESS.items() if level != OPEN)
-DATA_WRITES = sorted(
-    n for n, (level, _) in ACCESS.items() if level != OPEN and n not in SELF_SERVICE
+def test_it_covers_every_public_url() -> None:
+    for name in url_names(PUBLIC_URLCONF, only_named=True):
+        assert name in PUBLIC_ACCESS or f"{name.split(':')[0]}:*" in PUBLIC_ACCESS, name
+
+
+def test_it_covers_every_middleware_endpoint() -> None:
+    from factortrace import middleware, observability
+
+    paths = {
+        value
+        for module in (middleware, observability)
+        for key, value in vars(module).items()
+        if key.endswith("_PATH") and isinstance(value, str)
+    }
+    assert paths == MIDDLEWARE_ENDPOINTS.keys()
+
+
+@pytest.mark.parametrize(("name", "state"), _cases())
+def test_it_holds_every_row(name: str, state: str, tenants: dict[str, object], db: None) -> None:
+    assert row_problems(name, ACCESS[name], state) == []
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, r in ACCESS.items() if r.obj and OBJECTS[r.obj].tenant_owned)
 )
+def test_it_404s_the_other_tenants_objects(name: str, tenants: dict[str, object], db: None) -> None:
+    assert cross_tenant_problems(name, ACCESS[name], ACCESS[name].state) == []
 
 
-def _is_login_redirect(response: Any, url: str) -> bool:
-    return response.status_code == 302 and response["Location"].startswith("/login/?next=")
+@pytest.mark.parametrize("name", sorted(n for n, r in ACCESS.items() if r.obj == "run"))
+def test_it_reaches_each_import_views_logic(
+    name: str, tenants: dict[str, object], db: None
+) -> None:
+    # Fixtures in the right state: the view does its work instead of sending the user elsewhere.
+    owner = csrf_client("acme", _persona("alice"))
+    url = url_for(name, ACCESS[name], state=ACCESS[name].state)
+    response = owner.get(url)
+    if response.status_code == 405:
+        response = post(owner, url, ACCESS[name].post)
+        assert response.status_code in {200, 302, 400, 422}, response.status_code
+        if response.status_code == 302:
+            assert "/login/" not in response["Location"]
+    else:
+        assert response.status_code == 200, (name, response.status_code, response.get("Location"))
 
 
-@pytest.mark.parametrize("name", PROTECTED)
-def test_it_sends_anonymous_visitors_to_login(name: str, anon_acme: Client) -> None:
-    url = _url(name)
-    for method in (anon_acme.get, anon_acme.post):
-        response = method(url)
-        assert _is_login_redirect(response, url), (name, method, response.status_code)
+def _persona(name: str) -> Any:
+    from tests import conftest
+
+    return getattr(conftest, name.upper())
 
 
-@pytest.mark.parametrize("name", PROTECTED)
-def test_it_treats_another_tenants_session_as_anonymous(name: str, charlie_on_acme: Client) -> None:
-    url = _url(name)
-    response = charlie_on_acme.get(url)
-    assert _is_login_redirect(response, url), (name, response.status_code)
-    # The stale session is flushed: a second request is still anonymous, never charlie.
-    response = charlie_on_acme.post(url)
-    assert _is_login_redirect(response, url), (name, response.status_code)
+# ---- the mutation test ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", DATA_WRITES)
-def test_it_refuses_every_write_from_a_viewer(name: str, bob: Client) -> None:
-    response = bob.post(_url(name), {"role": "owner", "email": "x@acme.example"})
-    assert response.status_code == 403, (name, response.status_code)
+def _access_codes() -> set[Any]:
+    from accounts.access import role_required
+    from accounts.models import Role
+
+    def probe(request: Any) -> None:
+        return None
+
+    outer = role_required(Role.OWNER)(probe)
+    return {outer.__code__, outer.__wrapped__.__code__, login_required_tenant(probe).__code__}  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (level, _) in ACCESS.items() if level == OWNER))
-def test_it_keeps_user_management_to_owners(name: str, eddie: Client) -> None:
-    assert eddie.post(_url(name), {"role": "owner"}).status_code == 403
+def strip_access(func: Any, codes: set[Any]) -> Any:
+    """The same view without any access decorator, wherever it sits in the decorator stack."""
+    import types
+
+    if getattr(func, "__code__", None) in codes:
+        return strip_access(func.__wrapped__, codes)
+    closure = getattr(func, "__closure__", None)
+    if not closure:
+        return func
+    cells = []
+    changed = False
+    for cell in closure:
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            cells.append(cell)
+            continue
+        stripped = strip_access(value, codes) if callable(value) else value
+        changed = changed or stripped is not value
+        cells.append(types.CellType(stripped) if stripped is not value else cell)
+    if not changed:
+        return func
+    rebuilt = types.FunctionType(
+        func.__code__, func.__globals__, func.__name__, func.__defaults__, tuple(cells)
+    )
+    rebuilt.__dict__.update(func.__dict__)
+    rebuilt.__kwdefaults__ = func.__kwdefaults__
+    return rebuilt
 
 
-@pytest.mark.parametrize("name", sorted(ACCESS))
-def test_it_serves_every_url_to_its_owner(name: str, alice: Client) -> None:
-    # The matrix is only meaningful if the same URLs work for someone allowed to use them.
-    response = alice.get(_url(name))
-    assert response.status_code in {200, 302, 405}, (name, response.status_code)
-    if response.status_code == 302:
-        assert not response["Location"].startswith("/login/"), name
+def _mutations() -> list[Any]:
+    codes = _access_codes()
+    cases = []
+    for name, row in sorted(ACCESS.items()):
+        if row.level == OPEN or name in MUTATION_EXEMPT:
+            continue
+        view = pattern_for(name).callback
+        stripped = strip_access(view, codes)
+        assert stripped is not view, f"{name} has no access decorator"
+        cases.append(pytest.param(name, "removed", id=f"{name}-removed"))
+        if row.level != READ:  # a role check weakened to "any signed-in user"
+            cases.append(pytest.param(name, "any role", id=f"{name}-any-role"))
+    return cases
 
 
-@pytest.mark.parametrize("name", sorted(n for n, (level, _) in ACCESS.items() if level == OPEN))
-def test_it_leaves_sign_in_pages_open(name: str, anon_acme: Client) -> None:
-    response = anon_acme.get(_url(name))
-    assert response.status_code in {200, 302, 405}, (name, response.status_code)
-    if response.status_code == 302:
-        assert not response["Location"].startswith("/login/"), name
+@pytest.mark.parametrize(("name", "mutation"), _mutations())
+def test_it_fails_the_matrix_without_each_access_decorator(
+    name: str, mutation: str, tenants: dict[str, object], db: None, monkeypatch: Any
+) -> None:
+    pattern = pattern_for(name)
+    stripped = strip_access(pattern.callback, _access_codes())
+    mutant = stripped if mutation == "removed" else login_required_tenant(stripped)
+    monkeypatch.setattr(pattern, "callback", mutant)
+    assert row_problems(name, ACCESS[name], ACCESS[name].state), f"{name} without its check passed"
+
+
+# ---- the public site and the middleware endpoints ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["landing", "signup"])
+def test_it_leaves_the_public_pages_open(name: str, tenants: dict[str, object], db: None) -> None:
+    client = Client(enforce_csrf_checks=True, HTTP_HOST="localhost")
+    assert client.get(reverse(name, urlconf=PUBLIC_URLCONF)).status_code == 200
+
+
+def test_it_refuses_a_signup_post_without_its_token(tenants: dict[str, object], db: None) -> None:
+    client = Client(enforce_csrf_checks=True, HTTP_HOST="localhost")
+    response = client.post(reverse("signup", urlconf=PUBLIC_URLCONF), {"slug": "x"})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "name", ["admin:index", "admin:tenants_tenant_changelist", "admin:accounts_user_changelist"]
+)
+def test_it_keeps_the_operator_dashboard_to_operators(
+    name: str, tenants: dict[str, object], db: None
+) -> None:
+    from django_tenants.utils import schema_context
+
+    from accounts.models import User
+
+    url = reverse(name, urlconf=PUBLIC_URLCONF)
+    anonymous = Client(enforce_csrf_checks=True, HTTP_HOST="localhost")
+    response = anonymous.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    with schema_context("public"):
+        plain = User.objects.create_user("plain@factortrace.example", "p" * 12, full_name="P")
+    member = Client(enforce_csrf_checks=True, HTTP_HOST="localhost")
+    with schema_context("public"):
+        member.force_login(plain)
+    response = member.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    # The operator dashboard does not exist on tenant hosts, whoever asks.
+    assert csrf_client("acme", _persona("alice")).get(url).status_code == 404
+
+
+def test_it_answers_the_health_endpoint_with_status_only_on_tenant_hosts(
+    tenants: dict[str, object], db: None
+) -> None:
+    client = csrf_client("acme", _persona("alice"))
+    response = client.get("/api/v1/health")
+    assert response.json() == {"status": "ok"}
+    assert post(client, "/api/v1/health").status_code == 405
+
+
+def test_it_hides_the_metrics_from_tenant_users(tenants: dict[str, object], db: None) -> None:
+    client = csrf_client("acme", _persona("alice"))
+    client.defaults["REMOTE_ADDR"] = "198.51.100.20"
+    assert client.get("/metrics").status_code == 404
+    assert post(client, "/metrics").status_code == 404
+
+
+# ---- specific paths -------------------------------------------------------------------------------
 
 
 def test_it_audits_denied_access(bob: Client, caplog: pytest.LogCaptureFixture) -> None:
@@ -230,3 +363,33 @@ def test_it_404s_a_user_outside_this_tenant(alice: Client) -> None:
         reverse("team_remove", urlconf=TENANT_URLCONF, kwargs={"user_id": 999999})
     )
     assert response.status_code == 404
+
+
+def test_the_matrix_levels_are_known() -> None:
+    assert {row.level for row in ACCESS.values()} <= {OPEN, READ, EDIT, WRITE, OWNER}
+
+
+def test_the_matrix_can_test_a_decorator_behind_the_middleware(
+    tenants: dict[str, object], db: None
+) -> None:
+    # With the viewer-write guard on, a viewer's POST stops in the middleware; switched off, it reaches
+    # the view, so the "(view alone)" checks do test each view's own decorator.
+    from tests.isolation_matrix import viewer_guard_off
+
+    assert post(csrf_client("acme", BOB), "/team/").status_code == 403
+    with viewer_guard_off():
+        assert post(csrf_client("acme", BOB), "/team/").status_code == 200
+
+
+def test_it_fails_the_matrix_without_the_session_binding(
+    tenants: dict[str, object], db: None, monkeypatch: Any
+) -> None:
+    # The guard's other half: a session presented to a schema it was not made in is flushed.
+    from accounts.middleware import TenantSessionGuardMiddleware
+
+    def call_without_binding(self: Any, request: Any) -> Any:
+        return self.get_response(request)
+
+    monkeypatch.setattr(TenantSessionGuardMiddleware, "__call__", call_without_binding)
+    problems = row_problems("team", ACCESS["team"], ACCESS["team"].state)
+    assert any("rebound" in problem for problem in problems), problems
