@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
+from urllib.parse import urlencode
 
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -51,6 +52,8 @@ class Row:
     obj: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     post: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_POST))
+    # Query parameters the view needs to do its work (e.g. which activity a search is for).
+    query: dict[str, str] = field(default_factory=dict)
     # The import-run state in which the view does its work (the matrix also runs every other state).
     state: str = "validated"
 
@@ -226,7 +229,8 @@ def url_for(
     if row.obj is not None:
         kind = OBJECTS[row.obj]
         kwargs[kind.kwarg] = obj_id if obj_id is not None else kind.make(schema, state)
-    return reverse(name, urlconf=TENANT_URLCONF, kwargs=kwargs)
+    url = reverse(name, urlconf=TENANT_URLCONF, kwargs=kwargs)
+    return f"{url}?{urlencode(row.query)}" if row.query else url
 
 
 def pattern_for(name: str) -> URLPattern:

@@ -288,10 +288,20 @@ def test_it_ranks_in_factor_search_exactly_as_the_wizard(acme: None) -> None:
     from tests.factor_helpers import make_supplier_factor
 
     make_supplier_factor()
+    # Each distinct activity carries its rows' region and year (imports.regions).
     distinct = pd.DataFrame(
-        [{"activity": "Diesel KSt 4100", "key": "diesel kst", "dimension": "volume", "rows": 3}]
+        [
+            {
+                "activity": "Diesel KSt 4100",
+                "key": "diesel kst",
+                "dimension": "volume",
+                "region": "DE",
+                "year": 0,
+                "rows": 3,
+            }
+        ]
     )
-    (choice,) = assign_factors(distinct, region="DE", with_candidates=True)
+    (choice,) = assign_factors(distinct, with_candidates=True)
     out = StringIO()
     call_command(
         "factor_search", "Diesel KSt 4100", "--unit", "L", "--region", "DE", "--tenant", "acme",

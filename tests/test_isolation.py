@@ -71,7 +71,7 @@ ACCESS: dict[str, Row] = {
     "import_export": Row(READ, "run", kwargs={"fmt": "csv"}),
     "import_factors": Row(EDIT, "run"),
     "import_factor_choose": Row(WRITE, "run"),
-    "import_factor_search": Row(EDIT, "run"),
+    "import_factor_search": Row(EDIT, "run", query={"activity": "Diesel", "dimension": "volume"}),
     "import_commit": Row(WRITE, "run"),
     "import_progress": Row(READ, "run", state="committing"),
     "import_undo": Row(WRITE, "run", state="committed"),
@@ -366,7 +366,7 @@ def test_it_404s_a_user_outside_this_tenant(alice: Client) -> None:
 
 
 def test_the_matrix_levels_are_known() -> None:
-    assert {row.level for row in ACCESS.values()} <= {OPEN, READ, EDIT, WRITE, OWNER}
+    assert {row.level for row in ACCESS.values()} <= {OPEN, READ, EDIT, WRITE, OWNER, OWNER_WRITES}
 
 
 def test_the_matrix_can_test_a_decorator_behind_the_middleware(
