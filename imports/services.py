@@ -62,6 +62,7 @@ from imports.pipeline import (
     apply_fixes,
     count_value,
     export_invalid_rows,
+    filter_rows,
     header_signature,
     preview,
     read_upload,
@@ -289,8 +290,11 @@ def import_run_preview(run: ImportRun, n: int = 10) -> dict[str, Any]:
     mapping = run_mapping(run)
     if mapping is None:
         raise ImportInputError("Map the columns first.", code="not_mapped")
-    frame, natives = _fixed_frame(run, import_run_read(run))
-    return preview(frame, mapping, n=n, native_numbers=natives)
+    read = import_run_read(run)
+    frame, natives = _fixed_frame(run, read)
+    shown = preview(frame, mapping, n=n, native_numbers=natives)
+    shown["rows_excluded"] = len(read.frame) - len(frame)
+    return shown
 
 
 def _ensure_editable(run: ImportRun) -> None:
@@ -311,9 +315,15 @@ def _fix_list(run: ImportRun) -> tuple[list[list[Any]], list[list[Any]]]:
 
 
 def _fixed_frame(run: ImportRun, read: ReadResult) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The run's rows as the user left them: the mapping's row filter first (so fixes and
+    "apply to all" only ever touch the rows to import), then the replacements and cell fixes."""
     replacements, cells = _fix_list(run)
-    frame, natives = read.frame, dict(read.native_numbers)
+    mapping = run_mapping(run)
     try:
+        kept = filter_rows(read.frame, mapping.row_filter if mapping else None, read.native_numbers)
+        frame, natives = kept.frame, kept.native_numbers
+        if kept.excluded:
+            cells = [c for c in cells if int(c[0]) in frame.index]
         for column, old, new in replacements:
             if column in natives:
                 # The replaced cells now hold typed text, not the workbook's stored numbers.
@@ -578,6 +588,8 @@ class Prepared:
     choices: list[ActivityChoiceRow]
     calculated: pd.DataFrame
     activity_keys: pd.Series
+    # Rows the mapping's row filter left out (not errors, not imported).
+    n_excluded: int = 0
 
     @property
     def n_rows(self) -> int:
@@ -624,6 +636,8 @@ def prepare(
     natives = read.native_numbers if natives is None else natives
     try:
         mapping.check(list(frame.columns))
+        kept = filter_rows(frame, mapping.row_filter, natives)
+        frame, natives = kept.frame, kept.native_numbers
         result = validate(frame, mapping, native_numbers=natives)
     except PipelineError as exc:
         raise ImportInputError.from_pipeline(exc) from None
@@ -643,7 +657,16 @@ def prepare(
             ["row"], kind="stable"
         )
         valid.loc[calc_errors["row"].to_numpy()] = False
-    return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
+    return Prepared(
+        frame,
+        result,
+        valid,
+        errors.reset_index(drop=True),
+        choices,
+        calculated,
+        keys,
+        n_excluded=len(read.frame) - len(frame),
+    )
 
 
 def _calculate(
@@ -796,6 +819,7 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
         run.kg_co2e = prepared.kg_co2e
         run.detected = {
             **run.detected,
+            "rows_excluded": prepared.n_excluded,
             "errors_total": len(prepared.errors),
             "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
             "notes": prepared.result.notes,
@@ -966,7 +990,11 @@ def import_run_write(*, run_id: int, prepared: Prepared) -> int:
         locked.committed_at = timezone.now()
         locked.progress = 100
         locked.progress_message = f"Imported {written:,} records"
-        locked.detected = {**locked.detected, "calculations": calculations}
+        locked.detected = {
+            **locked.detected,
+            "calculations": calculations,
+            "rows_excluded": prepared.n_excluded,
+        }
         locked.save()
     return written
 

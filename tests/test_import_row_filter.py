@@ -1,0 +1,183 @@
+"""The row filter: a smart-meter export with import and export reads in one file is imported with
+only its import reads; the others are counted as excluded, never as errors. Activity, unit and
+country come from constants (the file has no such columns)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django_tenants.utils import schema_context
+
+from emissions.models import ActivityRecord
+from imports.pipeline import (
+    Mapping,
+    PipelineError,
+    RowFilter,
+    filter_rows,
+    load_mapping_file,
+    read_upload,
+)
+from imports.services import (
+    import_run_apply_to_all,
+    import_run_create,
+    import_run_preview,
+    import_run_set_mapping,
+    import_run_validate,
+)
+
+METER = Path(__file__).parent / "fixtures" / "imports" / "meter_export_2024-11-04.csv"
+IMPORT_READ = "Active Import Interval (kWh)"
+EXPORT_READ = "Active Export Interval (kWh)"
+
+METER_MAPPING = {
+    "columns": {"date": "Read Date and End Time", "quantity": "Read Value", "site": "MPRN"},
+    "constants": {"activity": "Electricity", "unit": "kWh", "country": "IE"},
+    "options": {"decimal": ".", "date_order": "DMY"},
+    "filter": {"include": {"Read Type": [IMPORT_READ]}},
+}
+
+
+def meter_rows() -> list[dict[str, str]]:
+    with METER.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def hand_sum(read_type: str = IMPORT_READ) -> float:
+    """The kWh of one read type, summed from the file with the csv module."""
+    return sum(float(r["Read Value"]) for r in meter_rows() if r["Read Type"] == read_type)
+
+
+# ---------------------------------------------------------------------------------- pipeline
+
+
+def test_it_keeps_the_included_rows_and_counts_the_others() -> None:
+    read = read_upload(METER, filename=METER.name)
+    mapping = Mapping.from_dict(METER_MAPPING)
+    kept = filter_rows(read.frame, mapping.row_filter, read.native_numbers)
+    n_import = sum(r["Read Type"] == IMPORT_READ for r in meter_rows())
+    assert len(kept.frame) == n_import
+    assert kept.excluded == len(meter_rows()) - n_import
+    assert set(kept.frame["Read Type"]) == {IMPORT_READ}
+    # Spreadsheet row numbers stay those of the file (header is row 1).
+    assert kept.frame.index[0] == 2
+
+
+def test_it_excludes_case_insensitively_and_filters_the_number_marks() -> None:
+    frame = pd.DataFrame(
+        {"Type": [" import ", "EXPORT", "import", None], "Value": ["1", "2", "3", "4"]},
+        index=[2, 3, 4, 5],
+    )
+    natives = {"Value": np.array([True, False, True, False])}
+    kept = filter_rows(frame, RowFilter(exclude={"Type": ["Export"]}), natives)
+    assert list(kept.frame.index) == [2, 4, 5]
+    assert kept.native_numbers["Value"].tolist() == [True, True, False]
+    assert kept.excluded == 1
+    both = RowFilter(include={"Type": ["import"]}, exclude={"Value": ["3"]})
+    assert list(filter_rows(frame, both).frame.index) == [2]
+
+
+def test_it_reads_and_writes_the_filter_in_the_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "meter.yml"
+    path.write_text(
+        "columns:\n  date: Read Date and End Time\n  quantity: Read Value\n"
+        "constants:\n  activity: Electricity\n  unit: kWh\n  country: IE\n"
+        "filter:\n  include:\n    Read Type: [Active Import Interval (kWh)]\n"
+        "  exclude:\n    MPRN: '0000'\n"
+    )
+    mapping = load_mapping_file(path)
+    assert mapping.row_filter.include == {"Read Type": [IMPORT_READ]}
+    assert mapping.row_filter.exclude == {"MPRN": ["0000"]}
+    assert Mapping.from_dict(mapping.to_dict()) == mapping
+    assert "filter" not in Mapping.from_dict({"columns": {"date": "D"}}).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ({"filter": ["Read Type"]}, "filter must be a mapping"),
+        ({"filter": {"only": {"A": ["x"]}}}, "filter: unknown key(s) only"),
+        ({"filter": {"include": ["x"]}}, "filter.include must be a mapping"),
+        ({"filter": {"include": {"A": []}}}, "filter.include.A must be a value"),
+        ({"filter": {"exclude": {"A": [{"x": 1}]}}}, "filter.exclude.A must be a value"),
+    ],
+)
+def test_it_names_what_is_wrong_in_a_filter(data: dict[str, Any], words: str) -> None:
+    with pytest.raises(PipelineError) as caught:
+        Mapping.from_dict(data, source="meter.yml")
+    assert caught.value.code == "mapping_invalid"
+    assert words in caught.value.message
+
+
+def test_it_refuses_a_filter_on_a_column_the_file_lacks() -> None:
+    mapping = Mapping.from_dict({**METER_MAPPING, "filter": {"include": {"Richtung": ["Bezug"]}}})
+    with pytest.raises(PipelineError) as caught:
+        mapping.check(["MPRN", "Read Value", "Read Type", "Read Date and End Time"])
+    assert caught.value.code == "mapping_column_missing"
+    assert "'Richtung' (Row filter)" in caught.value.message
+
+
+# ---------------------------------------------------------------------------------- services
+
+
+@pytest.fixture
+def acme(tenants: dict[str, object], library: None, db: None) -> Any:
+    with schema_context("acme"):
+        yield
+
+
+def _meter_run() -> Any:
+    run = import_run_create(upload=SimpleUploadedFile(METER.name, METER.read_bytes()), user=None)
+    return import_run_set_mapping(
+        run=run, mapping=Mapping.from_dict(METER_MAPPING), template_name=None, user=None
+    )
+
+
+def test_it_checks_only_the_included_rows_and_counts_the_excluded(acme: None) -> None:
+    run = _meter_run()
+    shown = import_run_preview(run)
+    assert shown["rows_excluded"] == 48
+    prepared = import_run_validate(run=run)
+    run.refresh_from_db()
+    assert (run.rows_total, run.rows_valid, run.rows_invalid) == (48, 48, 0)
+    assert run.detected["rows_excluded"] == 48
+    assert not run.row_errors.exists()
+    assert prepared.kg_co2e > 0
+    assert prepared.n_excluded == 48
+
+
+def test_it_applies_a_value_to_the_included_rows_only(acme: None) -> None:
+    run = _meter_run()
+    # "MPRN" holds the same value in all 96 rows; only the 48 import reads are replaced.
+    changed = import_run_apply_to_all(
+        run=run, column="MPRN", value="10013456789", replacement="Dublin 4"
+    )
+    assert changed == 48
+    import_run_validate(run=run)
+    run.refresh_from_db()
+    assert run.rows_valid == 48
+
+
+def test_the_command_honours_the_filter_of_a_mapping_file(acme: None, tmp_path: Path) -> None:
+    import yaml
+
+    path = tmp_path / "meter.yml"
+    path.write_text(yaml.safe_dump(METER_MAPPING))
+    out = StringIO()
+    call_command("import_activities", "--tenant", "acme", str(METER), "--mapping", str(path),
+                 "--json", stdout=out)  # fmt: skip
+    summary = json.loads(out.getvalue())
+    assert (summary["rows"], summary["valid"], summary["invalid"]) == (48, 48, 0)
+    assert summary["excluded"] == 48
+    assert summary["committed"]
+    records = ActivityRecord.objects.filter(import_run_id=summary["import_run"])
+    assert records.count() == 48
+    assert sum(r.quantity for r in records) == pytest.approx(hand_sum())
