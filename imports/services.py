@@ -377,6 +377,16 @@ def import_run_apply_to_all(*, run: ImportRun, column: str, value: str, replacem
     return changed
 
 
+def import_run_value_counts(run: ImportRun, cells: Iterable[tuple[str, str]]) -> list[int]:
+    """For each ``(column, value)``: how many cells "apply to all" would replace now (the rows
+    to import, fixes included), the figure its button states."""
+    pairs = list(cells)
+    if not pairs:
+        return []
+    frame, _ = _fixed_frame(run, import_run_read(run))
+    return [count_value(frame, c, v) if c in frame.columns else 0 for c, v in pairs]
+
+
 def import_run_export_invalid(*, run: ImportRun, fmt: str) -> bytes:
     prepared = _prepare_run(run)
     if fmt not in {"csv", "xlsx"}:

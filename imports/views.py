@@ -36,7 +36,7 @@ from imports.forms import (
     parse_factor_choice,
 )
 from imports.models import ImportRun, ImportStatus
-from imports.pipeline import Mapping
+from imports.pipeline import Mapping, filter_candidates
 from imports.selectors_wizard import (
     EDITABLE,
     error_columns,
@@ -66,6 +66,7 @@ from imports.services import (
     import_run_suggestion,
     import_run_undo,
     import_run_validate,
+    import_run_value_counts,
     run_mapping,
 )
 from imports.services_ui import import_run_fix_cell_and_recount
@@ -288,6 +289,14 @@ def _samples(run: ImportRun, headers: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def _filter_choices(run: ImportRun) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Columns with few values, offered as the row filter (empty when the file cannot be read)."""
+    try:
+        return filter_candidates(import_run_read(run).frame)
+    except ImportInputError:
+        return []
+
+
 @role_required(Role.EDITOR)
 def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
@@ -297,7 +306,13 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
     suggestions = _suggestions(run)
     current = run_mapping(run) or Mapping()
     initial = MappingForm.initial_from(current, run.template.name if run.template else "")
-    form = MappingForm(request.POST or None, headers=headers, initial=initial)
+    form = MappingForm(
+        request.POST or None,
+        headers=headers,
+        initial=initial,
+        filter_choices=_filter_choices(run),
+        row_filter=current.row_filter,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             import_run_set_mapping(
@@ -346,7 +361,11 @@ def import_preview(request: HttpRequest, run_id: int) -> HttpResponse:
         error = ""
     except ImportInputError as exc:
         shown, error = {"fields": [], "rows": []}, exc.message
-    context = _wizard(run, "preview", request, preview=shown, error=error)
+    excluded = int(shown.get("rows_excluded") or 0)
+    rows_to_check = int((run.detected or {}).get("rows") or 0) - excluded
+    context = _wizard(
+        run, "preview", request, preview=shown, error=error, rows_to_check=rows_to_check
+    )
     return render(request, "imports/import_preview.html", context)
 
 
@@ -381,6 +400,13 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
     query = request.GET.copy()
     query.pop("page", None)
     detected = run.detected or {}
+    groups = error_groups(run)
+    try:
+        counts = import_run_value_counts(run, [(g["column"], g["value"]) for g in groups])
+    except ImportInputError:
+        counts = [g["count"] for g in groups]
+    for group, cells in zip(groups, counts, strict=True):
+        group["cells"] = cells  # what "apply to all" replaces, beyond the stored errors too
     return _wizard(
         run,
         "results",
@@ -388,7 +414,8 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
         filters=filters,
         page=page,
         error_rows=rows,
-        groups=error_groups(run),
+        groups=[g for g in groups if g["cells"]],
+        rows_excluded=int(detected.get("rows_excluded") or 0),
         query_string=query.urlencode(),
         filtered=bool(column or q),
         rows_with_errors=run_error_rows(run),

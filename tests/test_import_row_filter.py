@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,140 @@ def test_the_command_honours_the_filter_of_a_mapping_file(acme: None, tmp_path: 
     records = ActivityRecord.objects.filter(import_run_id=summary["import_run"])
     assert records.count() == 48
     assert sum(r.quantity for r in records) == pytest.approx(hand_sum())
+
+
+# ---------------------------------------------------------------------------------- wizard
+
+
+@pytest.fixture
+def _media(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.MULTITENANT_RELATIVE_MEDIA_ROOT = settings.MULTITENANT_RELATIVE_MEDIA_ROOT
+
+
+@pytest.fixture
+def meter_run(alice: Any, _media: None) -> Any:
+    """The meter export uploaded by alice, with a supplier factor for its electricity."""
+    from django.urls import reverse
+
+    from imports.models import ImportRun
+    from tests.factor_helpers import make_supplier_factor
+
+    make_supplier_factor(name="Electricity", region="IE", unit="kWh", kg_co2e=0.3, scope=2)
+    response = alice.post(
+        reverse("import_upload"), {"file": SimpleUploadedFile(METER.name, METER.read_bytes())}
+    )
+    assert response.status_code == 302
+    with schema_context("acme"):
+        return ImportRun.objects.order_by("-id").first()
+
+
+def _url(name: str, run: Any) -> str:
+    from django.urls import reverse
+
+    return reverse(name, kwargs={"run_id": run.id})
+
+
+def _meter_form(**extra: str) -> dict[str, Any]:
+    return {
+        "col_date": "Read Date and End Time",
+        "col_quantity": "Read Value",
+        "col_site": "MPRN",
+        "const_activity": "Electricity",
+        "const_unit": "kWh",
+        "const_country": "IE",
+        "decimal": ".",
+        "date_order": "DMY",
+        **extra,
+    }
+
+
+def test_the_wizard_offers_the_values_of_a_column_as_a_row_filter(
+    alice: Any, meter_run: Any
+) -> None:
+    from imports.models import ImportRun
+
+    html = alice.get(_url("import_mapping", meter_run)).content.decode()
+    assert "Rows to import" in html
+    assert f"{IMPORT_READ} (48 rows)" in html
+    assert f"{EXPORT_READ} (48 rows)" in html
+    name = re.search(rf'name="(keep_\d+)" value="{re.escape(IMPORT_READ)}"', html)
+    assert name is not None
+
+    # Unticking every value of the column is refused with the reason.
+    response = alice.post(_url("import_mapping", meter_run), _meter_form(filter_shown="1"))
+    assert response.status_code == 422
+    assert "Tick at least one value of “Read Type”" in response.content.decode()
+
+    form = _meter_form(filter_shown="1", **{name.group(1): IMPORT_READ})
+    response = alice.post(_url("import_mapping", meter_run), form)
+    assert response.status_code == 302, response.content.decode()
+    with schema_context("acme"):
+        run = ImportRun.objects.get(id=meter_run.id)
+    assert run.mapping["filter"] == {"include": {"Read Type": [IMPORT_READ]}}
+
+    preview = alice.get(_url("import_preview", run)).content.decode()
+    assert "48 rows excluded by the row filter; 48 to import" in preview
+    assert "Check the 48 rows to import" in preview
+
+    alice.post(_url("import_validate", run))
+    results = alice.get(_url("import_results", run)).content.decode()
+    assert re.search(r'data-testid="rows-excluded">48<', results)
+    assert re.search(r'data-testid="rows-invalid">0<', results)
+
+    # Back on the columns page, the filter shows as it was saved.
+    html = alice.get(_url("import_mapping", run)).content.decode()
+    assert re.search(rf'value="{re.escape(IMPORT_READ)}"[^>]*checked', html)
+    assert not re.search(rf'value="{re.escape(EXPORT_READ)}"[^>]*checked', html)
+
+
+def test_next_stays_with_its_reason_when_every_row_is_invalid(alice: Any, meter_run: Any) -> None:
+    # Without a date order every "04-11-2024" is ambiguous: no row is valid.
+    form = {k: v for k, v in _meter_form().items() if k not in {"decimal", "date_order"}}
+    assert alice.post(_url("import_mapping", meter_run), form).status_code == 302
+    alice.post(_url("import_validate", meter_run))
+    html = alice.get(_url("import_results", meter_run)).content.decode()
+    assert re.search(r'data-testid="rows-valid">0<', html)
+    assert "Next: confirm the factors" in html
+    assert "No row is valid yet" in html
+
+
+@pytest.mark.usefixtures("_media")
+def test_apply_to_all_states_every_cell_it_replaces(
+    alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only 2 errors are stored, but 5 cells hold "Fass": the button says 5 and replaces 5."""
+    from django.urls import reverse
+
+    from imports import services
+    from imports.models import ImportRun
+    from tests.factor_helpers import make_supplier_factor
+
+    monkeypatch.setattr(services, "MAX_STORED_ERRORS", 2)
+    make_supplier_factor(name="Diesel", region="DE", unit="L", kg_co2e=2.5)
+    rows = "".join(f"{d:02d}.01.2024;Diesel;{d}0;Fass\n" for d in range(1, 6))
+    content = ("Datum;Beschreibung;Menge;Einheit\n15.01.2024;Diesel;100;L\n" + rows).encode()
+    alice.post(reverse("import_upload"), {"file": SimpleUploadedFile("fuel.csv", content)})
+    with schema_context("acme"):
+        run = ImportRun.objects.order_by("-id").first()
+    form = {
+        "col_date": "Datum",
+        "col_activity": "Beschreibung",
+        "col_quantity": "Menge",
+        "col_unit": "Einheit",
+        "decimal": ",",
+        "date_order": "DMY",
+    }
+    assert alice.post(_url("import_mapping", run), form).status_code == 302
+    alice.post(_url("import_validate", run))
+    html = alice.get(_url("import_results", run)).content.decode()
+    assert "Apply to all 5<" in html
+    response = alice.post(
+        _url("import_apply_all", run),
+        {"column": "Einheit", "value": "Fass", "replacement": "L"},
+        follow=True,
+    )
+    assert "in 5 rows" in response.content.decode()
+    with schema_context("acme"):
+        run = ImportRun.objects.get(id=run.id)
+    assert (run.rows_valid, run.rows_invalid) == (6, 0)

@@ -395,7 +395,7 @@ def test_it_reads_a_fixed_number_like_the_rest_of_its_column(alice: Client) -> N
 def test_it_applies_a_suggestion_to_all_rows(alice: Client) -> None:
     run = _validated_run(alice)
     html = _text(alice.get(_url("import_results", run)))
-    assert "“Fass”</strong> in Unit · 2 rows" in html
+    assert "“Fass”</strong> in Unit · 2 cells" in html
     response = alice.post(
         _url("import_apply_all", run),
         {"column": "Unit", "value": "Fass", "replacement": "L"},
@@ -642,7 +642,7 @@ def test_it_offers_an_alias_suggestion_for_all_rows(alice: Client) -> None:
     alice.post(_url("import_validate", run))
     html = _text(alice.get(_url("import_results", run)))
     assert "Did you mean litre (L)" in html
-    assert "Use “L” in all 2 rows" in html
+    assert "Use “L” in all 2 cells" in html
     alice.post(
         _url("import_apply_all", run), {"column": "Unit", "value": "Litr", "replacement": "L"}
     )

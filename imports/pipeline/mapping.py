@@ -690,6 +690,29 @@ def filter_rows(
     )
 
 
+def filter_candidates(
+    frame: pd.DataFrame,
+    *,
+    max_values: int = 12,
+    max_columns: int = 200,
+    sample_rows: int = 5000,
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Columns a row filter can use: those with 2 to ``max_values`` distinct values (such as a
+    meter export's "Read Type"), each with its values and how many rows hold them, most rows
+    first. Columns are picked on the first ``sample_rows`` rows, then counted over all rows."""
+    out: list[tuple[str, list[tuple[str, int]]]] = []
+    head = frame.head(sample_rows)
+    for column in list(frame.columns)[:max_columns]:
+        sample = head[column].dropna().astype(str).str.strip()
+        if not 2 <= sample.nunique() <= max_values:
+            continue
+        counts = frame[column].dropna().astype(str).str.strip().value_counts()
+        counts = counts[counts.index != ""]
+        if 2 <= len(counts) <= max_values:
+            out.append((str(column), [(str(v), int(n)) for v, n in counts.items()]))
+    return out
+
+
 def _row_filter_from_dict(value: object, source: str) -> RowFilter:
     if value is None:
         return RowFilter()
