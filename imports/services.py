@@ -852,6 +852,19 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
     return prepared
 
 
+def import_run_current_totals(run: ImportRun) -> dict[str, Any]:
+    """What an import would write now, from the current cells, fixes, filter and factors
+    (nothing stored): rows valid, invalid and excluded, and the valid rows' kg CO2e."""
+    prepared = _prepare_run(run)
+    return {
+        "rows": prepared.n_rows,
+        "valid": prepared.n_valid,
+        "invalid": prepared.n_invalid,
+        "excluded": prepared.n_excluded,
+        "kg_co2e": prepared.kg_co2e,
+    }
+
+
 def activity_suggestions(run: ImportRun) -> list[ActivityChoiceRow]:
     """Each distinct activity of the file with its chosen factor and ranked alternatives."""
     mapping = run_mapping(run)

@@ -47,6 +47,7 @@ from imports.selectors_wizard import (
     resume_url,
     run_error_rows,
     run_headers,
+    run_records_kg_co2e,
     run_sheets,
     wizard_steps,
 )
@@ -57,6 +58,7 @@ from imports.services import (
     factor_choice_set,
     import_run_apply_to_all,
     import_run_create,
+    import_run_current_totals,
     import_run_export_invalid,
     import_run_preview,
     import_run_read,
@@ -245,6 +247,7 @@ def import_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "can_edit": _can_edit(request),
             "editable": run.status in EDITABLE,
             "skipped": (run.detected or {}).get("skipped") or [],
+            "records_kg_co2e": run_records_kg_co2e(run),
         },
     )
 
@@ -750,7 +753,13 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
             if not started:
                 messages.info(request, "This import was already started.")
             return redirect("import_progress", run_id=run.id)
-    context = _wizard(run, "commit", request, error=error)
+    current = None
+    if run.rows_total <= INLINE_RECHECK_ROWS:
+        try:
+            current = import_run_current_totals(run)
+        except ImportInputError as exc:
+            error = error or exc.message
+    context = _wizard(run, "commit", request, error=error, current=current)
     return render(request, "imports/import_commit.html", context, status=422 if error else 200)
 
 
@@ -767,6 +776,9 @@ def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
         "running": run.status == ImportStatus.COMMITTING,
         "activities_url": f"{reverse('activities')}?run={run.id}",
         "can_edit": _can_edit(request),
+        "records_kg_co2e": run_records_kg_co2e(run)
+        if run.status == ImportStatus.COMMITTED
+        else None,
     }
     return render(request, template, context)
 
@@ -791,4 +803,5 @@ def import_undo(request: HttpRequest, run_id: int) -> HttpResponse:
         )
         return redirect("imports")
     records = run.records.count()
-    return render(request, "imports/import_undo.html", {"run": run, "records": records})
+    context = {"run": run, "records": records, "records_kg_co2e": run_records_kg_co2e(run)}
+    return render(request, "imports/import_undo.html", context)

@@ -188,13 +188,13 @@ def test_the_command_honours_the_filter_of_a_mapping_file(acme: None, tmp_path: 
 
 
 @pytest.fixture
-def _media(settings: Any, tmp_path: Any) -> None:
+def media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.MULTITENANT_RELATIVE_MEDIA_ROOT = settings.MULTITENANT_RELATIVE_MEDIA_ROOT
 
 
 @pytest.fixture
-def meter_run(alice: Any, _media: None) -> Any:
+def meter_run(alice: Any, media_root: None) -> Any:
     """The meter export uploaded by alice, with a supplier factor for its electricity."""
     from django.urls import reverse
 
@@ -280,7 +280,7 @@ def test_next_stays_with_its_reason_when_every_row_is_invalid(alice: Any, meter_
     assert "No row is valid yet" in html
 
 
-@pytest.mark.usefixtures("_media")
+@pytest.mark.usefixtures("media_root")
 def test_apply_to_all_states_every_cell_it_replaces(
     alice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,3 +319,52 @@ def test_apply_to_all_states_every_cell_it_replaces(
     with schema_context("acme"):
         run = ImportRun.objects.get(id=run.id)
     assert (run.rows_valid, run.rows_invalid) == (6, 0)
+
+
+# ---------------------------------------------------------------------------------- figures
+
+
+def test_the_commit_page_totals_the_rows_as_they_are_now(alice: Any, meter_run: Any) -> None:
+    """The factor changes after the check: the commit page shows the new total, not the old."""
+    from emissions.models import SupplierFactor
+
+    form = _meter_form(filter_shown="1")
+    html = alice.get(_url("import_mapping", meter_run)).content.decode()
+    name = re.search(rf'name="(keep_\d+)" value="{re.escape(IMPORT_READ)}"', html)
+    assert name is not None
+    form[name.group(1)] = IMPORT_READ
+    assert alice.post(_url("import_mapping", meter_run), form).status_code == 302
+    alice.post(_url("import_validate", meter_run))
+    with schema_context("acme"):
+        SupplierFactor.objects.filter(name="Electricity").update(kg_co2e=0.5)
+    html = alice.get(_url("import_commit", meter_run)).content.decode()
+    shown = re.search(r'data-testid="commit-kg">([^<]+) kg CO2e<', html)
+    assert shown is not None
+    assert float(shown.group(1).replace(",", "")) == pytest.approx(hand_sum() * 0.5, rel=1e-3)
+    assert re.search(r'data-testid="commit-excluded">48<', html)
+    assert re.search(r'data-testid="commit-valid">48 of 48<', html)
+
+
+def test_an_imports_total_follows_its_edited_records(
+    alice: Any, acme: None, tmp_path: Path, media_root: None
+) -> None:
+    import yaml
+    from django.urls import reverse
+
+    path = tmp_path / "meter.yml"
+    path.write_text(yaml.safe_dump(METER_MAPPING))
+    out = StringIO()
+    call_command("import_activities", "--tenant", "acme", str(METER), "--mapping", str(path),
+                 "--json", stdout=out)  # fmt: skip
+    run_id = json.loads(out.getvalue())["import_run"]
+    records = ActivityRecord.objects.filter(import_run_id=run_id)
+    first = records.order_by("source_row").first()
+    assert first is not None
+    ActivityRecord.objects.filter(id=first.id).update(kg_co2e=first.kg_co2e + 1000)
+    expected = sum(r.kg_co2e for r in records)
+    html = alice.get(reverse("import_detail", kwargs={"run_id": run_id})).content.decode()
+    shown = re.search(r'data-testid="run-kg">([^<]+)<', html)
+    assert shown is not None
+    assert float(shown.group(1).replace(",", "")) == pytest.approx(expected, rel=1e-3)
+    listing = alice.get(reverse("imports")).content.decode()
+    assert f"{expected:,.1f}" in listing or f"{expected:.1f}" in listing
