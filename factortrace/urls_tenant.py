@@ -8,6 +8,7 @@ from emissions import views as activities
 from factors import views as factors
 from factortrace import views
 from imports import views as imports
+from tenants import views as tenants
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -82,4 +83,5 @@ urlpatterns = [
     path("reports/", views.reports, name="reports"),
     path("billing/", views.billing, name="billing"),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/language/", tenants.workspace_language, name="settings_language"),
 ]

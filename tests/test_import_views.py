@@ -312,9 +312,9 @@ def test_it_previews_the_raw_value_beside_the_normalised_one(alice: Client) -> N
     run = _mapped_run(alice)
     html = _text(alice.get(_url("import_preview", run)))
     assert '<span class="raw">1.234,5</span>' in html
-    assert "1234.5" in html
+    assert 'data-testid="preview-quantity">1,234.5<' in html  # read, and shown in English
     assert '<span class="raw">15.01.2024</span>' in html
-    assert "2024-01-15" in html
+    assert 'data-testid="preview-date">15 Jan 2024<' in html  # the month named: no DMY doubt
     assert "is not a number" in html  # row 3: "abc"
     assert "Check all 4 rows" in html
 

@@ -82,6 +82,7 @@ ACCESS: dict[str, tuple[str, Any]] = {
     "reports": (READ, {}),
     "billing": (READ, {}),
     "settings": (READ, {}),
+    "settings_language": (OWNER, {}),
 }
 
 # Posts that are not data writes: every signed-in user may make them about themselves.
