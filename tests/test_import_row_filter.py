@@ -368,3 +368,31 @@ def test_an_imports_total_follows_its_edited_records(
     assert float(shown.group(1).replace(",", "")) == pytest.approx(expected, rel=1e-3)
     listing = alice.get(reverse("imports")).content.decode()
     assert f"{expected:,.1f}" in listing or f"{expected:.1f}" in listing
+
+
+def test_titles_tell_the_true_state(alice: Any, meter_run: Any) -> None:
+    """A filter that leaves no row: the check says so (not "every row is valid"); a finished
+    import's progress page says imported, not importing."""
+    from imports.models import ImportRun, ImportStatus
+
+    html = alice.get(_url("import_mapping", meter_run)).content.decode()
+    name = re.search(rf'name="(keep_\d+)" value="{re.escape(IMPORT_READ)}"', html)
+    assert name is not None
+    form = _meter_form(**{name.group(1): IMPORT_READ})
+    form["filter_shown"] = "1"
+    assert alice.post(_url("import_mapping", meter_run), form).status_code == 302
+    with schema_context("acme"):
+        run = ImportRun.objects.get(id=meter_run.id)
+        run.mapping = {**run.mapping, "filter": {"include": {"Read Type": ["(none)"]}}}
+        run.save(update_fields=["mapping"])
+    alice.post(_url("import_validate", run))
+    html = alice.get(_url("import_results", run)).content.decode()
+    assert "Check: no row to import" in html
+    assert "every row is valid" not in html
+
+    with schema_context("acme"):
+        ImportRun.objects.filter(id=run.id).update(status=ImportStatus.COMMITTED)
+    html = alice.get(_url("import_progress", run)).content.decode()
+    assert re.search(r"<title>Imported · ", html)
+    assert re.search(r'data-testid="progress-title">Imported “', html)
+    assert "Importing" not in html
