@@ -124,3 +124,13 @@ def test_the_wizard_preview_shows_german_numbers(alice: Client) -> None:
 def media_root(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.MULTITENANT_RELATIVE_MEDIA_ROOT = settings.MULTITENANT_RELATIVE_MEDIA_ROOT
+
+
+def test_factor_values_use_the_languages_decimal_separator() -> None:
+    from factors.templatetags.factor_format import sig
+
+    with translation.override("de"):
+        assert sig(2.51279) == "2,51279"  # never "2.51279", which reads as 251,279 in German
+        assert sig(1e-05) == "0,00001"
+    with translation.override("en-gb"):
+        assert sig(2.51279) == "2.51279"
