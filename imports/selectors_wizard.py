@@ -135,18 +135,22 @@ def import_run_list() -> QuerySet[ImportRun]:
     )
     return ImportRun.objects.select_related("created_by", "committed_by", "template").annotate(
         same_file=Coalesce(Subquery(same_file, output_field=IntegerField()), Value(0)),
-        records_kg_co2e=Subquery(_records_total(), output_field=FloatField()),
+        records_kg_co2e=Subquery(_records_total(Sum("kg_co2e")), output_field=FloatField()),
+        records_count=Coalesce(
+            Subquery(_records_total(Count("id")), output_field=IntegerField()), Value(0)
+        ),
     )
 
 
-def _records_total() -> QuerySet[Any]:
+def _records_total(aggregate: Any) -> QuerySet[Any]:
+    """One figure over each run's records as they are now (edits and deletions included)."""
     from emissions.models import ActivityRecord
 
     return (
         ActivityRecord.objects.filter(import_run=OuterRef("id"))
         .order_by()
         .values("import_run")
-        .annotate(total=Sum("kg_co2e"))
+        .annotate(total=aggregate)
         .values("total")
     )
 
