@@ -23,7 +23,7 @@ from tests.import_helpers import make_activity_record
     ("stored", "shown"),
     [
         ("US_gallon", "US gal"),
-        ("UK_gallon", "UK gal"),
+        ("UK_gallon", "imp gal"),
         ("m ** 3", "m³"),
         ("kg CO2e/m ** 3", "kg CO2e/m³"),
         ("tonne * km", "tonne·km"),
@@ -37,6 +37,17 @@ from tests.import_helpers import make_activity_record
 )
 def test_it_shows_units_as_people_write_them(stored: str | None, shown: str) -> None:
     assert display_unit(stored) == shown
+
+
+@pytest.mark.parametrize(
+    "stored",
+    ["US_gallon", "UK_gallon", "EC_therm", "US_therm", "short_ton", "long_ton", "oil_barrel",
+     "room_night", "FTE_hour", "m ** 3", "tonne * km", "passenger * km", "kg / m ** 3"],
+)  # fmt: skip
+def test_a_shown_unit_reads_back_as_the_same_unit(stored: str) -> None:
+    from emissions.engine.units import canonical_unit
+
+    assert canonical_unit(display_unit(stored)) == stored
 
 
 @pytest.mark.parametrize(
@@ -134,3 +145,11 @@ def test_factor_values_use_the_languages_decimal_separator() -> None:
         assert sig(1e-05) == "0,00001"
     with translation.override("en-gb"):
         assert sig(2.51279) == "2.51279"
+
+
+def test_the_correction_form_shows_the_unit_as_written(alice: Client) -> None:
+    record = make_activity_record(quantity=10.0, unit="US_gallon", kg_co2e=25.0)
+    url = reverse("activities_edit", kwargs={"record_id": record.id})
+    html = alice.get(url).content.decode()
+    assert 'value="US gal"' in html
+    assert "US_gallon" not in html

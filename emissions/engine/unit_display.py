@@ -7,15 +7,16 @@ from __future__ import annotations
 import functools
 import re
 
-# Registry names with an underscore or a spelling nobody writes on an invoice.
+# Registry names with an underscore or a spelling nobody writes on an invoice. Each shown form
+# reads back as the same unit (typed into a form, it is understood).
 _WRITTEN: dict[str, str] = {
     "US_gallon": "US gal",
-    "UK_gallon": "UK gal",
+    "UK_gallon": "imp gal",
     "EC_therm": "therm (UK)",
     "US_therm": "therm (US)",
     "short_ton": "short ton",
     "long_ton": "long ton",
-    "oil_barrel": "bbl",
+    "oil_barrel": "oil barrel",
     "room_night": "room-night",
     "FTE_hour": "FTE hour",
 }
