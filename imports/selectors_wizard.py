@@ -67,7 +67,7 @@ def resume_step(run: ImportRun) -> str:
     if run.status == ImportStatus.MAPPED:
         return "preview"
     if run.status == ImportStatus.VALIDATED and run.rows_invalid == 0 and run.rows_valid:
-        return "factors"
+        return "commit" if (run.detected or {}).get("factors_confirmed") else "factors"
     if run.status in {ImportStatus.VALIDATED, ImportStatus.FAILED}:
         return "results"
     return "commit"

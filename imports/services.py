@@ -828,7 +828,7 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
         run.rows_skipped = len((run.detected or {}).get("skipped", []))
         run.kg_co2e = prepared.kg_co2e
         run.detected = {
-            **run.detected,
+            **{k: v for k, v in run.detected.items() if k != "factors_confirmed"},
             "rows_excluded": prepared.n_excluded,
             "errors_total": len(prepared.errors),
             "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
@@ -850,6 +850,15 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
             ]
         )
     return prepared
+
+
+def import_run_confirm_factors(*, run: ImportRun) -> ImportRun:
+    """Mark the factor step done (the stepper shows it); checking the rows again unmarks it,
+    since new activities may need a factor."""
+    _ensure_editable(run)
+    run.detected = {**(run.detected or {}), "factors_confirmed": True}
+    run.save(update_fields=["detected"])
+    return run
 
 
 def import_run_current_totals(run: ImportRun) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from imports.services import (
     duplicate_runs,
     factor_choice_set,
     import_run_apply_to_all,
+    import_run_confirm_factors,
     import_run_create,
     import_run_current_totals,
     import_run_export_invalid,
@@ -675,6 +676,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
             if error:
                 errors.append(f"{request.POST.get(f'activity_{i}', '')}: {error}")
         if not errors:
+            import_run_confirm_factors(run=run)
             return redirect("import_commit", run_id=run.id)
     try:
         lines = _factor_lines(run)

@@ -399,3 +399,30 @@ def test_titles_tell_the_true_state(alice: Any, meter_run: Any) -> None:
     assert re.search(r"<title>Imported · ", html)
     assert re.search(r'data-testid="progress-title">Imported “', html)
     assert "Importing" not in html
+
+
+def _step_classes(html: str) -> dict[str, str]:
+    """Each stepper step's label and its class ("done", "current" or "")."""
+    steps = re.findall(r'<li class="([a-z]*)"[^>]*>.*?</span>([A-Za-z]+)', html, re.S)
+    return {label: cls for cls, label in steps}
+
+
+def test_the_stepper_marks_the_factors_done_once_confirmed(alice: Any, meter_run: Any) -> None:
+    html = alice.get(_url("import_mapping", meter_run)).content.decode()
+    name = re.search(rf'name="(keep_\d+)" value="{re.escape(IMPORT_READ)}"', html)
+    assert name is not None
+    form = _meter_form(filter_shown="1", **{name.group(1): IMPORT_READ})
+    assert alice.post(_url("import_mapping", meter_run), form).status_code == 302
+    alice.post(_url("import_validate", meter_run))
+    steps = _step_classes(alice.get(_url("import_commit", meter_run)).content.decode())
+    assert (steps["Check"], steps["Factors"], steps["Import"]) == ("done", "", "current")
+
+    response = alice.post(_url("import_factors", meter_run), {"lines": "0"})
+    assert response.status_code == 302
+    steps = _step_classes(alice.get(_url("import_commit", meter_run)).content.decode())
+    assert (steps["Check"], steps["Factors"], steps["Import"]) == ("done", "done", "current")
+
+    # Checking the rows again (new activities may need a factor) opens the step again.
+    alice.post(_url("import_validate", meter_run))
+    steps = _step_classes(alice.get(_url("import_commit", meter_run)).content.decode())
+    assert steps["Factors"] == ""
