@@ -3,9 +3,30 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import (
+    get_default_password_validators,
+    validate_password,
+)
 
 from accounts.models import Role, User
+
+
+def password_rules() -> str:
+    """The password validators' rules as one sentence, shown under a new password before the
+    first try (not only after a refusal)."""
+    return " ".join(v.get_help_text() for v in get_default_password_validators())
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """Sign-in by e-mail: the address field is an e-mail input (the right phone keyboard, the
+    browser's address autofill)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget = forms.EmailInput(
+            attrs={"autocomplete": "email", "autofocus": True, "maxlength": 254}
+        )
 
 
 class NewPasswordMixin(forms.Form):
@@ -33,6 +54,12 @@ class UserAddForm(NewPasswordMixin, forms.Form):
         widget=forms.PasswordInput(render_value=False),
         help_text="Share it with them privately; they can change it after signing in.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[
+            "password"
+        ].help_text = f"{password_rules()} {self.fields['password'].help_text}"
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()

@@ -10,13 +10,15 @@ from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.access import login_required_tenant, role_required
-from accounts.forms import RoleForm, UserAddForm
+from accounts.forms import EmailAuthenticationForm, RoleForm, UserAddForm
 from accounts.models import LoginThrottle, Role, User
 from accounts.services import LastOwnerError, user_create, user_remove, user_set_role
 from accounts.throttle import throttle_clear
 
 login_view = auth_views.LoginView.as_view(
-    template_name="accounts/login.html", redirect_authenticated_user=True
+    template_name="accounts/login.html",
+    redirect_authenticated_user=True,
+    authentication_form=EmailAuthenticationForm,
 )
 logout_view = auth_views.LogoutView.as_view()
 password_change = login_required_tenant(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from emissions.engine.unit_display import display_unit
 from emissions.inventory import clean_unit_text
 from emissions.models import ActivityRecord, Scope, Scope3Category
 from emissions.selectors_activities import ActivityFilters
@@ -85,7 +86,8 @@ class ActivityRecordForm(forms.Form):
             {
                 name: getattr(record, name)
                 for name in ("date", "activity", "quantity", "unit", "amount", "site", "notes")
-            },
+            }
+            | {"unit": display_unit(record.unit)},  # "US gal", read back as the same unit
         )
         super().__init__(*args, **kwargs)
         self.region = record.country or ""

@@ -9,6 +9,7 @@ from emissions import views_settings
 from factors import views as factors
 from factortrace import views
 from imports import views as imports
+from tenants import views as tenants
 
 handler400 = "factortrace.errors.bad_request"
 
@@ -119,4 +120,5 @@ urlpatterns = [
         views_settings.settings_contract_delete,
         name="settings_contract_delete",
     ),
+    path("settings/language/", tenants.workspace_language, name="settings_language"),
 ]

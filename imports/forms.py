@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from imports.pipeline import FIELD_LABELS, FIELDS, Mapping, PipelineError
+from imports.pipeline import FIELD_LABELS, FIELDS, Mapping, PipelineError, RowFilter
 from imports.pipeline.mapping import DATE_ORDERS
 
 DECIMAL_CHOICES = [
@@ -65,9 +65,30 @@ class MappingForm(forms.Form):
         help_text="Name it to re-use this mapping when a file with the same columns comes back.",
     )
 
-    def __init__(self, *args: Any, headers: Sequence[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        headers: Sequence[str],
+        filter_choices: Sequence[tuple[str, Sequence[tuple[str, int]]]] = (),
+        row_filter: RowFilter | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.headers = list(headers)
+        self.row_filter = row_filter or RowFilter()
+        # Row filter: one checkbox per value of each column with few values (all ticked =
+        # every row); a filter on another column (from a template or YAML) is kept as it is.
+        self.filter_columns: list[tuple[str, str]] = []
+        for i, (column, values) in enumerate(filter_choices):
+            name = f"keep_{i}"
+            self.fields[name] = forms.MultipleChoiceField(
+                label=column,
+                choices=[(v, f"{v} ({n:,} row{'s' if n != 1 else ''})") for v, n in values],
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+            self.initial.setdefault(name, _kept_values(self.row_filter, column, values))
+            self.filter_columns.append((name, column))
         column_choices = [("", "— not in the file —"), *((h, h) for h in self.headers)]
 
         def choices() -> list[tuple[str, str]]:
@@ -96,6 +117,27 @@ class MappingForm(forms.Form):
         order = mapping.options.date_order
         initial["date_order"] = order if isinstance(order, str) else _single(order)
         return initial
+
+    def filter_fields(self) -> list[Any]:
+        """The row filter's checkbox groups, one per column, for the template."""
+        return [self[name] for name, _ in self.filter_columns]
+
+    def _row_filter(self, data: dict[str, Any]) -> dict[str, Any]:
+        offered = {column for _, column in self.filter_columns}
+        include = {c: v for c, v in self.row_filter.include.items() if c not in offered}
+        exclude = {c: v for c, v in self.row_filter.exclude.items() if c not in offered}
+        if not self.data.get("filter_shown"):
+            # Posted without the filter's checkboxes (a client that does not show them): the
+            # run's filter stays as it was.
+            return self.row_filter.to_dict()
+        for name, column in self.filter_columns:
+            kept = list(data.get(name) or [])
+            every = [v for v, _ in self.fields[name].choices]  # type: ignore[attr-defined]
+            if not kept:
+                self.add_error(name, f"Tick at least one value of “{column}” to import rows.")
+            elif len(kept) < len(every):
+                include[column] = kept
+        return RowFilter(include=include, exclude=exclude).to_dict()
 
     def field_rows(self) -> list[dict[str, Any]]:
         """Per target field: its column select and constant input, for the template."""
@@ -136,6 +178,7 @@ class MappingForm(forms.Form):
                     "field.",
                 )
             used[column] = fld
+        row_filter = self._row_filter(data)
         if self.errors:
             return data
         options: dict[str, Any] = {}
@@ -145,7 +188,12 @@ class MappingForm(forms.Form):
             options["date_order"] = data["date_order"]
         try:
             mapping = Mapping.from_dict(
-                {"columns": columns, "constants": constants, "options": options}
+                {
+                    "columns": columns,
+                    "constants": constants,
+                    "options": options,
+                    "filter": row_filter or None,
+                }
             )
             mapping.check(self.headers)
         except PipelineError as exc:
@@ -153,6 +201,20 @@ class MappingForm(forms.Form):
         data["mapping"] = mapping
         data["template_name"] = (data.get("save_as") or "").strip() or None
         return data
+
+
+def _kept_values(
+    row_filter: RowFilter, column: str, values: Sequence[tuple[str, int]]
+) -> list[str]:
+    """The values of ``column`` a filter lets through (every value when it has no rule)."""
+    every = [v for v, _ in values]
+    if column in row_filter.include:
+        wanted = {w.strip().casefold() for w in row_filter.include[column]}
+        every = [v for v in every if v.casefold() in wanted]
+    if column in row_filter.exclude:
+        unwanted = {w.strip().casefold() for w in row_filter.exclude[column]}
+        every = [v for v in every if v.casefold() not in unwanted]
+    return every
 
 
 def _single(value: dict[str, str] | None) -> str:

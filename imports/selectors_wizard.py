@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
@@ -65,7 +75,7 @@ def resume_step(run: ImportRun) -> str:
     if run.status == ImportStatus.MAPPED:
         return "preview"
     if run.status == ImportStatus.VALIDATED and run.rows_invalid == 0 and run.rows_valid:
-        return "factors"
+        return "commit" if (run.detected or {}).get("factors_confirmed") else "factors"
     if run.status in CHECKED:
         return "results"
     return "commit"
@@ -135,8 +145,34 @@ def import_run_list() -> QuerySet[ImportRun]:
         .values("n")
     )
     return ImportRun.objects.select_related("created_by", "committed_by", "template").annotate(
-        same_file=Coalesce(Subquery(same_file, output_field=IntegerField()), Value(0))
+        same_file=Coalesce(Subquery(same_file, output_field=IntegerField()), Value(0)),
+        records_kg_co2e=Subquery(_records_total(Sum("kg_co2e")), output_field=FloatField()),
+        records_count=Coalesce(
+            Subquery(_records_total(Count("id")), output_field=IntegerField()), Value(0)
+        ),
     )
+
+
+def _records_total(aggregate: Any) -> QuerySet[Any]:
+    """One figure over each run's records as they are now (edits and deletions included)."""
+    from emissions.models import ActivityRecord
+
+    return (
+        ActivityRecord.objects.filter(import_run=OuterRef("id"))
+        .order_by()
+        .values("import_run")
+        .annotate(total=aggregate)
+        .values("total")
+    )
+
+
+def run_records_kg_co2e(run: ImportRun) -> float | None:
+    """An import's emissions as its records say now (edited records included); None without
+    records. The figure stored at commit is not shown: records change after it."""
+    from emissions.models import ActivityRecord
+
+    total = ActivityRecord.objects.filter(import_run=run).aggregate(total=Sum("kg_co2e"))["total"]
+    return None if total is None else float(total)
 
 
 def import_run_page(page: str | int | None, per_page: int = 25) -> Page:

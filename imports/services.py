@@ -70,6 +70,7 @@ from imports.pipeline import (
     apply_fixes,
     count_value,
     export_invalid_rows,
+    filter_rows,
     header_signature,
     preview,
     replace_value,
@@ -384,10 +385,13 @@ def import_run_preview(run: ImportRun, n: int = 10) -> dict[str, Any]:
     mapping = run_mapping(run)
     if mapping is None:
         raise ImportInputError("Map the columns first.", code="not_mapped")
-    frame, natives = _fixed_frame(run, import_run_read(run))
-    return preview(
+    read = import_run_read(run)
+    frame, natives = _fixed_frame(run, read)
+    shown = preview(
         frame, mapping, n=n, native_numbers=natives, default_region=_organisation_country()
     )
+    shown["rows_excluded"] = len(read.frame) - len(frame)
+    return shown
 
 
 # Statuses in which rows may be checked and fixed (a partly imported run's remaining rows too).
@@ -441,9 +445,15 @@ def _fix_list(run: ImportRun) -> tuple[list[list[Any]], list[list[Any]]]:
 
 
 def _fixed_frame(run: ImportRun, read: ReadResult) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The run's rows as the user left them: the mapping's row filter first (so fixes and
+    "apply to all" only ever touch the rows to import), then the replacements and cell fixes."""
     replacements, cells = _fix_list(run)
-    frame, natives = read.frame, dict(read.native_numbers)
+    mapping = run_mapping(run)
     try:
+        kept = filter_rows(read.frame, mapping.row_filter if mapping else None, read.native_numbers)
+        frame, natives = kept.frame, kept.native_numbers
+        if kept.excluded:
+            cells = [c for c in cells if int(c[0]) in frame.index]
         for column, old, new in replacements:
             if column in natives:
                 # The replaced cells now hold typed text, not the workbook's stored numbers.
@@ -501,6 +511,16 @@ def import_run_apply_to_all(*, run: ImportRun, column: str, value: str, replacem
         run.fixes = {"replace": [*replacements, [column, value, replacement]], "cells": cells}
         run.save(update_fields=["fixes"])
     return changed
+
+
+def import_run_value_counts(run: ImportRun, cells: Iterable[tuple[str, str]]) -> list[int]:
+    """For each ``(column, value)``: how many cells "apply to all" would replace now (the rows
+    to import, fixes included), the figure its button states."""
+    pairs = list(cells)
+    if not pairs:
+        return []
+    frame, _ = _fixed_frame(run, import_run_read(run))
+    return [count_value(frame, c, v) if c in frame.columns else 0 for c, v in pairs]
 
 
 def import_run_export_invalid(*, run: ImportRun, fmt: str) -> bytes:
@@ -808,6 +828,8 @@ class Prepared:
     choices: list[ActivityChoiceRow]
     calculated: pd.DataFrame
     activity_keys: pd.Series
+    # Rows the mapping's row filter left out (not errors, not imported).
+    n_excluded: int = 0
 
     @property
     def n_rows(self) -> int:
@@ -864,6 +886,8 @@ def prepare(
     natives = read.native_numbers if natives is None else natives
     try:
         mapping.check(list(frame.columns))
+        kept = filter_rows(frame, mapping.row_filter, natives)
+        frame, natives = kept.frame, kept.native_numbers
         result = validate(
             frame,
             mapping,
@@ -889,7 +913,16 @@ def prepare(
             ["row"], kind="stable"
         )
         valid.loc[calc_errors["row"].to_numpy()] = False
-    return Prepared(frame, result, valid, errors.reset_index(drop=True), choices, calculated, keys)
+    return Prepared(
+        frame,
+        result,
+        valid,
+        errors.reset_index(drop=True),
+        choices,
+        calculated,
+        keys,
+        n_excluded=len(read.frame) - len(frame),
+    )
 
 
 def _organisation_country() -> str | None:
@@ -1142,8 +1175,9 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
         run.kg_co2e = prepared.kg_co2e
         run.rows_duplicate = n_duplicates
         run.detected = {
-            **run.detected,
+            **{k: v for k, v in run.detected.items() if k != "factors_confirmed"},
             "rows_to_import": to_import,
+            "rows_excluded": prepared.n_excluded,
             "errors_total": len(prepared.errors),
             "errors_stored": min(len(prepared.errors), MAX_STORED_ERRORS),
             "notes": prepared.result.notes,
@@ -1170,6 +1204,28 @@ def import_run_validate(*, run: ImportRun) -> Prepared:
             ]
         )
     return prepared
+
+
+def import_run_confirm_factors(*, run: ImportRun) -> ImportRun:
+    """Mark the factor step done (the stepper shows it); checking the rows again unmarks it,
+    since new activities may need a factor."""
+    _ensure_editable(run)
+    run.detected = {**(run.detected or {}), "factors_confirmed": True}
+    run.save(update_fields=["detected"])
+    return run
+
+
+def import_run_current_totals(run: ImportRun) -> dict[str, Any]:
+    """What an import would write now, from the current cells, fixes, filter and factors
+    (nothing stored): rows valid, invalid and excluded, and the valid rows' kg CO2e."""
+    prepared = _prepare_run(run)
+    return {
+        "rows": prepared.n_rows,
+        "valid": prepared.n_valid,
+        "invalid": prepared.n_invalid,
+        "excluded": prepared.n_excluded,
+        "kg_co2e": prepared.kg_co2e,
+    }
 
 
 def activity_suggestions(run: ImportRun) -> list[ActivityChoiceRow]:
@@ -1665,6 +1721,7 @@ def import_run_write(
                 **run.detected,
                 "calculations": {**run.detected.get("calculations", {}), **calculations},
                 "duplicates_skipped": skipped,
+                "rows_excluded": prepared.n_excluded,
                 # Every valid row is in now; fixed rows count again at the next check.
                 "rows_to_import": 0,
             },

@@ -40,7 +40,7 @@ from imports.forms import (
     parse_factor_choice,
 )
 from imports.models import ImportRun, ImportStatus
-from imports.pipeline import Mapping
+from imports.pipeline import Mapping, filter_candidates
 from imports.selectors_wizard import (
     CHECKED,
     EDITABLE,
@@ -53,6 +53,7 @@ from imports.selectors_wizard import (
     run_error_rows,
     run_has_activity_errors,
     run_headers,
+    run_records_kg_co2e,
     run_sheets,
     wizard_steps,
 )
@@ -64,7 +65,9 @@ from imports.services import (
     duplicate_runs,
     factor_choice_set,
     import_run_apply_to_all,
+    import_run_confirm_factors,
     import_run_create,
+    import_run_current_totals,
     import_run_export_invalid,
     import_run_preview,
     import_run_read,
@@ -75,6 +78,7 @@ from imports.services import (
     import_run_suggestion,
     import_run_undo,
     import_run_validate,
+    import_run_value_counts,
     import_runs_sweep,
     run_mapping,
 )
@@ -262,6 +266,7 @@ def import_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "can_edit": _can_edit(request),
             "editable": run.status in EDITABLE,
             "skipped": (run.detected or {}).get("skipped") or [],
+            "records_kg_co2e": run_records_kg_co2e(run),
         },
     )
 
@@ -347,6 +352,14 @@ def _with_selected(options: str, value: Any) -> SafeString:
     return mark_safe(options.replace(marker, selected, 1))  # noqa: S308 - escaped above
 
 
+def _filter_choices(run: ImportRun) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Columns with few values, offered as the row filter (empty when the file cannot be read)."""
+    try:
+        return filter_candidates(import_run_read(run).frame)
+    except ImportInputError:
+        return []
+
+
 @role_required(Role.EDITOR)
 def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
@@ -362,7 +375,13 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
     suggestions = _suggestions(run)
     current = run_mapping(run) or Mapping()
     initial = MappingForm.initial_from(current, run.template.name if run.template else "")
-    form = MappingForm(request.POST or None, headers=headers, initial=initial)
+    form = MappingForm(
+        request.POST or None,
+        headers=headers,
+        initial=initial,
+        filter_choices=_filter_choices(run),
+        row_filter=current.row_filter,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             import_run_set_mapping(
@@ -424,7 +443,11 @@ def import_preview(request: HttpRequest, run_id: int) -> HttpResponse:
         error = ""
     except ImportInputError as exc:
         shown, error = {"fields": [], "rows": []}, exc.message
-    context = _wizard(run, "preview", request, preview=shown, error=error)
+    excluded = int(shown.get("rows_excluded") or 0)
+    rows_to_check = int((run.detected or {}).get("rows") or 0) - excluded
+    context = _wizard(
+        run, "preview", request, preview=shown, error=error, rows_to_check=rows_to_check
+    )
     return render(request, "imports/import_preview.html", context)
 
 
@@ -459,6 +482,13 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
     query = request.GET.copy()
     query.pop("page", None)
     detected = run.detected or {}
+    groups = error_groups(run)
+    try:
+        counts = import_run_value_counts(run, [(g["column"], g["value"]) for g in groups])
+    except ImportInputError:
+        counts = [g["count"] for g in groups]
+    for group, cells in zip(groups, counts, strict=True):
+        group["cells"] = cells  # what "apply to all" replaces, beyond the stored errors too
     return _wizard(
         run,
         "results",
@@ -466,7 +496,8 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
         filters=filters,
         page=page,
         error_rows=rows,
-        groups=error_groups(run),
+        groups=[g for g in groups if g["cells"]],
+        rows_excluded=int(detected.get("rows_excluded") or 0),
         query_string=query.urlencode(),
         filtered=bool(column or q),
         rows_with_errors=run_error_rows(run),
@@ -740,6 +771,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
             if error:
                 errors.append(f"{request.POST.get(f'activity_{i}', '')}: {error}")
         if not errors:
+            import_run_confirm_factors(run=run)
             return redirect("import_commit", run_id=run.id)
     try:
         lines = _factor_lines(run)
@@ -896,6 +928,12 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
             return redirect("import_progress", run_id=run.id)
     elif request.method == "POST":
         error = " ".join(str(e) for errs in form.errors.values() for e in errs)
+    current = None
+    if run.rows_total <= INLINE_RECHECK_ROWS:
+        try:
+            current = import_run_current_totals(run)
+        except ImportInputError as exc:
+            error = error or exc.message
     context = _wizard(
         run,
         "commit",
@@ -903,6 +941,7 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
         error=error,
         form=form,
         rows_to_import=_rows_to_import(run),
+        current=current,
     )
     return render(request, "imports/import_commit.html", context, status=422 if error else 200)
 
@@ -925,6 +964,9 @@ def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
         "retry": commit_options(run),
         "activities_url": f"{reverse('activities')}?run={run.id}",
         "can_edit": _can_edit(request),
+        "records_kg_co2e": run_records_kg_co2e(run)
+        if run.status in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}
+        else None,
     }
     return render(request, template, context)
 
@@ -949,4 +991,5 @@ def import_undo(request: HttpRequest, run_id: int) -> HttpResponse:
         )
         return redirect("imports")
     records = run.records.count()
-    return render(request, "imports/import_undo.html", {"run": run, "records": records})
+    context = {"run": run, "records": records, "records_kg_co2e": run_records_kg_co2e(run)}
+    return render(request, "imports/import_undo.html", context)

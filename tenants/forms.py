@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
-from accounts.forms import NewPasswordMixin
-from tenants.models import Tenant
+from accounts.forms import NewPasswordMixin, password_rules
+from tenants.models import LANGUAGES, Tenant
 from tenants.rules import slug_problem
 
 
@@ -17,6 +19,10 @@ class SignupForm(NewPasswordMixin, forms.Form):
     full_name = forms.CharField(label="Your name", max_length=150)
     email = forms.EmailField(label="Work e-mail")
     password = forms.CharField(label="Password", widget=forms.PasswordInput, min_length=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].help_text = password_rules()
 
     def clean_company_name(self) -> str:
         name = self.cleaned_data["company_name"].strip()
@@ -35,3 +41,11 @@ class SignupForm(NewPasswordMixin, forms.Form):
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(
+        label="Language and format",
+        choices=LANGUAGES,
+        help_text="How numbers and dates are shown to everyone in this workspace.",
+    )

@@ -48,3 +48,15 @@ def tenant_create(
         raise SubdomainTakenError(slug) from exc
     logger.info("tenant created", extra={"tenant": schema_name})
     return tenant
+
+
+def tenant_set_language(*, tenant: Tenant, language: str) -> Tenant:
+    """Set the workspace's language (and so its number and date format)."""
+    from tenants.models import LANGUAGES
+
+    if language not in dict(LANGUAGES):
+        raise ValueError(f"unknown language {language!r}")
+    with transaction.atomic():
+        Tenant.objects.filter(id=tenant.id).update(language=language)
+        tenant.language = language
+    return tenant

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.access import role_required
+from accounts.models import Role
 from factortrace.context import tenant_url
-from tenants.forms import SignupForm
-from tenants.services import SubdomainTakenError, tenant_create
+from tenants.forms import LanguageForm, SignupForm
+from tenants.services import SubdomainTakenError, tenant_create, tenant_set_language
 
 
 def landing(request: HttpRequest) -> HttpResponse:
@@ -32,3 +35,17 @@ def signup(request: HttpRequest) -> HttpResponse:
             return redirect(tenant_url(tenant.slug, "login/") + "?welcome=1")
     status = 422 if request.method == "POST" else 200
     return render(request, "public/signup.html", {"form": form}, status=status)
+
+
+@role_required(Role.OWNER)
+@require_http_methods(["GET", "POST"])
+def workspace_language(request: HttpRequest) -> HttpResponse:
+    """The owner chooses the workspace's language: its number and date format."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    form = LanguageForm(request.POST or None, initial={"language": tenant.language})
+    if request.method == "POST" and form.is_valid():
+        tenant_set_language(tenant=tenant, language=form.cleaned_data["language"])
+        messages.success(request, "Saved: numbers and dates now show in this format.")
+        return redirect("settings_language")
+    status = 422 if request.method == "POST" else 200
+    return render(request, "tenants/language.html", {"form": form}, status=status)

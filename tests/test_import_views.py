@@ -314,9 +314,9 @@ def test_it_previews_the_raw_value_beside_the_normalised_one(alice: Client) -> N
     run = _mapped_run(alice)
     html = _text(alice.get(_url("import_preview", run)))
     assert '<span class="raw">1.234,5</span>' in html
-    assert "1234.5" in html
+    assert 'data-testid="preview-quantity">1,234.5<' in html  # read, and shown in English
     assert '<span class="raw">15.01.2024</span>' in html
-    assert "2024-01-15" in html
+    assert 'data-testid="preview-date">15 Jan 2024<' in html  # the month named: no DMY doubt
     assert "is not a number" in html  # row 3: "abc"
     assert "Check all 4 rows" in html
 
@@ -397,7 +397,7 @@ def test_it_reads_a_fixed_number_like_the_rest_of_its_column(alice: Client) -> N
 def test_it_applies_a_suggestion_to_all_rows(alice: Client) -> None:
     run = _validated_run(alice)
     html = _text(alice.get(_url("import_results", run)))
-    assert "“Fass”</strong> in Unit · 2 rows" in html
+    assert "“Fass”</strong> in Unit · 2 cells" in html
     response = alice.post(
         _url("import_apply_all", run),
         {"column": "Unit", "value": "Fass", "replacement": "L"},
@@ -647,7 +647,7 @@ def test_it_offers_an_alias_suggestion_for_all_rows(alice: Client) -> None:
     alice.post(_url("import_validate", run))
     html = _text(alice.get(_url("import_results", run)))
     assert "Did you mean litre (L)" in html
-    assert "Use “L” in all 2 rows" in html
+    assert "Use “L” in all 2 cells" in html
     alice.post(
         _url("import_apply_all", run), {"column": "Unit", "value": "Litr", "replacement": "L"}
     )

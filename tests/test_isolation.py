@@ -96,6 +96,7 @@ ACCESS: dict[str, Row] = {
     "settings_site_edit": Row(OWNER_WRITES, "site"),
     "settings_contract_add": Row(OWNER),
     "settings_contract_delete": Row(OWNER, "instrument"),
+    "settings_language": Row(OWNER),
 }
 
 # The public site (BASE_DOMAIN): its own names, and the operator dashboard's namespace as one row.

@@ -26,6 +26,14 @@ YAML mapping file (version 1)::
       sheet: Verbrauch          # workbook sheet to read (default: the first with data)
       header_row: 3             # spreadsheet row number of the header (default: detected)
       correction_words: [Storno]  # extra words in notes that mark a correction row
+    filter:                     # optional: which rows of the file to import at all
+      include:                  # keep only rows whose cell is one of these (per column)
+        Read Type: [Active Import Interval (kWh)]
+      exclude:                  # and drop rows whose cell is one of these
+        Meter: ["0000"]
+
+Rows left out by the filter are counted as excluded, never as errors. Values are compared
+trimmed and case-insensitively; with several include columns a row must match each of them.
 
 A field may be mapped to a column or given a constant, not both. A row needs a date (or a period
 start and end), an activity, and a quantity with its unit or an amount with its currency.
@@ -44,6 +52,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
@@ -603,14 +612,152 @@ class MappingOptions:
         return result
 
 
+def _cell_key(value: object) -> str:
+    return str(value).strip().casefold()
+
+
+@dataclass
+class RowFilter:
+    """Which rows of a file are imported: ``include`` keeps only rows whose cell (per column)
+    is one of the listed values, ``exclude`` then drops rows whose cell is one of its values."""
+
+    include: dict[str, list[str]] = field(default_factory=dict)
+    exclude: dict[str, list[str]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def columns(self) -> list[str]:
+        """The file's columns the filter reads."""
+        return list(dict.fromkeys([*self.include, *self.exclude]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, without the empty halves."""
+        out: dict[str, Any] = {}
+        if self.include:
+            out["include"] = {c: list(v) for c, v in self.include.items()}
+        if self.exclude:
+            out["exclude"] = {c: list(v) for c, v in self.exclude.items()}
+        return out
+
+    def keep_mask(self, frame: pd.DataFrame) -> np.ndarray:
+        """True for each row of ``frame`` the filter keeps (columns must exist)."""
+        keep = np.ones(len(frame), dtype=bool)
+        for half, wanted in ((self.include, True), (self.exclude, False)):
+            for column, values in half.items():
+                cells = frame[column].fillna("").astype(str).str.strip().str.casefold()
+                hit = cells.isin({_cell_key(v) for v in values}).to_numpy(dtype=bool)
+                keep &= hit if wanted else ~hit
+        return keep
+
+
+@dataclass
+class FilteredRows:
+    """A frame with the filter's rows left out, its workbook-number marks, and how many left."""
+
+    frame: pd.DataFrame
+    native_numbers: dict[str, np.ndarray]
+    excluded: int
+
+
+def filter_rows(
+    frame: pd.DataFrame,
+    row_filter: RowFilter | None,
+    native_numbers: MappingABC[str, np.ndarray] | None = None,
+) -> FilteredRows:
+    """The rows ``row_filter`` keeps (index = spreadsheet row numbers, kept as they were), the
+    matching ``native_numbers`` marks, and the count of excluded rows. Raises
+    ``PipelineError("mapping_column_missing")`` when the filter names a column the file lacks."""
+    natives = dict(native_numbers or {})
+    if not row_filter:
+        return FilteredRows(frame, natives, 0)
+    absent = [c for c in row_filter.columns() if c not in frame.columns]
+    if absent:
+        raise PipelineError(
+            "mapping_column_missing",
+            f"The row filter reads the column {', '.join(repr(c) for c in absent)}, which the "
+            f"file does not have. Its columns are: {', '.join(map(str, frame.columns))}.",
+            missing=absent,
+            headers=[str(c) for c in frame.columns],
+        )
+    keep = row_filter.keep_mask(frame)
+    if keep.all():
+        return FilteredRows(frame, natives, 0)
+    return FilteredRows(
+        frame.loc[keep],
+        {k: v[keep] for k, v in natives.items()},
+        int((~keep).sum()),
+    )
+
+
+def filter_candidates(
+    frame: pd.DataFrame,
+    *,
+    max_values: int = 12,
+    max_columns: int = 200,
+    sample_rows: int = 5000,
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """Columns a row filter can use: those with 2 to ``max_values`` distinct values (such as a
+    meter export's "Read Type"), each with its values and how many rows hold them, most rows
+    first. Columns are picked on the first ``sample_rows`` rows, then counted over all rows."""
+    out: list[tuple[str, list[tuple[str, int]]]] = []
+    head = frame.head(sample_rows)
+    for column in list(frame.columns)[:max_columns]:
+        sample = head[column].dropna().astype(str).str.strip()
+        if not 2 <= sample.nunique() <= max_values:
+            continue
+        counts = frame[column].dropna().astype(str).str.strip().value_counts()
+        counts = counts[counts.index != ""]
+        if 2 <= len(counts) <= max_values:
+            out.append((str(column), [(str(v), int(n)) for v, n in counts.items()]))
+    return out
+
+
+def _row_filter_from_dict(value: object, source: str) -> RowFilter:
+    if value is None:
+        return RowFilter()
+    if not isinstance(value, dict):
+        raise _invalid(source, "filter must be a mapping with include and/or exclude")
+    unknown = set(value) - {"include", "exclude"}
+    if unknown:
+        raise _invalid(
+            source,
+            f"filter: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
+            "allowed: include, exclude",
+        )
+    halves: dict[str, dict[str, list[str]]] = {}
+    for half in ("include", "exclude"):
+        data = value.get(half)
+        out: dict[str, list[str]] = {}
+        if data is not None:
+            if not isinstance(data, dict):
+                raise _invalid(source, f"filter.{half} must be a mapping of column: [values]")
+            for column, values in data.items():
+                items = values if isinstance(values, list) else [values]
+                texts = [
+                    str(v).strip()
+                    for v in items
+                    if v is not None and not isinstance(v, dict | list)
+                ]
+                if not texts or len(texts) != len(items):
+                    raise _invalid(
+                        source, f"filter.{half}.{column} must be a value or a list of values"
+                    )
+                out[str(column)] = texts
+        halves[half] = out
+    return RowFilter(include=halves["include"], exclude=halves["exclude"])
+
+
 @dataclass
 class Mapping:
-    """Target field -> the user's header (``columns``) or a constant value (``constants``)."""
+    """Target field -> the user's header (``columns``) or a constant value (``constants``),
+    plus the reading options and the row filter."""
 
     columns: dict[str, str] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
     options: MappingOptions = field(default_factory=MappingOptions)
     name: str | None = None
+    row_filter: RowFilter = field(default_factory=RowFilter)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/YAML-ready form; ``Mapping.from_dict(m.to_dict()) == m``."""
@@ -620,6 +767,8 @@ class Mapping:
         out["columns"] = {f: self.columns[f] for f in FIELDS if f in self.columns}
         out["constants"] = {f: self.constants[f] for f in FIELDS if f in self.constants}
         out["options"] = self.options.to_dict()
+        if self.row_filter:
+            out["filter"] = self.row_filter.to_dict()
         return out
 
     @classmethod
@@ -628,12 +777,12 @@ class Mapping:
         naming the offending key."""
         if not isinstance(data, dict):
             raise _invalid(source, "must be a mapping with the keys columns, constants and options")
-        unknown = set(data) - {"version", "name", "columns", "constants", "options"}
+        unknown = set(data) - {"version", "name", "columns", "constants", "options", "filter"}
         if unknown:
             raise _invalid(
                 source,
                 f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-                "allowed: version, name, columns, constants, options",
+                "allowed: version, name, columns, constants, options, filter",
             )
         if data.get("version", 1) != 1:
             raise _invalid(source, f"version {data.get('version')!r} is not supported (use 1)")
@@ -658,6 +807,7 @@ class Mapping:
             constants=constants,
             options=options,
             name=None if name is None else str(name),
+            row_filter=_row_filter_from_dict(data.get("filter"), source),
         )
 
     def source_of(self, fld: str) -> str | None:
@@ -694,8 +844,9 @@ class Mapping:
         """Raise ``PipelineError`` when the mapping is incomplete or names a column the file
         lacks."""
         absent = [(f, c) for f, c in self.columns.items() if c not in set(headers)]
+        absent += [("filter", c) for c in self.row_filter.columns() if c not in set(headers)]
         if absent:
-            listed = ", ".join(f"'{c}' ({FIELD_LABELS[f]})" for f, c in absent)
+            listed = ", ".join(f"'{c}' ({FIELD_LABELS.get(f, 'Row filter')})" for f, c in absent)
             raise PipelineError(
                 "mapping_column_missing",
                 f"The file has no column {listed}. Its columns are: {', '.join(headers)}.",

@@ -137,6 +137,7 @@ class Command(BaseCommand):
             "rows": prepared.n_rows,
             "valid": prepared.n_valid,
             "invalid": prepared.n_invalid,
+            "excluded": prepared.n_excluded,
             "errors": prepared.error_records(limit=1000),
             "kg_co2e": round(prepared.kg_co2e, 6),
             "assumptions": prepared.assumptions,
@@ -170,7 +171,9 @@ class Command(BaseCommand):
 
     def _print(self, summary: dict[str, Any]) -> None:
         self.stdout.write(
-            f"{summary['rows']} rows: {summary['valid']} valid, {summary['invalid']} invalid; "
+            f"{summary['rows']} rows: {summary['valid']} valid, {summary['invalid']} invalid"
+            + (f", {summary['excluded']} excluded by the row filter" if summary["excluded"] else "")
+            + "; "
             f"{summary['kg_co2e']:,.3f} kg CO2e"
         )
         for assumption in summary["assumptions"]:
