@@ -47,6 +47,8 @@ from emissions.inventory import (
     supplier_key,
 )
 from emissions.models import ActivityRecord
+from emissions.services_uncertainty import uncertainty_run_request
+from emissions.uncertainty_defaults import record_data_quality
 from factors.matching import match_factors
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -968,6 +970,7 @@ def import_run_write(*, run_id: int, prepared: Prepared) -> int:
         locked.progress_message = f"Imported {written:,} records"
         locked.detected = {**locked.detected, "calculations": calculations}
         locked.save()
+        uncertainty_run_request()
     return written
 
 
@@ -1012,6 +1015,7 @@ RECORD_COLUMNS = [
     "scope",
     "category",
     "tier",
+    "data_quality",
     "factor_id",
     "supplier_factor_id",
     "factor_version",
@@ -1037,6 +1041,7 @@ TEXT_COLUMNS = (
     "unit",
     "currency",
     "tier",
+    "data_quality",
     "factor_version",
     "gwp_set",
     "market_basis",
@@ -1146,6 +1151,9 @@ def records_frame(
             else np.full(n, None)
         ),
         "tier": pa.array(tiers, type=pa.string()),
+        "data_quality": pa.array(
+            record_data_quality(tiers, data.get("data_quality")), type=pa.string()
+        ),
         "factor_id": _int_array(_masked(ids, is_library)),
         "supplier_factor_id": _int_array(_masked(ids, ~is_library)),
         "factor_version": pa.array(_per_distinct(provenance, version_of.get, ""), type=pa.string()),
@@ -1261,6 +1269,7 @@ def import_run_undo(*, run: ImportRun, user: User | None) -> int:
         locked.status = ImportStatus.UNDONE
         locked.progress_message = f"Undone: {removed:,} records removed"
         locked.save(update_fields=["status", "progress_message"])
+        uncertainty_run_request()
     logger.info(
         "import undone",
         extra={"run": run.id, "user": user.id if user else None, "removed": removed},
