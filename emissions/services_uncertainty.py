@@ -100,7 +100,7 @@ def inventory_cells() -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=columns)
 
 
-def _factor_key(cells: pd.DataFrame) -> pd.Series:
+def cell_factor_keys(cells: pd.DataFrame) -> pd.Series:
     lib = cells["factor_id"].astype("Int64").astype(str)
     sup = cells["supplier_factor_id"].astype("Int64").astype(str)
     return pd.Series(
@@ -192,7 +192,7 @@ def engine_frames(
     uncertainty is the sum of its records' independent lognormals (GSD by data-quality tier),
     matched by mean and variance; a cell that sums to 0 gets a normal of the same variance.
     """
-    keys = _factor_key(cells)
+    keys = cell_factor_keys(cells)
     factor_row = pd.Index(factors.index).get_indexer(keys)
     kg = cells["kg"].to_numpy(dtype=np.float64)
     kg2 = cells["kg2"].to_numpy(dtype=np.float64)
@@ -258,7 +258,7 @@ def uncertainty_run_job(*, run_id: int, iterations: int = ITERATIONS) -> dict[st
 
 def _simulate(*, run_id: int, iterations: int, seed: int) -> int:
     cells = inventory_cells()
-    keys = sorted(set(_factor_key(cells))) if len(cells) else []
+    keys = sorted(set(cell_factor_keys(cells))) if len(cells) else []
     factors = factor_uncertainties(keys)
     periods = _period_cells(cells) if len(cells) else []
     chunks = [
