@@ -240,6 +240,10 @@ class UncertaintyRun(models.Model):
     seed = models.BigIntegerField(default=0)
     records = models.PositiveIntegerField(default=0)
     cells = models.PositiveIntegerField(default=0)
+    # When the iterations are shared between workers: how many chunks, and the inputs every chunk
+    # reads (cells and factor distributions as Parquet, frozen when the run started).
+    chunks_total = models.PositiveIntegerField(default=0)
+    inputs = models.BinaryField(null=True, blank=True, editable=False)
     error = models.TextField(blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -261,6 +265,25 @@ class UncertaintyRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (UncertaintyStatus.PENDING, UncertaintyStatus.RUNNING)
+
+
+class UncertaintyChunk(models.Model):
+    """The samples (groups x iterations, float64) one worker computed for a shared run."""
+
+    run = models.ForeignKey(UncertaintyRun, on_delete=models.CASCADE, related_name="chunks")
+    period = models.PositiveSmallIntegerField()
+    chunk = models.PositiveIntegerField()
+    samples = models.BinaryField()
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["run", "period", "chunk"], name="uncertainty_chunk_run_period_chunk"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} period {self.period} chunk {self.chunk}"
 
 
 class UncertaintyResult(models.Model):

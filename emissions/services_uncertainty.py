@@ -6,13 +6,16 @@ with one SQL aggregate: a million records become a few thousand cells, and the e
 Carlo (emissions.engine.uncertainty) draws each factor once per iteration for every cell that uses
 it (records sharing a factor move together). Within a cell the records' activity uncertainties are
 independent and are combined by their mean and variance (Fenton-Wilkinson), as the engine does.
-Iterations run in chunks with independent seeded streams, so the chunks could be shared between
-workers; here one job computes them in turn and reports its progress after each.
+Iterations run in chunks with independent seeded streams: one job computes them in turn and
+reports its progress after each, or, for a large inventory, queues each chunk as a job of its own
+that any worker takes (the same seed gives the same numbers either way).
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,7 @@ from emissions.models import (
     ActivityRecord,
     Scope,
     SupplierFactor,
+    UncertaintyChunk,
     UncertaintyResult,
     UncertaintyRun,
     UncertaintyStatus,
@@ -48,6 +52,10 @@ logger = logging.getLogger(__name__)
 
 ITERATIONS = 10_000
 CHUNK_ITERATIONS = 1_000
+# Above this many cell-iterations (cells x iterations x periods) the chunks are queued as separate
+# jobs that several workers share; below it one job computes them in turn (1M records on 2,000
+# factors make about 24,000 cells: 10,000 iterations x 4 periods take about 12 s in one job).
+SHARE_CELL_ITERATIONS = 2_000_000_000
 _SCOPE_NAMES = {Scope.SCOPE_1: "scope_1", Scope.SCOPE_2: "scope_2", Scope.SCOPE_3: "scope_3"}
 ALL_PERIODS = ""
 
@@ -235,51 +243,168 @@ def _progress(run_id: int, percent: int) -> None:
     UncertaintyRun.objects.filter(id=run_id).update(progress=percent)
 
 
-def uncertainty_run_job(*, run_id: int, iterations: int = ITERATIONS) -> dict[str, Any]:
-    """Claim a waiting run (a conditional UPDATE: a run is computed once), simulate the inventory
-    as it is now, whole and per calendar year, and store each scope's interval."""
+def _chunks(iterations: int) -> list[int]:
+    """Sizes of the iteration chunks (each drawn from its own seeded stream)."""
+    return [
+        min(CHUNK_ITERATIONS, iterations - start)
+        for start in range(0, iterations, CHUNK_ITERATIONS)
+    ]
+
+
+def _fail(run_id: int) -> dict[str, Any]:
+    logger.exception("uncertainty run failed", extra={"run": run_id})
+    UncertaintyRun.objects.filter(id=run_id).exclude(status=UncertaintyStatus.DONE).update(
+        status=UncertaintyStatus.FAILED,
+        error="The Monte Carlo failed; the next change of the data runs it again.",
+        finished_at=timezone.now(),
+    )
+    UncertaintyChunk.objects.filter(run_id=run_id).delete()
+    return {"status": "failed"}
+
+
+class _Inputs:
+    """What every chunk of a run reads: the cells and the factor distributions, frozen at start."""
+
+    def __init__(self, cells: pd.DataFrame, factors: pd.DataFrame) -> None:
+        self.cells, self.factors = cells, factors
+        self.periods = _period_cells(cells) if len(cells) else []
+
+    def model(self, period: int) -> Any:
+        return monte_carlo_model(*engine_frames(self.periods[period][1], self.factors))
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("cells.parquet", self.cells.to_parquet())
+            archive.writestr("factors.parquet", self.factors.to_parquet())
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _Inputs:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            cells = pd.read_parquet(io.BytesIO(archive.read("cells.parquet")))
+            factors = pd.read_parquet(io.BytesIO(archive.read("factors.parquet")))
+        return cls(cells, factors)
+
+
+def uncertainty_run_job(
+    *, run_id: int, iterations: int = ITERATIONS, share: bool | None = None
+) -> dict[str, Any]:
+    """Claim a waiting run (a conditional UPDATE: a run is computed once), read the inventory as it
+    is now, simulate it whole and per calendar year, and store each scope's interval.
+
+    A large inventory (``share``; by default above SHARE_CELL_ITERATIONS) is split: its inputs are
+    frozen on the run and each chunk of iterations is queued as its own job, for any worker.
+    """
     claimed = UncertaintyRun.objects.filter(id=run_id, status=UncertaintyStatus.PENDING).update(
         status=UncertaintyStatus.RUNNING, started_at=timezone.now(), progress=0
     )
     if claimed != 1:
         return {"status": "skipped"}
     try:
-        results = _simulate(run_id=run_id, iterations=iterations, seed=run_id)
+        run = UncertaintyRun.objects.get(id=run_id)
+        seed = run.seed or run.id
+        cells = inventory_cells()
+        keys = sorted(set(cell_factor_keys(cells))) if len(cells) else []
+        inputs = _Inputs(cells, factor_uncertainties(keys))
+        chunks = _chunks(iterations)
+        work = len(cells) * iterations * max(1, len(inputs.periods))
+        if inputs.periods and (share or (share is None and work > SHARE_CELL_ITERATIONS)):
+            return _share(run_id, inputs, chunks, seed)
+        total = max(1, len(inputs.periods) * len(chunks))
+        summaries = []
+        for p in range(len(inputs.periods)):
+            model = inputs.model(p)
+            samples = []
+            for k, size in enumerate(chunks):
+                samples.append(monte_carlo_chunk(model, seed=seed * 1000 + p, chunk=k, size=size))
+                _progress(run_id, int(100 * (p * len(chunks) + k + 1) / total))
+            summaries.append(monte_carlo_summary(model, np.concatenate(samples, axis=1)))
+        stored = _store(run_id, inputs, summaries, iterations=iterations, seed=seed)
     except Exception:
-        logger.exception("uncertainty run failed", extra={"run": run_id})
+        return _fail(run_id)
+    return {"status": "done", "results": stored}
+
+
+def _share(run_id: int, inputs: _Inputs, chunks: list[int], seed: int) -> dict[str, Any]:
+    schema = current_schema()
+    with transaction.atomic():
         UncertaintyRun.objects.filter(id=run_id).update(
-            status=UncertaintyStatus.FAILED,
-            error="The Monte Carlo failed; the next change of the data runs it again.",
-            finished_at=timezone.now(),
+            inputs=inputs.to_bytes(),
+            chunks_total=len(inputs.periods) * len(chunks),
+            iterations=sum(chunks),
+            seed=seed,
         )
-        return {"status": "failed"}
+        for p in range(len(inputs.periods)):
+            for k, size in enumerate(chunks):
+                enqueue_for_tenant(
+                    uncertainty_chunk_job,
+                    schema_name=schema,
+                    run_id=run_id,
+                    period=p,
+                    chunk=k,
+                    size=size,
+                )
+    return {"status": "shared", "chunks": len(inputs.periods) * len(chunks)}
+
+
+def uncertainty_chunk_job(*, run_id: int, period: int, chunk: int, size: int) -> dict[str, Any]:
+    """One chunk of a shared run: its samples stored; the last chunk in summarises the run."""
+    run = UncertaintyRun.objects.filter(id=run_id, status=UncertaintyStatus.RUNNING).first()
+    if run is None or run.inputs is None:
+        return {"status": "skipped"}
+    try:
+        inputs = _Inputs.from_bytes(bytes(run.inputs))
+        model = inputs.model(period)
+        samples = monte_carlo_chunk(model, seed=run.seed * 1000 + period, chunk=chunk, size=size)
+        UncertaintyChunk.objects.bulk_create(
+            [
+                UncertaintyChunk(
+                    run_id=run_id, period=period, chunk=chunk, samples=samples.tobytes()
+                )
+            ],
+            ignore_conflicts=True,  # a chunk computed twice keeps its first (identical) samples
+        )
+        with transaction.atomic():
+            locked = UncertaintyRun.objects.select_for_update().get(id=run_id)
+            done = UncertaintyChunk.objects.filter(run_id=run_id).count()
+            if locked.status != UncertaintyStatus.RUNNING:
+                return {"status": "skipped"}
+            if done < locked.chunks_total:
+                locked.progress = int(100 * done / locked.chunks_total)
+                locked.save(update_fields=["progress"])
+                return {"status": "chunk", "done": done}
+            summaries = []
+            for p in range(len(inputs.periods)):
+                p_model = inputs.model(p)
+                stored = UncertaintyChunk.objects.filter(run_id=run_id, period=p).order_by("chunk")
+                totals = np.concatenate(
+                    [
+                        np.frombuffer(bytes(c.samples)).reshape(len(p_model.groups), -1)
+                        for c in stored
+                    ],
+                    axis=1,
+                )
+                summaries.append(monte_carlo_summary(p_model, totals))
+            results = _store(
+                run_id, inputs, summaries, iterations=locked.iterations, seed=locked.seed
+            )
+            UncertaintyChunk.objects.filter(run_id=run_id).delete()
+            UncertaintyRun.objects.filter(id=run_id).update(inputs=None)
+    except Exception:
+        return _fail(run_id)
     return {"status": "done", "results": results}
 
 
-def _simulate(*, run_id: int, iterations: int, seed: int) -> int:
-    cells = inventory_cells()
-    keys = sorted(set(cell_factor_keys(cells))) if len(cells) else []
-    factors = factor_uncertainties(keys)
-    periods = _period_cells(cells) if len(cells) else []
-    chunks = [
-        (start, min(CHUNK_ITERATIONS, iterations - start))
-        for start in range(0, iterations, CHUNK_ITERATIONS)
+def _store(
+    run_id: int, inputs: _Inputs, summaries: list[pd.DataFrame], *, iterations: int, seed: int
+) -> int:
+    rows = [
+        UncertaintyResult(run_id=run_id, period=period, group=str(group), **values)
+        for (period, _cells), summary in zip(inputs.periods, summaries, strict=True)
+        for group, values in summary.to_dict("index").items()
     ]
-    steps, done = max(1, len(periods) * len(chunks)), 0
-    rows: list[UncertaintyResult] = []
-    for p, (period, subset) in enumerate(periods):
-        result, factor_frame, activities = engine_frames(subset, factors)
-        model = monte_carlo_model(result, factor_frame, activities)
-        samples = []
-        for k, (_start, size) in enumerate(chunks):
-            samples.append(monte_carlo_chunk(model, seed=seed * 1000 + p, chunk=k, size=size))
-            done += 1
-            _progress(run_id, int(100 * done / steps))
-        summary = monte_carlo_summary(model, np.concatenate(samples, axis=1))
-        rows.extend(
-            UncertaintyResult(run_id=run_id, period=period, group=str(group), **values)
-            for group, values in summary.to_dict("index").items()
-        )
+    cells = inputs.cells
     with transaction.atomic():
         UncertaintyResult.objects.bulk_create(rows)
         UncertaintyRun.objects.filter(id=run_id).update(

@@ -258,3 +258,38 @@ def test_the_activities_page_shows_each_scopes_interval_or_being_computed(
     html = alice.get(reverse("activities")).content.decode()
     assert 'data-testid="interval-scope_1"' in html
     assert "A newer one is being computed" in html
+
+
+def test_a_large_inventory_is_shared_between_workers_with_the_same_numbers(
+    acme: None, settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    """The chunks of a shared run are separate jobs (any worker, any order); their samples give
+    exactly what one job computing them in turn gives with the same seed."""
+    settings.JOBS_IN_PROCESS = True
+    make_activity_record(kg_co2e=250.0, data_quality="metered")
+    make_activity_record(date=dt.date(2023, 5, 1), scope=2, kg_co2e=80.0)
+    make_activity_record(scope=3, category=4, kg_co2e=40.0, data_quality="estimated")
+    alone = UncertaintyRun.objects.create(status=UncertaintyStatus.PENDING, seed=42)
+    assert uncertainty_run_job(run_id=alone.id, iterations=2500, share=False)["status"] == "done"
+    shared = UncertaintyRun.objects.create(status=UncertaintyStatus.PENDING, seed=42)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outcome = uncertainty_run_job(run_id=shared.id, iterations=2500, share=True)
+    # Whole inventory, 2023 and 2024, each in chunks of 1,000, 1,000 and 500 iterations.
+    assert outcome == {"status": "shared", "chunks": 9}
+    assert len(callbacks) == 9
+    shared.refresh_from_db()
+    assert shared.status == UncertaintyStatus.RUNNING
+    for callback in reversed(callbacks):  # in any order
+        callback()
+        assert shared.chunks.count() in (0, *range(1, 9))  # stored until the last one summarises
+    shared.refresh_from_db()
+    assert (shared.status, shared.progress, shared.inputs) == (UncertaintyStatus.DONE, 100, None)
+
+    def results(run: UncertaintyRun) -> dict[tuple[str, str], tuple[float, ...]]:
+        return {
+            (r.period, r.group): (r.deterministic, r.mean, r.p2_5, r.p97_5)
+            for r in run.results.all()
+        }
+
+    assert results(shared) == results(alone)
+    assert {p for p, _ in results(shared)} == {"", "2023", "2024"}
