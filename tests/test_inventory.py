@@ -213,3 +213,38 @@ def test_the_command_prints_the_selectors_figures(records: dict[str, Any]) -> No
     assert "Business travel" in out.getvalue()
     with pytest.raises(CommandError, match="No tenant"):
         call_command("inventory", "--tenant", "nobody")
+
+
+def test_an_import_maps_the_data_quality_column_and_refuses_an_unknown_tier(
+    acme: None, settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    settings.JOBS_IN_PROCESS = True
+    diesel = make_supplier_factor(kg_co2e=2.6)
+    content = (
+        b"Date,Activity,Quantity,Unit,Data quality\n"
+        b"2024-01-15,Diesel,100,L,Metered\n"
+        b"2024-02-15,Diesel,200,L,Rechnung\n"
+        b"2024-03-15,Diesel,300,L,\n"
+        b"2024-04-15,Diesel,400,L,guessed\n"
+    )
+    run = import_run_create(upload=SimpleUploadedFile("dq.csv", content), user=None)
+    assert run.mapping["columns"]["data_quality"] == "Data quality"
+    factor_choice_set(
+        run=run,
+        activity="Diesel",
+        unit_dimension="volume",
+        factor_id=None,
+        supplier_factor_id=diesel.id,
+        user=None,
+    )
+    prepared = import_run_validate(run=run)
+    assert prepared.n_invalid == 1
+    error = run.row_errors.get()
+    assert (error.row, error.column) == (5, "Data quality")
+    assert "'guessed' is not a data-quality tier" in error.message
+    with django_capture_on_commit_callbacks(execute=True):
+        assert import_run_start_commit(run=run, user=None, allow_partial=True)
+    tiers = dict(ActivityRecord.objects.values_list("quantity", "data_quality"))
+    assert tiers == {100.0: "metered", 200.0: "invoiced", 300.0: "estimated"}
+    by_tier = {r.key: r.location for r in inventory_breakdown(by="data_quality")}
+    assert by_tier == pytest.approx({"metered": 260.0, "invoiced": 520.0, "estimated": 780.0})
