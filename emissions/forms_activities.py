@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from emissions.inventory import clean_unit_text
-from emissions.models import ActivityRecord, Scope, Scope3Category
+from emissions.models import ActivityRecord, DataQuality, Scope, Scope3Category
 from emissions.selectors_activities import ActivityFilters
 
 
@@ -75,6 +75,12 @@ class ActivityRecordForm(forms.Form):
         max_length=60, help_text="Any unit FactorTrace understands: L, kWh, kg, km…"
     )
     site = forms.CharField(max_length=200, required=False)
+    data_quality = forms.ChoiceField(
+        label="Data quality",
+        choices=[c for c in DataQuality.choices if c[0] != DataQuality.SPEND_BASED],
+        required=False,
+        help_text="How the quantity was obtained; it sets the record's uncertainty.",
+    )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args: Any, record: ActivityRecord, **kwargs: Any) -> None:
@@ -82,15 +88,26 @@ class ActivityRecordForm(forms.Form):
             "initial",
             {
                 name: getattr(record, name)
-                for name in ("date", "activity", "quantity", "unit", "amount", "site", "notes")
+                for name in (
+                    "date",
+                    "activity",
+                    "quantity",
+                    "unit",
+                    "amount",
+                    "site",
+                    "data_quality",
+                    "notes",
+                )
             },
         )
         super().__init__(*args, **kwargs)
         self.spend_based = record.quantity is None and record.amount is not None
         if self.spend_based:
-            # A spend record is corrected through its amount; its currency stays as imported.
+            # A spend record is corrected through its amount; its currency stays as imported,
+            # and a money factor makes it spend-based.
             del self.fields["quantity"]
             del self.fields["unit"]
+            del self.fields["data_quality"]
             self.fields["amount"] = forms.FloatField(
                 label=f"Amount ({record.currency or 'EUR'})",
                 widget=forms.NumberInput(attrs={"step": "any"}),
@@ -111,4 +128,6 @@ class ActivityRecordForm(forms.Form):
         """The corrected fields, ready for ``activity_record_update``."""
         names = ["date", "activity", "site", "notes"]
         names += ["amount"] if self.spend_based else ["quantity", "unit"]
+        if self.cleaned_data.get("data_quality"):  # left out: the record keeps its tier
+            names.append("data_quality")
         return {name: self.cleaned_data[name] for name in names}

@@ -12,7 +12,16 @@ from emissions.inventory import RESULT_FIELDS, RecalculationError, activity_reco
 from emissions.models import ActivityRecord
 from emissions.services_uncertainty import uncertainty_run_request
 
-EDITABLE_FIELDS = ("date", "activity", "quantity", "unit", "amount", "site", "notes")
+EDITABLE_FIELDS = (
+    "date",
+    "activity",
+    "quantity",
+    "unit",
+    "amount",
+    "site",
+    "data_quality",
+    "notes",
+)
 
 
 class ActivityRecordError(Exception):

@@ -77,6 +77,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "totals": inventory_totals(filters=filters),
         "categories": inventory_breakdown(by="category", filters=filters),
+        "tiers": inventory_breakdown(by="data_quality", filters=filters),
         "uncertainty": uncertainty,
         "intervals": [
             (name, label, uncertainty.groups[name])

@@ -293,3 +293,33 @@ def test_a_large_inventory_is_shared_between_workers_with_the_same_numbers(
 
     assert results(shared) == results(alone)
     assert {p for p, _ in results(shared)} == {"", "2023", "2024"}
+
+
+def test_an_editor_sets_a_records_data_quality_and_the_page_totals_by_tier(
+    alice: Client, tenants: dict[str, object], db: None
+) -> None:
+    record = make_activity_record(kg_co2e=250.0)
+    make_activity_record(scope=3, category=1, tier="spend", data_quality="spend_based", kg_co2e=9.0)
+    url = reverse("activities_edit", kwargs={"record_id": record.id})
+    form = {
+        "date": "2024-01-15",
+        "activity": "Diesel",
+        "quantity": "100",
+        "unit": "L",
+        "site": "Köln",
+        "notes": "",
+    }
+    assert alice.post(url, {**form, "data_quality": "metered"}).status_code == 302
+    with schema_context("acme"):
+        record.refresh_from_db()
+        assert record.data_quality == "metered"
+        assert UncertaintyRun.objects.filter(status=UncertaintyStatus.PENDING).exists()
+    assert alice.post(url, {**form, "data_quality": "spend_based"}).status_code == 422
+    assert alice.post(url, form).status_code == 302  # left out: the tier stays
+    with schema_context("acme"):
+        record.refresh_from_db()
+        assert record.data_quality == "metered"
+    html = alice.get(reverse("activities")).content.decode()
+    table = html[html.index('data-testid="by-data-quality"') :]
+    assert '<td>Metered</td><td class="num">1</td><td class="num">250.000</td>' in table
+    assert '<td>Spend-based</td><td class="num">1</td><td class="num">9.000</td>' in table
