@@ -8,7 +8,8 @@ calendar years on F supplier factors (each with its own GSD; scopes 1-3, the 15 
 categories, the four data-quality tiers) are written with one INSERT ... SELECT, then the job runs
 (claim, one SQL aggregate into cells, the Monte Carlo of the whole inventory and of each year in
 chunks of 1,000 iterations, results stored). Prints the stage times and the time of one chunk (the
-unit several workers could share); the last line is one JSON object.
+unit several workers share; ``--share`` runs the run as chunk jobs, one after the other here);
+the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
@@ -121,6 +123,11 @@ def main() -> None:
     parser.add_argument("--factors", type=int, default=2_000)
     parser.add_argument("--iterations", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true", help="leave the records in place")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="split the run into chunk jobs (run here one after the other, as one worker would)",
+    )
     args = parser.parse_args()
     schema = _ensure_tenant()
     with schema_context(schema):
@@ -142,8 +149,11 @@ def main() -> None:
 
         # The job as the worker runs it: claim, aggregate, simulate every period, store.
         run = UncertaintyRun.objects.create(status=UncertaintyStatus.PENDING)
+        settings.JOBS_IN_PROCESS = True  # shared chunks run here, in turn
         start = time.perf_counter()
-        outcome = uncertainty_run_job(run_id=run.id, iterations=args.iterations)
+        uncertainty_run_job(
+            run_id=run.id, iterations=args.iterations, share=True if args.share else None
+        )
         job_s = time.perf_counter() - start
         run.refresh_from_db()
         total = run.results.get(period="", group="total")
@@ -155,7 +165,8 @@ def main() -> None:
         "records": args.records,
         "factors": args.factors,
         "iterations": args.iterations,
-        "status": outcome["status"],
+        "shared_in_chunk_jobs": bool(args.share),
+        "status": run.status,
         "cells": run.cells,
         "periods": len(periods),
         "write_s": round(write_s, 2),
