@@ -13,6 +13,7 @@ that any worker takes (the same seed gives the same numbers either way).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import zipfile
@@ -58,6 +59,8 @@ CHUNK_ITERATIONS = 1_000
 SHARE_CELL_ITERATIONS = 2_000_000_000
 _SCOPE_NAMES = {Scope.SCOPE_1: "scope_1", Scope.SCOPE_2: "scope_2", Scope.SCOPE_3: "scope_3"}
 ALL_PERIODS = ""
+# A run still waiting this long after it was requested has lost its job.
+STALE_AFTER = dt.timedelta(minutes=30)
 
 
 def uncertainty_run_request(*, schema_name: str | None = None) -> UncertaintyRun | None:
@@ -69,7 +72,11 @@ def uncertainty_run_request(*, schema_name: str | None = None) -> UncertaintyRun
     schema = schema_name or current_schema()
     if schema == "public":
         return None
-    if UncertaintyRun.objects.filter(status=UncertaintyStatus.PENDING).exists():
+    waiting = UncertaintyRun.objects.filter(status=UncertaintyStatus.PENDING).first()
+    if waiting is not None:
+        if waiting.requested_at < timezone.now() - STALE_AFTER:
+            # Its job was lost (a queue flushed): queue it again; the claim runs it once.
+            enqueue_for_tenant(uncertainty_run_job, schema_name=schema, run_id=waiting.id)
         return None
     try:
         with transaction.atomic():

@@ -41,6 +41,13 @@ MAPPINGS = Path(__file__).resolve().parents[1] / "data" / "mappings"
 Z = 1.959963984540054
 
 
+@pytest.fixture(autouse=True)
+def _no_runs_yet(tenants: dict[str, object], db: None) -> None:
+    """Each test starts without Monte Carlo runs (rolled back with the test's transaction)."""
+    with schema_context("acme"):
+        UncertaintyRun.objects.all().delete()
+
+
 @pytest.fixture
 def acme(tenants: dict[str, object], db: None) -> Iterator[None]:
     with schema_context("acme"):
@@ -165,6 +172,15 @@ def test_it_keeps_one_waiting_run_per_tenant(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert uncertainty_run_request() is not None
     assert len(callbacks) == 1
+    # A run left waiting for half an hour lost its job: the next change queues it again.
+    waiting = UncertaintyRun.objects.get(status=UncertaintyStatus.PENDING)
+    UncertaintyRun.objects.filter(id=waiting.id).update(
+        requested_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert uncertainty_run_request() is None
+    assert len(callbacks) == 1
+    assert UncertaintyRun.objects.filter(status=UncertaintyStatus.PENDING).count() == 1
 
 
 def test_it_queues_a_run_after_an_edit_and_a_deletion(
