@@ -533,10 +533,13 @@ def monte_carlo_model(
     return _build(result, factors, activities, basic_variance)
 
 
-def monte_carlo_chunk(
-    model: Any, *, seed: int, chunk: int, size: int, block: int = 500
-) -> np.ndarray:
-    """``size`` iterations of chunk number ``chunk``: a (groups x size) array of totals."""
+_CHUNK_BLOCK = 500  # part of the stream's definition: another block size draws other numbers
+
+
+def monte_carlo_chunk(model: Any, *, seed: int, chunk: int, size: int) -> np.ndarray:
+    """``size`` iterations of chunk number ``chunk``: a (groups x size) array of totals, the same
+    for the same model, seed, chunk and size wherever it is computed."""
+    block = _CHUNK_BLOCK
     rng = np.random.default_rng([seed, chunk])
     totals = np.empty((len(model.groups), size))
     for start in range(0, size, block):
