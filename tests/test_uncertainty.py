@@ -260,6 +260,7 @@ def test_the_activities_page_shows_each_scopes_interval_or_being_computed(
         run = UncertaintyRun.objects.create(status=UncertaintyStatus.PENDING)
     html = alice.get(reverse("activities")).content.decode()
     assert "Being computed" in html
+    assert 'hx-trigger="every 5s"' in html  # the page asks again until it is done
     assert 'data-testid="interval-scope_1"' not in html
     with schema_context("acme"):
         uncertainty_run_job(run_id=run.id, iterations=500)
@@ -269,6 +270,7 @@ def test_the_activities_page_shows_each_scopes_interval_or_being_computed(
     assert 'data-testid="interval-total"' in html
     assert f"computed {timezone.localtime(run.finished_at):%-d %b %Y, %H:%M}" in html
     assert "Being computed" not in html
+    assert 'hx-trigger="every 5s"' not in html
     with schema_context("acme"):
         UncertaintyRun.objects.create(status=UncertaintyStatus.PENDING)
     html = alice.get(reverse("activities")).content.decode()
