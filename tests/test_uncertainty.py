@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from django.test import Client
@@ -34,6 +35,7 @@ from emissions.uncertainty_defaults import (
     record_tier_gsd,
     uncertainty_defaults,
 )
+from imports.pipeline.normalise import parse_data_quality
 from tests.factor_helpers import make_library_factor, make_supplier_factor
 from tests.import_helpers import make_activity_record
 
@@ -341,3 +343,19 @@ def test_an_editor_sets_a_records_data_quality_and_the_page_totals_by_tier(
     table = html[html.index('data-testid="by-data-quality"') :]
     assert '<td>Metered</td><td class="num">1</td><td class="num">250.000</td>' in table
     assert '<td>Spend-based</td><td class="num">1</td><td class="num">9.000</td>' in table
+
+
+def test_the_import_reads_a_tier_in_the_words_files_use() -> None:
+    parsed = parse_data_quality(
+        pd.Series(["Metered", "Gemessen", "invoice", "Rechnung", "Geschätzt", "spend-based", "?"])
+    )
+    assert list(parsed.values[:6]) == [
+        "metered",
+        "metered",
+        "invoiced",
+        "invoiced",
+        "estimated",
+        "spend_based",
+    ]
+    assert list(parsed.errors["code"]) == ["invalid_data_quality"]
+    assert "metered, invoiced, estimated or spend-based" in parsed.errors["suggestion"].iloc[0]
