@@ -8,7 +8,7 @@ from django import forms
 
 from emissions.engine.unit_display import display_unit
 from emissions.inventory import clean_unit_text
-from emissions.models import ActivityRecord, Scope, Scope3Category
+from emissions.models import ActivityRecord, DataQuality, Scope, Scope3Category
 from emissions.selectors_activities import ActivityFilters
 from emissions.services_refactor import REASON_MAX_LENGTH
 from imports.forms import parse_factor_choice
@@ -78,6 +78,12 @@ class ActivityRecordForm(forms.Form):
         max_length=60, help_text="Any unit FactorTrace understands: L, kWh, kg, km…"
     )
     site = forms.CharField(max_length=200, required=False)
+    data_quality = forms.ChoiceField(
+        label="Data quality",
+        choices=[c for c in DataQuality.choices if c[0] != DataQuality.SPEND_BASED],
+        required=False,
+        help_text="How the quantity was obtained; it sets the record's uncertainty.",
+    )
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
     def __init__(self, *args: Any, record: ActivityRecord, **kwargs: Any) -> None:
@@ -85,7 +91,16 @@ class ActivityRecordForm(forms.Form):
             "initial",
             {
                 name: getattr(record, name)
-                for name in ("date", "activity", "quantity", "unit", "amount", "site", "notes")
+                for name in (
+                    "date",
+                    "activity",
+                    "quantity",
+                    "unit",
+                    "amount",
+                    "site",
+                    "data_quality",
+                    "notes",
+                )
             }
             | {"unit": display_unit(record.unit)},  # "US gal", read back as the same unit
         )
@@ -93,9 +108,11 @@ class ActivityRecordForm(forms.Form):
         self.region = record.country or ""
         self.spend_based = record.quantity is None and record.amount is not None
         if self.spend_based:
-            # A spend record is corrected through its amount; its currency stays as imported.
+            # A spend record is corrected through its amount; its currency stays as imported,
+            # and a money factor makes it spend-based.
             del self.fields["quantity"]
             del self.fields["unit"]
+            del self.fields["data_quality"]
             self.fields["amount"] = forms.FloatField(
                 label=f"Amount ({record.currency or 'EUR'})",
                 widget=forms.NumberInput(attrs={"step": "any"}),
@@ -116,6 +133,8 @@ class ActivityRecordForm(forms.Form):
         """The corrected fields, ready for ``activity_record_update``."""
         names = ["date", "activity", "site", "notes"]
         names += ["amount"] if self.spend_based else ["quantity", "unit"]
+        if self.cleaned_data.get("data_quality"):  # left out: the record keeps its tier
+            names.append("data_quality")
         return {name: self.cleaned_data[name] for name in names}
 
 

@@ -46,6 +46,16 @@ class Tier(models.TextChoices):
     SPEND = "spend", "Spend-based"
 
 
+class DataQuality(models.TextChoices):
+    """How the activity figure itself was obtained (its own uncertainty, separate from the factor's):
+    defaults per tier in data/uncertainty/defaults.yml."""
+
+    METERED = "metered", "Metered"
+    INVOICED = "invoiced", "Invoiced"
+    ESTIMATED = "estimated", "Estimated"
+    SPEND_BASED = "spend_based", "Spend-based"
+
+
 class FactorBasis(models.TextChoices):
     ACTIVITY = "activity", "Activity"
     SPEND = "spend", "Spend"
@@ -135,6 +145,14 @@ class ActivityRecord(models.Model):
     scope = models.SmallIntegerField(choices=Scope.choices)
     category = models.SmallIntegerField(choices=Scope3Category.choices, null=True, blank=True)
     tier = models.CharField(max_length=10, choices=Tier.choices)
+    # Spend-based for records computed with a money factor, else what the import said (or the
+    # documented default): emissions.uncertainty_defaults.record_data_quality.
+    data_quality = models.CharField(
+        max_length=12,
+        choices=DataQuality.choices,
+        default=DataQuality.ESTIMATED,
+        db_default=DataQuality.ESTIMATED,
+    )
 
     factor = models.ForeignKey(
         "factors.EmissionFactor",
@@ -363,3 +381,97 @@ class ContractualInstrument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.supplier} ({self.start} - {self.end})"
+
+
+class UncertaintyStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    RUNNING = "running", "Being computed"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class UncertaintyRun(models.Model):
+    """One Monte Carlo of the tenant's inventory, requested when its records change.
+
+    At most one run waits at a time (a partial unique constraint): changes while one waits
+    coalesce into it; a change while one runs queues the next.
+    """
+
+    status = models.CharField(
+        max_length=10, choices=UncertaintyStatus.choices, default=UncertaintyStatus.PENDING
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    iterations = models.PositiveIntegerField(default=0)
+    seed = models.BigIntegerField(default=0)
+    records = models.PositiveIntegerField(default=0)
+    cells = models.PositiveIntegerField(default=0)
+    # When the iterations are shared between workers: how many chunks, and the inputs every chunk
+    # reads (cells and factor distributions as Parquet, frozen when the run started).
+    chunks_total = models.PositiveIntegerField(default=0)
+    inputs = models.BinaryField(null=True, blank=True, editable=False)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status="pending"),
+                name="uncertainty_one_pending_run",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Uncertainty run {self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (UncertaintyStatus.PENDING, UncertaintyStatus.RUNNING)
+
+
+class UncertaintyChunk(models.Model):
+    """The samples (groups x iterations, float64) one worker computed for a shared run."""
+
+    run = models.ForeignKey(UncertaintyRun, on_delete=models.CASCADE, related_name="chunks")
+    period = models.PositiveSmallIntegerField()
+    chunk = models.PositiveIntegerField()
+    samples = models.BinaryField()
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["run", "period", "chunk"], name="uncertainty_chunk_run_period_chunk"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} period {self.period} chunk {self.chunk}"
+
+
+class UncertaintyResult(models.Model):
+    """A run's result for one group (total, scope_1, scope_2, scope_3, scope_3_cat_NN) of one
+    period ('' for the whole inventory, else the calendar year), in kg CO2e (location-based)."""
+
+    run = models.ForeignKey(UncertaintyRun, on_delete=models.CASCADE, related_name="results")
+    period = models.CharField(max_length=10, blank=True)
+    group = models.CharField(max_length=20)
+    deterministic = models.FloatField()
+    mean = models.FloatField()
+    median = models.FloatField()
+    p2_5 = models.FloatField()
+    p97_5 = models.FloatField()
+    sd = models.FloatField()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["period", "group"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["run", "period", "group"], name="uncertainty_result_run_period_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} {self.period}: {self.p2_5:.0f}-{self.p97_5:.0f} kg"

@@ -10,8 +10,18 @@ from django.utils import timezone
 from accounts.models import User
 from emissions.inventory import RESULT_FIELDS, RecalculationError, activity_record_recalculate
 from emissions.models import ActivityRecord
+from emissions.services_uncertainty import uncertainty_run_request
 
-EDITABLE_FIELDS = ("date", "activity", "quantity", "unit", "amount", "site", "notes")
+EDITABLE_FIELDS = (
+    "date",
+    "activity",
+    "quantity",
+    "unit",
+    "amount",
+    "site",
+    "data_quality",
+    "notes",
+)
 
 
 class ActivityRecordError(Exception):
@@ -61,6 +71,7 @@ def activity_record_update(
     }
     with transaction.atomic():
         record.save(update_fields=[*values, *RESULT_FIELDS, "updated_at"])
+        uncertainty_run_request()
     return record
 
 
@@ -68,3 +79,4 @@ def activity_record_delete(*, record: ActivityRecord) -> None:
     """Remove one record from the inventory."""
     with transaction.atomic():
         record.delete()
+        uncertainty_run_request()

@@ -15,13 +15,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
 from emissions.forms_activities import ActivityFilterForm, ActivityRecordForm, FactorChangeForm
-from emissions.models import ActivityRecord, Scope3Category
+from emissions.models import ActivityRecord
 from emissions.selectors_activities import (
-    activity_category_totals,
     activity_import_runs,
     activity_records,
     activity_sites,
-    activity_totals,
+)
+from emissions.selectors_inventory import (
+    inventory_breakdown,
+    inventory_totals,
+    inventory_uncertainty,
 )
 from emissions.selectors_refactor import (
     activity_factor_changes,
@@ -41,6 +44,12 @@ from emissions.services_refactor import (
 from factors.picker import picker_context
 
 PAGE_SIZE = 50
+INTERVAL_GROUPS = (
+    ("total", "Total"),
+    ("scope_1", "Scope 1"),
+    ("scope_2", "Scope 2 (location-based)"),
+    ("scope_3", "Scope 3"),
+)
 
 
 def _get_activity_record_for_user(request: HttpRequest, record_id: int) -> ActivityRecord:
@@ -73,17 +82,21 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(activity_records(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    categories: dict[object, str] = dict(Scope3Category.choices)
+    uncertainty = inventory_uncertainty()
     context: dict[str, Any] = {
         "form": form,
         "page": page,
-        "totals": activity_totals(filters),
+        "totals": inventory_totals(filters=filters),
         "life_cycle_scope_2": activity_records(filters)
         .filter(provenance__has_key="location_note")
         .exists(),
-        "categories": [
-            {**row, "label": categories.get(row["category"], "Not categorised")}
-            for row in activity_category_totals(filters)
+        "categories": inventory_breakdown(by="category", filters=filters),
+        "tiers": inventory_breakdown(by="data_quality", filters=filters),
+        "uncertainty": uncertainty,
+        "intervals": [
+            (name, label, uncertainty.groups[name])
+            for name, label in INTERVAL_GROUPS
+            if name in uncertainty.groups
         ],
         "query_string": query.urlencode(),
         "filtered": any(v for k, v in request.GET.items() if k != "page"),

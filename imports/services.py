@@ -55,6 +55,8 @@ from emissions.inventory import (
 )
 from emissions.models import ActivityRecord
 from emissions.scope2 import LIFE_CYCLE_WARNING, apply_market_based, life_cycle_factor_ids
+from emissions.services_uncertainty import uncertainty_run_request
+from emissions.uncertainty_defaults import record_data_quality
 from factors.matching import match_factors
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -1728,6 +1730,7 @@ def import_run_write(
         )
         if updated != 1:
             raise LeaseLostError(STOPPED_MESSAGE)
+        uncertainty_run_request()
     return written
 
 
@@ -1778,6 +1781,7 @@ RECORD_COLUMNS = [
     "scope",
     "category",
     "tier",
+    "data_quality",
     "factor_id",
     "supplier_factor_id",
     "factor_version",
@@ -1803,6 +1807,7 @@ TEXT_COLUMNS = (
     "unit",
     "currency",
     "tier",
+    "data_quality",
     "factor_version",
     "gwp_set",
     "market_basis",
@@ -1912,6 +1917,9 @@ def records_frame(
             else np.full(n, None)
         ),
         "tier": pa.array(tiers, type=pa.string()),
+        "data_quality": pa.array(
+            record_data_quality(tiers, data.get("data_quality")), type=pa.string()
+        ),
         "factor_id": _int_array(_masked(ids, is_library)),
         "supplier_factor_id": _int_array(_masked(ids, ~is_library)),
         "factor_version": pa.array(_per_distinct(provenance, version_of.get, ""), type=pa.string()),
@@ -2055,6 +2063,7 @@ def import_run_undo(*, run: ImportRun, user: User | None) -> int:
         locked.status = ImportStatus.UNDONE
         locked.progress_message = f"Undone: {removed:,} records removed"
         locked.save(update_fields=["status", "progress_message"])
+        uncertainty_run_request()
     logger.info(
         "import undone",
         extra={"run": run.id, "user": user.id if user else None, "removed": removed},

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_tenants.utils import schema_context
 
 from emissions.models import ActivityRecord
-from emissions.selectors_activities import ActivityFilters, activity_totals
+from emissions.selectors_inventory import inventory_totals
 from tests.import_helpers import make_activity_record, make_import_run
 
 
@@ -88,7 +88,7 @@ def test_it_counts_a_scope_2_record_without_a_market_figure_at_its_location_valu
     make_activity_record(scope=2, unit="kWh", kg_co2e=20.0, kg_co2e_market=5.0)
     make_activity_record(scope=0, kg_co2e=7.0)  # biogenic CO2: outside the scopes
     with schema_context("acme"):
-        totals = activity_totals(ActivityFilters())
+        totals = inventory_totals()
     assert totals.scope_2_location == pytest.approx(100.0)
     assert totals.scope_2_market == pytest.approx(85.0)
     assert totals.location == pytest.approx(100.0)

@@ -70,6 +70,7 @@ def server(
     """The app on the test database, running jobs in-process (no Redis for the server); every
     import, record, choice and template the test makes in acme is removed afterwards."""
     require_chromium()
+    from emissions.models import UncertaintyRun
     from imports.models import FactorChoice, ImportRun, MappingTemplate
 
     monkeypatch.delenv("REDIS_URL", raising=False)
@@ -78,6 +79,7 @@ def server(
             last_run = ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
             known_choices = set(FactorChoice.objects.values_list("id", flat=True))
             known_templates = set(MappingTemplate.objects.values_list("id", flat=True))
+            known_uncertainty = set(UncertaintyRun.objects.values_list("id", flat=True))
         try:
             with app_server() as base:
                 yield base
@@ -88,6 +90,7 @@ def server(
                     run.delete()  # its records and row errors go with it
                 FactorChoice.objects.exclude(id__in=known_choices).delete()
                 MappingTemplate.objects.exclude(id__in=known_templates).delete()
+                UncertaintyRun.objects.exclude(id__in=known_uncertainty).delete()
             connection.set_schema_to_public()
 
 

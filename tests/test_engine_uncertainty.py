@@ -17,6 +17,9 @@ from emissions.engine.uncertainty import (
     analytic_estimate,
     distribution_specs,
     monte_carlo,
+    monte_carlo_chunk,
+    monte_carlo_model,
+    monte_carlo_summary,
     pedigree_gsd,
 )
 
@@ -247,3 +250,22 @@ def test_it_simulates_the_same_total_the_summary_reports() -> None:
     result = calculate(activities, factors)
     mc = monte_carlo(result, factors, activities, iterations=200, seed=5)
     assert mc.loc["total", "deterministic"] == pytest.approx(summarise(result)["total_location_kg"])
+
+
+def test_its_chunks_are_independent_streams_that_add_up_to_the_same_distribution() -> None:
+    """Chunks computed anywhere in any order give the same samples; together they estimate what
+    one ``monte_carlo`` run estimates."""
+    factors, activities = inventory()
+    result = calculate(activities, factors)
+    model = monte_carlo_model(result, factors, activities)
+    chunks = [monte_carlo_chunk(model, seed=7, chunk=k, size=2000) for k in range(10)]
+    again = monte_carlo_chunk(
+        monte_carlo_model(result, factors, activities), seed=7, chunk=3, size=2000
+    )
+    np.testing.assert_array_equal(chunks[3], again)
+    assert not np.allclose(chunks[0], chunks[1])
+    summary = monte_carlo_summary(model, np.concatenate(chunks, axis=1))
+    whole = monte_carlo(result, factors, activities, iterations=20_000, seed=7)
+    pd.testing.assert_series_equal(summary["deterministic"], whole["deterministic"])
+    for column in ("mean", "p2_5", "p97_5"):
+        np.testing.assert_allclose(summary[column], whole[column], rtol=0.03)

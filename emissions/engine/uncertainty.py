@@ -45,6 +45,9 @@ Public API
 - ``monte_carlo(result, factors, activities=None, *, iterations=10_000, seed=0,
   chunk_size=500) -> DataFrame``.
 - ``analytic_estimate(result, factors, activities=None) -> DataFrame``.
+- ``monte_carlo_model``, ``monte_carlo_chunk(model, *, seed, chunk, size)``,
+  ``monte_carlo_summary(model, totals)``: the same simulation split in independently seeded
+  chunks that separate workers can compute.
 """
 
 from __future__ import annotations
@@ -509,6 +512,60 @@ def analytic_estimate(
             "p2_5": p[0],
             "p97_5": p[2],
             "sd": sd,
+        },
+        index=pd.Index(model.groups, name="group"),
+    )
+
+
+# Chunked Monte Carlo, for a job that reports progress or splits the iterations between workers:
+# chunk k draws from its own stream (PCG64 seeded with (seed, k)), so the chunks of one run can be
+# computed anywhere, in any order, and their samples concatenated.
+
+
+def monte_carlo_model(
+    result: pd.DataFrame,
+    factors: pd.DataFrame,
+    activities: pd.DataFrame | None = None,
+    *,
+    basic_variance: float = DEFAULT_BASIC_VARIANCE,
+) -> Any:
+    """The simulation model of a ``calculate`` result (the same model ``monte_carlo`` builds)."""
+    return _build(result, factors, activities, basic_variance)
+
+
+_CHUNK_BLOCK = 500  # part of the stream's definition: another block size draws other numbers
+
+
+def monte_carlo_chunk(model: Any, *, seed: int, chunk: int, size: int) -> np.ndarray:
+    """``size`` iterations of chunk number ``chunk``: a (groups x size) array of totals, the same
+    for the same model, seed, chunk and size wherever it is computed."""
+    block = _CHUNK_BLOCK
+    rng = np.random.default_rng([seed, chunk])
+    totals = np.empty((len(model.groups), size))
+    for start in range(0, size, block):
+        n = min(block, size - start)
+        f = _sample_factors(model, rng, n)
+        values = model.weights @ f
+        if len(model.cell_mean):
+            values = values + model.cell_groups @ (
+                _sample_cells(model, rng, n) * f[model.cell_factor]
+            )
+        totals[:, start : start + n] = values
+    return totals
+
+
+def monte_carlo_summary(model: Any, totals: np.ndarray) -> pd.DataFrame:
+    """Per group: ``deterministic``, ``mean``, ``median``, ``p2_5``, ``p97_5``, ``sd`` of the
+    concatenated chunk samples (groups x iterations)."""
+    p = np.percentile(totals, [2.5, 50, 97.5], axis=1)
+    return pd.DataFrame(
+        {
+            "deterministic": model.deterministic,
+            "mean": totals.mean(axis=1),
+            "median": p[1],
+            "p2_5": p[0],
+            "p97_5": p[2],
+            "sd": totals.std(axis=1, ddof=1),
         },
         index=pd.Index(model.groups, name="group"),
     )

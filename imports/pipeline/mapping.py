@@ -76,6 +76,7 @@ FIELDS: tuple[str, ...] = (
     "category",
     "notes",
     "correction",
+    "data_quality",
 )
 
 FIELD_LABELS: dict[str, str] = {
@@ -94,6 +95,7 @@ FIELD_LABELS: dict[str, str] = {
     "category": "Scope 3 category",
     "notes": "Notes",
     "correction": "Correction flag",
+    "data_quality": "Data quality (metered, invoiced, estimated, spend-based)",
 }
 
 NUMBER_FIELDS = ("quantity", "amount")
@@ -427,6 +429,14 @@ SYNONYMS: dict[str, dict[str, list[str]]] = {
         "es": ["correccion", "rectificacion"],
         "it": ["correzione", "rettifica"],
         "nl": ["correctie", "creditnota"],
+    },
+    "data_quality": {
+        "en": ["data quality", "data quality tier", "data source type"],
+        "de": ["datenqualitat", "datenqualitaet", "datenherkunft"],
+        "fr": ["qualite des donnees"],
+        "es": ["calidad de datos"],
+        "it": ["qualita dei dati"],
+        "nl": ["datakwaliteit"],
     },
 }
 

@@ -783,6 +783,33 @@ def parse_scope(s: pd.Series) -> Parsed:
     return map_distinct(s, one, kind="Int8")
 
 
+# A record's data-quality tier (emissions.models.DataQuality) in the words files use.
+DATA_QUALITY_WORDS = {
+    "metered": ("metered", "meter", "measured", "gemessen", "zahler", "mesure", "medido"),
+    "invoiced": ("invoiced", "invoice", "bill", "billed", "rechnung", "facture", "factura"),
+    "estimated": ("estimated", "estimate", "geschatzt", "schatzung", "estime", "estimado"),
+    "spend_based": ("spend based", "spend", "spend_based", "ausgaben", "depenses", "gasto"),
+}
+_DATA_QUALITY = {word: tier for tier, words in DATA_QUALITY_WORDS.items() for word in words}
+
+
+def parse_data_quality(s: pd.Series) -> Parsed:
+    """A record's data-quality tier: metered, invoiced, estimated or spend-based."""
+
+    def one(text: str) -> tuple[Any, str, str, str]:
+        tier = _DATA_QUALITY.get(" ".join(_fold(text).replace("-", " ").split()))
+        if tier:
+            return tier, "", "", ""
+        return (
+            None,
+            "invalid_data_quality",
+            f"'{text}' is not a data-quality tier",
+            "Enter metered, invoiced, estimated or spend-based.",
+        )
+
+    return map_distinct(s, one, kind="str")
+
+
 _CATEGORY_RE = re.compile(
     r"^(?:(?:scope\s*)?3\s*\.\s*|(?:cat(?:egory|egorie|egoria|egoría|\.)?|kategorie|c)\s*[-:#]?\s*)?"
     r"(\d{1,2})(?:\s*[-:.]\s*.*|\s+.*)?$"

@@ -37,6 +37,7 @@ from .normalise import (
     map_distinct,
     parse_category,
     parse_country,
+    parse_data_quality,
     parse_dates,
     parse_flag,
     parse_numbers,
@@ -369,6 +370,8 @@ def _parse_field(
         return parse_category(raw)
     if fld == "correction":
         return parse_flag(raw)
+    if fld == "data_quality":
+        return parse_data_quality(raw)
     return parse_text(raw, max_length=TEXT_MAX_LENGTH.get(fld))
 
 
