@@ -195,13 +195,26 @@ def media_root(settings: Any, tmp_path: Any) -> None:
 
 @pytest.fixture
 def meter_run(alice: Any, media_root: None) -> Any:
-    """The meter export uploaded by alice, with a supplier factor for its electricity."""
+    """The meter export uploaded by alice, with a grid factor for its electricity (a Scope 2
+    supplier factor would be the market-based rate only: the location-based figure needs the
+    grid's)."""
     from django.urls import reverse
 
     from imports.models import ImportRun
-    from tests.factor_helpers import make_supplier_factor
+    from tests.factor_helpers import make_library_factor
 
-    make_supplier_factor(name="Electricity", region="IE", unit="kWh", kg_co2e=0.3, scope=2)
+    make_library_factor(
+        key="grid_ie_test_2024",
+        publisher_id="grid-ie",
+        name="Electricity: grid average, Ireland",
+        scope="2",
+        region="IE",
+        unit="kWh",
+        unit_dimension="energy",
+        kg_co2e=0.3,
+        kind="grid_electricity",
+        year=2024,
+    )
     response = alice.post(
         reverse("import_upload"), {"file": SimpleUploadedFile(METER.name, METER.read_bytes())}
     )
@@ -326,7 +339,7 @@ def test_apply_to_all_states_every_cell_it_replaces(
 
 def test_the_commit_page_totals_the_rows_as_they_are_now(alice: Any, meter_run: Any) -> None:
     """The factor changes after the check: the commit page shows the new total, not the old."""
-    from emissions.models import SupplierFactor
+    from factors.models import EmissionFactor
 
     form = _meter_form(filter_shown="1")
     html = alice.get(_url("import_mapping", meter_run)).content.decode()
@@ -335,8 +348,8 @@ def test_the_commit_page_totals_the_rows_as_they_are_now(alice: Any, meter_run: 
     form[name.group(1)] = IMPORT_READ
     assert alice.post(_url("import_mapping", meter_run), form).status_code == 302
     alice.post(_url("import_validate", meter_run))
-    with schema_context("acme"):
-        SupplierFactor.objects.filter(name="Electricity").update(kg_co2e=0.5)
+    with schema_context("public"):
+        EmissionFactor.objects.filter(publisher_id="grid-ie").update(kg_co2e=0.5)
     html = alice.get(_url("import_commit", meter_run)).content.decode()
     shown = re.search(r'data-testid="commit-kg">([^<]+) kg CO2e<', html)
     assert shown is not None

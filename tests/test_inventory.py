@@ -27,7 +27,7 @@ from imports.services import (
     import_run_start_commit,
     import_run_validate,
 )
-from tests.factor_helpers import make_supplier_factor
+from tests.factor_helpers import make_library_factor, make_supplier_factor
 from tests.import_helpers import make_activity_record
 
 
@@ -149,6 +149,21 @@ def test_the_engine_summary_and_the_sql_totals_agree(
 ) -> None:
     settings.JOBS_IN_PROCESS = True
     diesel = make_supplier_factor(kg_co2e=2.6, uncertainty_gsd=1.05)
+    # A Scope 2 supplier rate is the market-based figure; the location-based one is the grid's
+    # (Scope 2 Guidance, chapter 6): a library grid factor for the rows' region (no country
+    # anywhere in the file or the tenant: the world average).
+    make_library_factor(
+        key="grid_test_2024",
+        publisher_id="grid-world",
+        name="Electricity: grid average, world",
+        scope="2",
+        region="GLOBAL",
+        unit="kWh",
+        unit_dimension="energy",
+        kg_co2e=0.45,
+        kind="grid_electricity",
+        year=2024,
+    )
     power = make_supplier_factor(
         name="Grid power, Stadtwerke", scope=2, unit="kWh", kg_co2e=0.38, region="DE"
     )
@@ -170,7 +185,7 @@ def test_the_engine_summary_and_the_sql_totals_agree(
             user=None,
         )
     prepared = import_run_validate(run=run)
-    assert prepared.n_invalid == 0
+    assert prepared.n_invalid == 0, prepared.error_records()
     engine = summarise(prepared.calculated)
     with django_capture_on_commit_callbacks(execute=True):
         assert import_run_start_commit(run=run, user=None)
@@ -189,7 +204,8 @@ def test_the_engine_summary_and_the_sql_totals_agree(
     assert by_category == pytest.approx(engine["scope_3_by_category_kg"])
     # And both equal the hand calculation.
     assert sql.scope_1 == pytest.approx((1200.5 + 300) * 2.6)
-    assert sql.scope_2_location == pytest.approx(47000 * 0.38)
+    assert sql.scope_2_location == pytest.approx(47000 * 0.45)
+    assert sql.scope_2_market == pytest.approx(47000 * 0.38)
     assert sql.scope_3 == pytest.approx(1800 * 0.032)
     # No money factor: every record carries the documented default tier.
     assert set(ActivityRecord.objects.values_list("data_quality", flat=True)) == {"estimated"}
