@@ -23,12 +23,12 @@ from imports.services import (
 )
 
 CSV = (
-    "Date,Description,Quantity,Unit\n"
-    "2024-01-15,Diesel fleet,1000,L\n"
-    "2024-01-31,Electricity HQ,5000,kWh\n"
-    "2024-02-10,Rail travel,400,passenger.km\n"
-    "2024-02-20,HGV freight,2000,tonne.km\n"
-).encode()
+    b"Date,Description,Quantity,Unit\n"
+    b"2024-01-15,Diesel fleet,1000,L\n"
+    b"2024-01-31,Electricity HQ,5000,kWh\n"
+    b"2024-02-10,Rail travel,400,passenger.km\n"
+    b"2024-02-20,HGV freight,2000,tonne.km\n"
+)
 
 # The main factors chosen (DEFRA 2024 flat file IDs).
 MAIN = {
