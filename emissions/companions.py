@@ -215,41 +215,52 @@ def companion_records(
     return calculations, pa.concat_tables(tables)
 
 
-def companions_recompute(*, record: ActivityRecord) -> int:
-    """Replace the companion lines of an edited or re-factored main record by those of its current
-    factor and quantity; returns how many it now has. Only imported records have companions (they
-    are tied to their main line by import run and source row); a manual record keeps none."""
-    if record.line_kind != LineKind.MAIN or record.import_run_id is None:
+def companions_recompute(*, records: Iterable[ActivityRecord]) -> int:
+    """Replace the companion lines of edited or re-factored main records by those of their current
+    factor and quantity (none when the new factor has none, or the tenant turned them off);
+    returns how many lines they now have. Only imported records have companions (tied to their
+    main line by import run and source row); a manual record keeps none. One delete, one
+    calculation and one insert for all the records."""
+    mains = [r for r in records if r.line_kind == LineKind.MAIN and r.import_run_id is not None]
+    if not mains:
         return 0
-    siblings = ActivityRecord.objects.filter(
-        import_run_id=record.import_run_id, source_row=record.source_row
-    ).exclude(line_kind=LineKind.MAIN)
-    siblings.delete()
-    if record.factor_id is None or record.quantity is None or not enabled():
+    by_run: dict[int, list[int]] = {}
+    for r in mains:
+        by_run.setdefault(r.import_run_id, []).append(r.source_row)
+    stale = Q()
+    for run_id, source_rows in by_run.items():
+        stale |= Q(import_run_id=run_id, source_row__in=source_rows)
+    ActivityRecord.objects.filter(stale).exclude(line_kind=LineKind.MAIN).delete()
+    if not enabled():
         return 0
-    found = companion_factors([record.factor_id]).get(record.factor_id, [])
-    if not found:
+    links = companion_factors(r.factor_id for r in mains if r.factor_id is not None)
+    pairs = [
+        (r, rule, cid)
+        for r in mains
+        if r.factor_id is not None and r.quantity is not None
+        for rule, cid in links.get(r.factor_id, [])
+    ]
+    if not pairs:
         return 0
     activities = pd.DataFrame(
         {
-            "quantity": [record.quantity] * len(found),
-            "unit": [record.unit] * len(found),
-            "date": [pd.Timestamp(record.date)] * len(found),
-            "is_correction": [record.is_correction] * len(found),
-            "region": [record.country or None] * len(found),
-            "factor_key": [library_key(cid) for _, cid in found],
-            "scope3_category": [rule.category for rule, _ in found],
+            "quantity": [r.quantity for r, _, _ in pairs],
+            "unit": [r.unit for r, _, _ in pairs],
+            "date": [pd.Timestamp(r.date) for r, _, _ in pairs],
+            "is_correction": [r.is_correction for r, _, _ in pairs],
+            "region": [r.country or None for r, _, _ in pairs],
+            "factor_key": [library_key(cid) for _, _, cid in pairs],
+            "scope3_category": pd.array([rule.category for _, rule, _ in pairs], dtype="Int64"),
         }
     )
     if activities["scope3_category"].isna().all():
         activities = activities.drop(columns="scope3_category")
+    gwp_set = mains[0].gwp_set or DEFAULT_GWP_SET
     result = compute(
-        activities,
-        factor_frame(factor_ids=[cid for _, cid in found]),
-        gwp_set=record.gwp_set or DEFAULT_GWP_SET,
+        activities, factor_frame(factor_ids={cid for _, _, cid in pairs}), gwp_set=gwp_set
     )
     made = []
-    for (rule, cid), (_, row) in zip(found, result.iterrows(), strict=True):
+    for (record, rule, cid), (_, row) in zip(pairs, result.iterrows(), strict=True):
         if not bool(row["ok"]):
             continue
         provenance = json.loads(row["provenance"]) if isinstance(row["provenance"], str) else {}
@@ -267,16 +278,17 @@ def companions_recompute(*, record: ActivityRecord) -> int:
             quantity=record.quantity,
             unit=record.unit,
             scope=scope_int(row["scope"]) or 3,
-            category=None if pd.isna(category) else int(category),
+            category=None if category is None or pd.isna(category) else int(category),
             tier=record.tier,
             factor_id=cid,
             factor_version=factor_version(provenance)[:80],
-            gwp_set=record.gwp_set,
+            gwp_set=gwp_set,
+            kg_co2e=float(row["kg_co2e"]),
             provenance={"calculation": provenance, "main_record": record.id},
             line_kind=rule.line_kind,
             created_by_id=record.created_by_id,
         )
         _apply_result(line, row)
         made.append(line)
-    ActivityRecord.objects.bulk_create(made)
+    ActivityRecord.objects.bulk_create(made, batch_size=1000)
     return len(made)

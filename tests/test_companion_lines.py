@@ -141,3 +141,49 @@ def test_it_finds_companions_for_every_rule_of_defra_2024(acme: None) -> None:
         # A companion is never another main factor, and never a Scope 1 or 2 factor.
         companions = {cid for i in ids for _, cid in found.get(i, [])}
         assert not EmissionFactor.objects.filter(id__in=companions).exclude(scope="3").exists()
+
+
+def _lines(run: ImportRun, row: int) -> dict[str, float]:
+    return {
+        r.line_kind: r.kg_co2e
+        for r in ActivityRecord.objects.filter(import_run=run, source_row=row).exclude(
+            line_kind="main"
+        )
+    }
+
+
+def test_it_recomputes_the_lines_of_an_edited_or_refactored_record(
+    acme: None, settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from emissions.services_activities import activity_record_update
+    from emissions.services_refactor import activity_factor_change_request
+
+    settings.JOBS_IN_PROCESS = True
+    run = _commit(django_capture_on_commit_callbacks)
+    diesel = ActivityRecord.objects.get(import_run=run, source_row=2, line_kind="main")
+
+    activity_record_update(record=diesel, user=None, quantity=2000.0)
+    assert _lines(run, 2) == {"wtt": pytest.approx(2000 * 0.61101)}
+
+    # DEFRA 2024, WTT- fuels > Liquid fuels > Diesel (100% mineral diesel): 0.62409 kg CO2e / L.
+    mineral = EmissionFactor.objects.get(
+        dataset__key="defra_2024",
+        category="Fuels > Liquid fuels > Diesel (100% mineral diesel)",
+        unit="L",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        activity_factor_change_request(
+            record=diesel, factor_id=mineral.id, reason="Supplier confirms no biofuel", user=None
+        )
+    diesel.refresh_from_db()
+    assert diesel.factor_id == mineral.id
+    line = ActivityRecord.objects.get(import_run=run, source_row=2, line_kind="wtt")
+    assert line.kg_co2e == pytest.approx(2000 * 0.62409)
+    assert line.category == 3
+    # The other rows' lines are untouched; the main line count is unchanged.
+    assert _lines(run, 3) == {
+        "wtt": pytest.approx(5000 * 0.0459),
+        "td": pytest.approx(5000 * 0.0183),
+        "td_wtt": pytest.approx(5000 * 0.00397),
+    }
+    assert ActivityRecord.objects.filter(import_run=run, line_kind="main").count() == 4
