@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
+from django.db import transaction
 from django.db.models import Q
 
 from emissions.inventory import (
@@ -292,3 +293,14 @@ def companions_recompute(*, records: Iterable[ActivityRecord]) -> int:
         made.append(line)
     ActivityRecord.objects.bulk_create(made, batch_size=1000)
     return len(made)
+
+
+def inventory_settings_update(*, companion_lines: bool) -> InventorySettings:
+    """Turn the companion lines on or off for the next imports, edits and re-factors (the lines
+    already written stay: an undo or a re-factor replaces them)."""
+    with transaction.atomic():
+        found = InventorySettings.objects.select_for_update().order_by("id").first()
+        found = found or InventorySettings()
+        found.companion_lines = companion_lines
+        found.save()
+    return found

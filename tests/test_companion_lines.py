@@ -187,3 +187,37 @@ def test_it_recomputes_the_lines_of_an_edited_or_refactored_record(
         "td_wtt": pytest.approx(5000 * 0.00397),
     }
     assert ActivityRecord.objects.filter(import_run=run, line_kind="main").count() == 4
+
+
+def test_it_shows_the_lines_and_their_totals_and_an_owner_turns_them_off(
+    tenants: dict[str, object],
+    library: None,
+    alice: Any,
+    settings: Any,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    settings.JOBS_IN_PROCESS = True
+    with schema_context("acme"):
+        _commit(django_capture_on_commit_callbacks)
+    page = alice.get("/activities/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Transmission and distribution losses" in html
+    assert 'data-testid="line-kind"' in html
+    totals = page.context["lines"]
+    by_kind = {t["line_kind"]: t for t in totals}
+    assert [t["line_kind"] for t in totals] == ["main", "wtt", "td", "td_wtt"]
+    assert by_kind["wtt"]["records"] == 4
+    assert by_kind["td"]["kg"] == pytest.approx(5000 * 0.0183)
+    assert by_kind["td_wtt"]["kg"] == pytest.approx(5000 * 0.00397)
+    assert by_kind["wtt"]["kg"] == pytest.approx(
+        1000 * 0.61101 + 5000 * 0.0459 + 400 * 0.00897 + 2000 * 0.02359
+    )
+    # The Scope 3 total counts the lines (all four WTT/T&D kinds are Scope 3).
+    assert page.context["totals"].scope_3 >= sum(t["kg"] for t in totals[1:])
+
+    response = alice.post("/activities/companion-lines/", {})
+    assert response.status_code == 302
+    with schema_context("acme"):
+        assert not InventorySettings.current().companion_lines
+    assert b"checked" not in alice.get("/activities/").content.split(b"companion-setting")[1]

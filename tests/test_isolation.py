@@ -71,6 +71,7 @@ ACCESS: dict[str, tuple[str, Any]] = {
     "import_progress": (READ, import_run_kwargs),
     "import_undo": (WRITE, import_run_kwargs),
     "activities": (READ, {}),
+    "activities_companion_setting": (OWNER, {}),
     "activities_edit": (WRITE, activity_record_kwargs),
     "activities_delete": (WRITE, activity_record_kwargs),
     "activities_factor_change": (WRITE, activity_record_kwargs),
