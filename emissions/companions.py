@@ -176,7 +176,8 @@ def companion_records(
     kept = table.filter(pc.is_valid(table["factor_id"]))["source_row"].to_numpy()
     valid = prepared.valid
     rows = valid[valid].index.intersection(pd.Index(kept)).intersection(prepared.calculated.index)
-    main_keys = prepared.calculated.loc[rows, "factor_key"].astype(str)
+    # A categorical: the mappings below run once per distinct factor, not once per row.
+    main_keys = prepared.calculated.loc[rows, "factor_key"].astype(str).astype("category")
     data = prepared.result.data
     calculations: dict[str, Any] = {}
     tables = []
@@ -187,12 +188,18 @@ def companion_records(
             for rule, cid in found
             if rule.line_kind == kind
         }
-        key = main_keys.map(lambda k, c=chosen: c[k][0] if k in c else None).dropna()
+        key = main_keys.map({k: v[0] for k, v in chosen.items()}, na_action="ignore")
+        key = key.astype("object").dropna()
         if key.empty:
             continue
         activities = _activities(data, key.index)
         activities["factor_key"] = key
-        category = main_keys.loc[key.index].map(lambda k, c=chosen: c[k][1])
+        category = (
+            main_keys.loc[key.index]
+            .cat.remove_unused_categories()
+            .map({k: v[1] for k, v in chosen.items()}, na_action="ignore")
+            .astype("object")
+        )
         if category.notna().any():
             activities["scope3_category"] = category.astype("object")
         factors = factor_frame(factor_ids=[int(k[4:]) for k in set(key)])
@@ -222,12 +229,17 @@ def companions_recompute(*, records: Iterable[ActivityRecord]) -> int:
     returns how many lines they now have. Only imported records have companions (tied to their
     main line by import run and source row); a manual record keeps none. One delete, one
     calculation and one insert for all the records."""
-    mains = [r for r in records if r.line_kind == LineKind.MAIN and r.import_run_id is not None]
+    mains = [
+        r
+        for r in records
+        if r.line_kind == LineKind.MAIN and r.import_run_id is not None and r.source_row is not None
+    ]
     if not mains:
         return 0
     by_run: dict[int, list[int]] = {}
     for r in mains:
-        by_run.setdefault(r.import_run_id, []).append(r.source_row)
+        if r.import_run_id is not None and r.source_row is not None:
+            by_run.setdefault(r.import_run_id, []).append(r.source_row)
     stale = Q()
     for run_id, source_rows in by_run.items():
         stale |= Q(import_run_id=run_id, source_row__in=source_rows)

@@ -63,9 +63,11 @@ def acme(tenants: dict[str, object], library: None, db: None) -> Any:
         yield
 
 
-def _commit(capture: Callable[..., Any]) -> ImportRun:
-    run = import_run_create(upload=SimpleUploadedFile("energy.csv", CSV), user=None)
-    for (activity, dimension), publisher_id in MAIN.items():
+def _commit(
+    capture: Callable[..., Any], content: bytes = CSV, main: dict[tuple[str, str], str] = MAIN
+) -> ImportRun:
+    run = import_run_create(upload=SimpleUploadedFile("energy.csv", content), user=None)
+    for (activity, dimension), publisher_id in main.items():
         factor_choice_set(
             run=run,
             activity=activity,
@@ -221,3 +223,23 @@ def test_it_shows_the_lines_and_their_totals_and_an_owner_turns_them_off(
     with schema_context("acme"):
         assert not InventorySettings.current().companion_lines
     assert b"checked" not in alice.get("/activities/").content.split(b"companion-setting")[1]
+
+
+def test_it_files_the_wtt_of_an_owned_car_under_category_3(
+    acme: None, settings: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    """Fuel burnt in the company's own vehicles: its upstream is "fuel- and energy-related
+    activities" (category 3), though DEFRA files the vehicle WTT factors with business travel."""
+    settings.JOBS_IN_PROCESS = True
+    run = _commit(
+        django_capture_on_commit_callbacks,
+        b"Date,Description,Quantity,Unit\n2024-03-01,Pool car,1200,km\n",
+        # DEFRA 2024 Passenger vehicles > Cars (by size) > Medium car, Diesel, per km (Scope 1)
+        {("Pool car", "distance"): "4_301_3053_4_1"},
+    )
+    main = ActivityRecord.objects.select_related("factor").get(import_run=run, line_kind="main")
+    assert main.factor.publisher_id == "4_301_3053_4_1"
+    line = ActivityRecord.objects.get(import_run=run, line_kind="wtt")
+    # DEFRA 2024 WTT- cars (by size) > Medium car, Diesel: 0.04103 kg CO2e per km.
+    assert (line.scope, line.category) == (3, 3)
+    assert line.kg_co2e == pytest.approx(1200 * 0.04103)
