@@ -105,6 +105,34 @@ class SupplierFactor(models.Model):
         return f"{self.name} ({self.kg_co2e} kg CO2e/{self.unit})"
 
 
+class LineKind(models.TextChoices):
+    """What a record is: the activity itself, or a companion line the GHG Protocol reports with it
+    (see emissions/companions.py)."""
+
+    MAIN = "main", "Activity"
+    WTT = "wtt", "Well-to-tank"
+    TD = "td", "Transmission and distribution losses"
+    TD_WTT = "td_wtt", "Well-to-tank of T&D losses"
+
+
+class InventorySettings(models.Model):
+    """A tenant's inventory settings (one row per tenant schema; none means the defaults)."""
+
+    companion_lines = models.BooleanField(
+        default=True,
+        help_text="Add the well-to-tank and T&D lines (Scope 3) to fuel, electricity, travel and "
+        "freight activities.",
+    )
+
+    def __str__(self) -> str:
+        return f"Inventory settings (companion lines {'on' if self.companion_lines else 'off'})"
+
+    @classmethod
+    def current(cls) -> InventorySettings:
+        found = cls.objects.order_by("id").first()
+        return found if found is not None else cls()
+
+
 class ActivityRecord(models.Model):
     """One activity (a fuel purchase, a meter reading, a flight, a purchase line) and its emissions.
 
@@ -187,6 +215,10 @@ class ActivityRecord(models.Model):
     market_basis = models.CharField(max_length=40, blank=True)
 
     provenance = models.JSONField(default=dict)
+    # A companion line (WTT, T&D) has the import run and source row of its main line.
+    line_kind = models.CharField(
+        max_length=10, choices=LineKind.choices, default=LineKind.MAIN, db_default=LineKind.MAIN
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower, Trim
 
 from emissions.engine.errors import UnitError
 from emissions.engine.units import unit_dimension
-from emissions.models import ActivityRecord, FactorChange
+from emissions.models import ActivityRecord, FactorChange, LineKind
 
 
 def activity_text_key(text: str) -> str:
@@ -34,12 +34,13 @@ def _dimension(unit: str, quantity: float | None) -> str:
 
 
 def activity_group(*, activity: str, dimension: str) -> QuerySet[ActivityRecord]:
-    """Every record of the tenant with this activity (same key) and unit dimension."""
+    """Every record of the tenant with this activity (same key) and unit dimension: its main lines
+    (its WTT / T&D companion lines follow them, emissions/companions.py)."""
     normalised = Trim(
         Func(Lower("activity"), Value(r"\s+"), Value(" "), Value("g"), function="regexp_replace")
     )
     same_text = ActivityRecord.objects.annotate(activity_norm=normalised).filter(
-        activity_norm=activity_text_key(activity)
+        activity_norm=activity_text_key(activity), line_kind=LineKind.MAIN
     )
     units = [
         unit

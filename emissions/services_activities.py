@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from emissions.companions import companions_recompute
 from emissions.inventory import RESULT_FIELDS, RecalculationError, activity_record_recalculate
 from emissions.models import ActivityRecord
 from emissions.services_uncertainty import uncertainty_run_request
@@ -71,6 +72,8 @@ def activity_record_update(
     }
     with transaction.atomic():
         record.save(update_fields=[*values, *RESULT_FIELDS, "updated_at"])
+        # Its WTT / T&D lines follow the corrected quantity (emissions/companions.py).
+        companions_recompute(records=[record])
         uncertainty_run_request()
     return record
 

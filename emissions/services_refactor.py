@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from emissions.companions import companions_recompute
 from emissions.inventory import (
     DEFAULT_GWP_SET,
     RESULT_FIELDS,
@@ -296,6 +297,8 @@ def _recalculate_group(change: FactorChange) -> tuple[int, float, float]:
             "factor_changes": history,
         }
     ActivityRecord.objects.bulk_update(records, [*CHANGED_FIELDS, "updated_at"], batch_size=1000)
+    # The WTT / T&D lines of the new factor replace the old ones (emissions/companions.py).
+    companions_recompute(records=records)
     _remember(change)
     return len(records), before, sum(r.kg_co2e for r in records)
 

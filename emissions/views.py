@@ -11,16 +11,19 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
+from emissions.companions import inventory_settings_update
 from emissions.forms_activities import ActivityFilterForm, ActivityRecordForm, FactorChangeForm
-from emissions.models import ActivityRecord
+from emissions.models import ActivityRecord, InventorySettings
 from emissions.selectors_activities import (
     activity_import_runs,
     activity_records,
     activity_sites,
 )
+from emissions.selectors_companions import line_kind_totals
 from emissions.selectors_inventory import (
     inventory_breakdown,
     inventory_totals,
@@ -79,7 +82,8 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
-    page = Paginator(activity_records(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    records = activity_records(filters)
+    page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     uncertainty = inventory_uncertainty()
@@ -98,6 +102,8 @@ def activity_list(request: HttpRequest) -> HttpResponse:
             for name, label in INTERVAL_GROUPS
             if name in uncertainty.groups
         ],
+        "lines": line_kind_totals(records),
+        "companion_lines": InventorySettings.current().companion_lines,
         "query_string": query.urlencode(),
         "filtered": any(v for k, v in request.GET.items() if k != "page"),
         "current_url": request.get_full_path(),
@@ -108,6 +114,21 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     if htmx and not htmx.history_restore_request:
         template += "#results"
     return render(request, template, context)
+
+
+@role_required(Role.OWNER)
+@require_POST
+def activity_companion_setting(request: HttpRequest) -> HttpResponse:
+    """Turn the WTT / T&D companion lines of the next imports on or off (owners)."""
+    on = request.POST.get("companion_lines") == "on"
+    inventory_settings_update(companion_lines=on)
+    messages.success(
+        request,
+        "The next imports add the WTT and T&D lines."
+        if on
+        else "The next imports add no WTT or T&D line; the lines already imported stay.",
+    )
+    return redirect("activities")
 
 
 @role_required(Role.EDITOR)

@@ -64,6 +64,11 @@ urlpatterns = [
     path("imports/<int:run_id>/progress/", imports.import_progress, name="import_progress"),
     path("imports/<int:run_id>/undo/", imports.import_undo, name="import_undo"),
     path("activities/", activities.activity_list, name="activities"),
+    path(
+        "activities/companion-lines/",
+        activities.activity_companion_setting,
+        name="activities_companion_setting",
+    ),
     path("activities/<int:record_id>/edit/", activities.activity_edit, name="activities_edit"),
     path(
         "activities/<int:record_id>/delete/",

@@ -40,6 +40,7 @@ from django.db.models import Case, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from emissions.companions import companion_records
 from emissions.engine.calculate import assumptions_of
 from emissions.engine.units import unit_dimension
 from emissions.inventory import (
@@ -1689,22 +1690,36 @@ def import_run_write(
             )
         if n_duplicates and duplicates == DUPLICATES_SKIP:
             table = table.filter(pa.array(~found))
+        # WTT / T&D lines of the rows written, in the same COPY (emissions/companions.py); the
+        # run's counts and total stay those of the main lines.
+        line_calculations, lines = companion_records(
+            prepared,
+            table,
+            frame_of=lambda p: records_frame(p, run_id=run.id, user_id=run.committed_by_id),
+        )
+        calculations = {**calculations, **line_calculations}
         check()
-        written = copy_records(table, checkpoint=check)
+        copy_records(pa.concat_tables([table, lines]) if lines else table, checkpoint=check)
+        written = table.num_rows
         factor_choices_remember(prepared.choices, run.committed_by_id)
         check()
         kg = float(pc.sum(table["kg_co2e"]).as_py() or 0.0) if written else 0.0
         if run.records_created:
-            # A partly imported run: its total covers every record it holds.
+            # A partly imported run: its total covers every main record it holds.
             kg = float(
-                ActivityRecord.objects.filter(import_run_id=run.id).aggregate(s=Sum("kg_co2e"))["s"]
+                ActivityRecord.objects.filter(import_run_id=run.id, line_kind="main").aggregate(
+                    s=Sum("kg_co2e")
+                )["s"]
                 or 0.0
             )
+        n_lines = lines.num_rows if lines else 0
         total = run.records_created + written
         skipped = n_duplicates if duplicates == DUPLICATES_SKIP else 0
         status = ImportStatus.PARTIAL if prepared.n_invalid else ImportStatus.COMMITTED
-        message = f"Imported {written:,} records" + (
-            f"; {skipped:,} already in the inventory were skipped" if skipped else ""
+        message = (
+            f"Imported {written:,} records"
+            + (f" (and {n_lines:,} WTT / T&D companion lines)" if n_lines else "")
+            + (f"; {skipped:,} already in the inventory were skipped" if skipped else "")
         )
         updated = ImportRun.objects.filter(id=run.id, status=ImportStatus.COMMITTING).update(
             status=status,
@@ -1724,6 +1739,7 @@ def import_run_write(
                 "calculations": {**run.detected.get("calculations", {}), **calculations},
                 "duplicates_skipped": skipped,
                 "rows_excluded": prepared.n_excluded,
+                "companion_lines": n_lines,
                 # Every valid row is in now; fixed rows count again at the next check.
                 "rows_to_import": 0,
             },
@@ -1794,6 +1810,7 @@ RECORD_COLUMNS = [
     "kg_co2e_market",
     "market_basis",
     "provenance",
+    "line_kind",
     "created_by_id",
 ]
 TIERS = ("primary", "secondary", "spend")
@@ -1812,6 +1829,7 @@ TEXT_COLUMNS = (
     "gwp_set",
     "market_basis",
     "provenance",
+    "line_kind",
 )
 _TEXT_LIMITS = {
     "activity": 500,
@@ -1937,6 +1955,7 @@ def records_frame(
         "provenance": pa.array(
             with_money(_record_provenance(calc, provenance, by_text), calc), type=pa.string()
         ),
+        "line_kind": pa.array(np.full(n, "main", dtype=object), type=pa.string()),
         "created_by_id": pa.array(
             np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
         ),

@@ -26,6 +26,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DEFRA_PETROL_KG_PER_L = 2.0844  # DESNZ 2024, Fuels > Liquid fuels > Petrol (average biofuel blend)
 DEFRA_DIESEL_KG_PER_L = 2.51279  # DESNZ 2024, Fuels > Liquid fuels > Diesel (average biofuel blend)
+# Their well-to-tank lines, which the import adds (tests/test_companion_lines.py) and the total counts:
+WTT_PETROL_KG_PER_L = (
+    0.58094  # DESNZ 2024, WTT- fuels > Liquid fuels > Petrol (average biofuel blend)
+)
+WTT_DIESEL_KG_PER_L = (
+    0.61101  # DESNZ 2024, WTT- fuels > Liquid fuels > Diesel (average biofuel blend)
+)
 PETROL = "Liquid fuels: Petrol (average biofuel blend)"
 DIESEL = "Liquid fuels: Diesel (average biofuel blend)"
 FLEET_CSV = (
@@ -194,15 +201,21 @@ def test_it_finds_a_factor_in_the_wizard_and_refactors_the_records(
         diesel = EmissionFactor.objects.get(dataset__key="defra_2024", name=DIESEL, unit="L")
     assert (petrol.name, petrol.kg_co2e) == (PETROL, DEFRA_PETROL_KG_PER_L)
     assert diesel.kg_co2e == DEFRA_DIESEL_KG_PER_L
-    assert petrol_total == pytest.approx(LITRES * DEFRA_PETROL_KG_PER_L, rel=1e-9)
-    assert diesel_total == pytest.approx(LITRES * DEFRA_DIESEL_KG_PER_L, rel=1e-9)
+    assert petrol_total == pytest.approx(
+        LITRES * (DEFRA_PETROL_KG_PER_L + WTT_PETROL_KG_PER_L), rel=1e-9
+    )
+    assert diesel_total == pytest.approx(
+        LITRES * (DEFRA_DIESEL_KG_PER_L + WTT_DIESEL_KG_PER_L), rel=1e-9
+    )
     from emissions.models import ActivityRecord, FactorChange
 
     with schema_context("acme"):
         change = FactorChange.objects.order_by("-id").first()
         assert change is not None
         assert (change.status, change.records_changed) == ("done", 2)
-        records = ActivityRecord.objects.filter(import_run__original_name="fleet 2024.csv")
+        records = ActivityRecord.objects.filter(
+            import_run__original_name="fleet 2024.csv", line_kind="main"
+        )
         for record in records:
             step = record.provenance["factor_changes"][-1]
             assert (step["old"]["factor_id"], step["new"]["factor_id"]) == (petrol.id, diesel.id)

@@ -28,6 +28,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DEFRA_DIESEL_KG_PER_L = (
     2.51279  # DESNZ 2024, Fuels > Liquid fuels > Diesel (average biofuel blend), litres
 )
+# Its well-to-tank line, which the import adds (tests/test_companion_lines.py); the OWID grid factor
+# has no companion.
+WTT_DIESEL_KG_PER_L = (
+    0.61101  # DESNZ 2024, WTT- fuels > Liquid fuels > Diesel (average biofuel blend)
+)
 DIESEL = "Liquid fuels: Diesel (average biofuel blend)"
 
 ROWS = [
@@ -206,7 +211,9 @@ def test_it_imports_a_german_workbook_and_totals_it(server: str, tmp_path: Path)
     assert diesel.kg_co2e == DEFRA_DIESEL_KG_PER_L
     assert diesel.unit == "L"
     assert power.unit == "kWh"
-    expected = (1234.5 + 250.75) * DEFRA_DIESEL_KG_PER_L + (10500 + 9800.25) * power.kg_co2e
+    expected = (1234.5 + 250.75) * (DEFRA_DIESEL_KG_PER_L + WTT_DIESEL_KG_PER_L) + (
+        10500 + 9800.25
+    ) * power.kg_co2e
     assert total_kg == pytest.approx(expected, rel=1e-9)
     assert "kg CO2e" in shown
     assert "Scope 2" in power_label

@@ -123,7 +123,8 @@ def test_it_commits_once_with_provenance_and_undoes(
     # The invalid rows stay in the run, to be fixed and imported later.
     assert run.status == ImportStatus.PARTIAL
     assert run.records_created == 1
-    record = ActivityRecord.objects.get(import_run=run)
+    # The diesel row and its well-to-tank line (tests/test_companion_lines.py): the main line here.
+    record = ActivityRecord.objects.get(import_run=run, line_kind="main")
     assert (record.source_row, record.quantity, record.unit, record.scope) == (3, 1234.5, "L", 1)
     assert record.factor_id == _diesel_id()
     assert record.factor_version == "defra_2024 v1"
@@ -138,8 +139,9 @@ def test_it_commits_once_with_provenance_and_undoes(
     # A second commit does nothing.
     with django_capture_on_commit_callbacks(execute=True):
         assert not import_run_start_commit(run=run, user=None, allow_partial=True)
-    assert ActivityRecord.objects.filter(import_run=run).count() == 1
-    assert import_run_undo(run=run, user=None) == 1
+    assert ActivityRecord.objects.filter(import_run=run, line_kind="main").count() == 1
+    # The undo removes the main line and its WTT line.
+    assert import_run_undo(run=run, user=None) == 2
     run.refresh_from_db()
     assert run.status == ImportStatus.UNDONE
     assert not ActivityRecord.objects.filter(import_run=run).exists()
@@ -255,7 +257,7 @@ def test_it_rebuilds_the_indexes_after_a_large_first_load(
     import_run_validate(run=run)
     with django_capture_on_commit_callbacks(execute=True):
         assert import_run_start_commit(run=run, user=None)
-    assert ActivityRecord.objects.filter(import_run=run).count() == 4
+    assert ActivityRecord.objects.filter(import_run=run, line_kind="main").count() == 4
     assert indexes() == before
 
 

@@ -79,6 +79,7 @@ ACCESS: dict[str, Row] = {
     "activities_edit": Row(WRITE, "record"),
     "activities_delete": Row(WRITE, "record"),
     "activities_factor_change": Row(WRITE, "record"),
+    "activities_companion_setting": Row(OWNER),
     "factors": Row(READ),
     "factor_detail": Row(READ, "library_factor"),
     "factor_picker": Row(READ),
