@@ -167,7 +167,10 @@ def test_the_owner_sees_both_scope_2_figures_of_two_sites(server: str, tmp_path:
         market = float(p.get_by_test_id("scope-2-market").get_attribute("data-kg"))
 
     with schema_context("acme"):
-        factor_of = dict(ActivityRecord.objects.values_list("site", "factor_id"))
+        # The activity lines (a UK row also brings its WTT / T&D companion lines, Scope 3).
+        factor_of = dict(
+            ActivityRecord.objects.filter(line_kind="main").values_list("site", "factor_id")
+        )
     with schema_context("public"):
         ulm = EmissionFactor.objects.get(id=factor_of["Werk Ulm"])
         depot = EmissionFactor.objects.get(id=factor_of["UK depot"])
