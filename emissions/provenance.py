@@ -123,7 +123,41 @@ def read(
     )
 
 
-# Keys a replay needs, by where they live (the safety test drops each one and expects a replay
-# to notice): in the calculation, and in the record's own provenance.
-REPLAY_CALCULATION_KEYS = ("factor", "conversion")
-REPLAY_RECORD_KEYS = ("calculation", "money", "scope2_market")
+def missing(reading: Reading) -> list[str]:
+    """The documented fields a version-2 provenance lacks (empty when complete): the factor's
+    id, dataset, value (and version and publisher's id for a library factor), the GWP set, the
+    source of each density or calorific value, the FX rate with its date and source and the
+    deflator with its index values where money was converted, the kWh behind a market-based
+    Scope 2 figure, and why a region was taken."""
+    calc = reading.calculation
+    if calc is None:
+        return ["calculation"]
+    out = [] if calc.get("gwp_set") else ["calculation.gwp_set"]
+    factor = reading.factor
+    needed = ["id", "dataset", "kg_co2e_per_unit"]
+    if str(factor.get("key", "")).startswith("lib:"):
+        needed += ["version", "publisher_id"]
+    out += [f"factor.{k}" for k in needed if factor.get(k) in (None, "")]
+    for i, step in enumerate(reading.conversion.get("steps") or []):
+        if step.get("via") != "unit conversion" and not step.get("source"):
+            out.append(f"conversion.steps[{i}].source")
+    method = calc.get("money") or {}
+    stored = reading.money or {}
+    if method and not stored:
+        out.append("money")
+    for part, keys in (("fx", ("rate", "date", "source")), ("deflator", _DEFLATOR_KEYS)):
+        if stored and method.get(part):
+            given = stored.get(part) or {}
+            out += [f"money.{part}.{k}" for k in keys if given.get(k) in (None, "")]
+    market = reading.scope2_market
+    if market is not None:
+        if market.get("kwh_per_unit") is None:
+            out.append("scope2_market.kwh_per_unit")
+        if market.get("covered_share") and market.get("instrument_kg_co2e_per_kwh") is None:
+            out.append("scope2_market.instrument_kg_co2e_per_kwh")
+    if reading.region and not reading.region_why:
+        out.append("region_why")
+    return out
+
+
+_DEFLATOR_KEYS = ("index", "index_from", "index_to", "from_year", "to_year", "source")

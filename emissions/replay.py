@@ -18,7 +18,7 @@ from typing import Any
 
 from emissions.engine.calculate import replay
 from emissions.models import ActivityRecord
-from emissions.provenance import Reading, read
+from emissions.provenance import Reading, missing, read
 
 REL_TOLERANCE = 1e-9
 
@@ -127,6 +127,9 @@ def record_replay(
         return failed("no quantity or amount")
     if (calculation.get("factor") or {}).get("kg_co2e_per_unit") is None:
         return failed("the factor's value was not stored")
+    lacking = missing(reading) if reading.version >= 2 else []
+    if lacking:
+        return failed("the provenance lacks " + ", ".join(lacking))
     if reading.money is None and calculation.get("money"):
         return failed("the FX rate and deflator used were not stored")
     out = replay(calculation, quantity, reading.money)

@@ -245,12 +245,17 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
     provenance = dict(record.provenance or {})
     previous = provenance.get("scope2_market") or {}
     site = site_names().get(site_key(record.site)) if record.site else None
-    region = (
-        record.country
-        or (site_region(site) if site else None)
-        or provenance.get("region")
-        or organisation_country()
-        or "GLOBAL"
+    site_country = site_region(site) if site else None
+    region, why = next(
+        (value, reason)
+        for value, reason in (
+            (record.country, "the row's country"),
+            (site_country, f"site “{site.name}”" if site else ""),
+            (provenance.get("region"), provenance.get("region_why") or "as imported"),
+            (organisation_country(), "the organisation's country"),
+            ("GLOBAL", "no country known: world average"),
+        )
+        if value
     )
     index = result.index
     supplier = previous.get("fallback_kg_co2e_per_kwh")
@@ -278,6 +283,7 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         record.market_basis = str(row["market_basis"])
         provenance["scope2_market"] = json.loads(row["scope2_market"])
         provenance["region"] = region
+        provenance["region_why"] = why
     else:
         # No longer Scope 2 energy: the market-based figure is the engine's.
         provenance.pop("scope2_market", None)
