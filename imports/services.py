@@ -1952,19 +1952,23 @@ def _record_provenance(
         return np.array([], dtype=object)
     names = [c for c in provenance_parts.ROW_PARTS if c in calc]
     money = money_of(calc).to_numpy(dtype=object)
-    parts = [provenance.astype(str).to_numpy(), np.where(pd.isna(money), "", money)] + [
+    calculation = pd.Categorical(provenance)
+    parts = [np.where(pd.isna(money), "", money)] + [
         calc[c].fillna("").astype(str).to_numpy() for c in names
     ]
-    codes, first = _combined_codes([pd.factorize(p)[0] for p in parts])
+    codes, first = _combined_codes(
+        [np.asarray(calculation.codes), *(pd.factorize(p)[0] for p in parts)]
+    )
+    texts = np.asarray(calculation.categories, dtype=object)
 
     def text(row: int) -> str:
         row_parts: dict[str, Any] = {
             name: (json.loads(v) if name == "scope2_market" else v) if (v := values[row]) else None
-            for name, values in zip(names, parts[2:], strict=True)
+            for name, values in zip(names, parts[1:], strict=True)
         }
         return provenance_parts.build_text(
-            calculation=by_text[parts[0][row]],
-            money=json.loads(parts[1][row]) if parts[1][row] else None,
+            calculation=by_text[str(texts[calculation.codes[row]])],
+            money=json.loads(parts[0][row]) if parts[0][row] else None,
             **row_parts,
         )
 
