@@ -15,7 +15,7 @@ records, an edited record, a re-factored record, a companion line of an import) 
       "scope2_market": {"basis", "kwh_per_unit", "fallback_kg_co2e_per_kwh", "instrument_id",
                         "instrument_kg_co2e_per_kwh", "covered_share", ...},  # Scope 2 energy
       "vintage_note" / "location_note": "...",                     # warnings, where any
-      "edited": true,                                              # after an edit
+      "edited": true, "corrected": {"by", "at", "fields"},        # after an edit
       "factor_changes": [...]                                      # after each re-factoring
     }
 
