@@ -75,8 +75,13 @@ def market_replay(
     contract covers at its rate, the rest at the fallback rate (supplier, residual mix or the
     location-based average). None when the detail lacks what it needs (written before v2)."""
     per_unit = detail.get("kwh_per_unit")
-    if per_unit is None:
-        return None
+    if per_unit is None:  # written before v2: the kWh in the unit the calculation converted to
+        per_unit = _kwh_per(
+            str((calculation.get("conversion") or {}).get("to") or "")
+            or str((calculation.get("factor") or {}).get("unit") or "")
+        )
+        if per_unit is None:
+            return None
     multiplier = float((calculation.get("conversion") or {}).get("multiplier", 1.0))
     kwh = float(quantity) * multiplier * float(per_unit)
     share = float(detail.get("covered_share") or 0.0) if "instrument_id" in detail else 0.0
@@ -95,6 +100,17 @@ def market_replay(
     else:
         fallback = float(detail["fallback_kg_co2e_per_kwh"])
     return contract + remaining * fallback
+
+
+def _kwh_per(unit: str) -> float | None:
+    """kWh in one ``unit`` (a pure unit conversion: no table that changes), None if not energy."""
+    from emissions.engine.errors import EngineError
+    from emissions.engine.units import conversion_factor
+
+    try:
+        return float(conversion_factor(unit, "kWh"))
+    except (EngineError, ValueError, TypeError):
+        return None
 
 
 def record_replay(

@@ -491,6 +491,14 @@ def test_records_written_before_the_shape_had_a_version_still_replay(acme: None)
     old["calculation"]["factor"].pop("publisher_id", None)
     record.provenance = old
     assert record_replay(record).equal
+    # A Scope 2 detail of before: no kWh per unit (taken from the unit converted to).
+    scope2 = _scope2_record()
+    old = json.loads(json.dumps(scope2.provenance))
+    del old["v"], old["scope2_market"]["kwh_per_unit"]
+    scope2.provenance = old
+    replayed = record_replay(scope2)
+    assert replayed.equal, replayed
+    assert replayed.replayed_market == pytest.approx(4000 * (0.75 * 0.05 + 0.25 * GRID_KG))
 
 
 @pytest.mark.replay_unchecked  # it breaks records on purpose
