@@ -26,6 +26,7 @@ from emissions.engine.units import (
     unit_dimension,
 )
 from emissions.models import ActivityRecord, SupplierFactor
+from emissions.provenance import build
 from factors.models import EmissionFactor
 
 DEFAULT_GWP_SET = "AR5"
@@ -80,6 +81,7 @@ def _library_row(f: EmissionFactor) -> dict[str, Any]:
         "factor_id": f.id,
         "dataset": f.dataset.key,
         "dataset_version": str(f.dataset.version),
+        "publisher_id": f.publisher_id,
         "unit": f.unit,
         "kg_co2e": f.kg_co2e,
         "co2_kg_co2e": f.co2,
@@ -236,19 +238,31 @@ def activity_record_recalculate(
     _apply_result(record, row)
     provenance = json.loads(row["provenance"]) if isinstance(row["provenance"], str) else {}
     money = money_of(result).iloc[0]
-    record.provenance = {
-        **(record.provenance or {}),
-        "calculation": provenance,
-        "money": json.loads(money) if money else None,
-        "edited": True,
-    }
+    record.provenance = record_provenance(
+        record.provenance, calculation=provenance, money=json.loads(money) if money else None
+    ) | {"edited": True}
     if record.scope == 2 or row.get("scope") == "scope_2":
         from emissions.scope2 import record_market_based
 
         record_market_based(record, result)
+    else:
+        record.provenance.pop("scope2_market", None)
     record.gwp_set = gwp_set or record.gwp_set or DEFAULT_GWP_SET
     record.factor_version = factor_version(provenance)[:80]
     return record
+
+
+def record_provenance(
+    previous: dict[str, Any] | None,
+    *,
+    calculation: dict[str, Any],
+    money: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A recomputed record's provenance (``emissions.provenance``): the new calculation and
+    money; region and why, warnings, the edit mark, the re-factoring history and the Scope 2
+    market-based detail kept (``record_market_based`` replaces or drops the last)."""
+    kept = {k: v for k, v in (previous or {}).items() if k not in {"v", "calculation", "money"}}
+    return build(calculation=calculation, money=money, **kept)
 
 
 def _num(value: Any) -> float | None:

@@ -135,6 +135,7 @@ def apply_market_based(
     rates, residual_ids = residual_mix(regions.loc[index], years.loc[index])
     # The residual mix is of electricity; heat and steam fall back to location-based.
     rates = np.where(row_carrier == "electricity", rates, np.nan)
+    instruments = _instruments()
     result = market_based(
         kwh=kwh,
         location_kg=location_kg,
@@ -146,7 +147,7 @@ def apply_market_based(
             if supplier_rates is not None
             else None
         ),
-        instruments=_instruments(),
+        instruments=instruments,
         carrier=row_carrier,
         covered_share=(
             covered_shares.loc[index].to_numpy(dtype="float64")
@@ -161,14 +162,21 @@ def apply_market_based(
     basis[energy] = result.basis
     calculated["market_basis"] = basis
     details = np.full(len(calculated), "", dtype=object)
-    details[energy] = _details(result, residual_ids)
+    rate_of = {i.id: i.kg_co2e_per_kwh for i in instruments}
+    instrument_rates = np.array([rate_of.get(int(i), np.nan) for i in result.instrument])
+    details[energy] = _details(
+        result, residual_ids, per_kwh.loc[index].to_numpy(dtype="float64"), instrument_rates
+    )
     calculated["scope2_market"] = details
     return calculated
 
 
-def _details(result: Any, residual_ids: np.ndarray) -> np.ndarray:
+def _details(
+    result: Any, residual_ids: np.ndarray, kwh_per_unit: np.ndarray, instrument_rates: np.ndarray
+) -> np.ndarray:
     """Each row's market-based detail as JSON text, made once per distinct detail (a row's
-    covered kWh is its share x its kWh, so rows of one contract share one text)."""
+    covered kWh is its share x its kWh, so rows of one contract share one text). With the kWh
+    per converted unit and the contract's rate it replays the figure (``emissions.replay``)."""
     location = result.basis.astype(str) == "location"
     parts = pd.DataFrame(
         {
@@ -180,6 +188,8 @@ def _details(result: Any, residual_ids: np.ndarray) -> np.ndarray:
             "residual": np.where(
                 pd.Series(result.basis.astype(str)).str.endswith("residual_mix"), residual_ids, -1
             ),
+            "kwh_per_unit": kwh_per_unit,
+            "instrument_rate": np.where(result.instrument >= 0, instrument_rates, np.nan),
         }
     )
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(parts))
@@ -188,9 +198,18 @@ def _details(result: Any, residual_ids: np.ndarray) -> np.ndarray:
 
 
 def _detail(
-    basis: str, rate: float, instrument: int, share: float, supplier: int, residual: int
+    basis: str,
+    rate: float,
+    instrument: int,
+    share: float,
+    supplier: int,
+    residual: int,
+    kwh_per_unit: float,
+    instrument_rate: float,
 ) -> dict[str, Any]:
-    detail: dict[str, Any] = {"basis": basis}
+    detail: dict[str, Any] = {"basis": basis, "kwh_per_unit": float(kwh_per_unit)}
+    if np.isfinite(instrument_rate):
+        detail["instrument_kg_co2e_per_kwh"] = float(instrument_rate)
     if np.isfinite(rate):
         detail["fallback_kg_co2e_per_kwh"] = float(rate)
     if instrument >= 0:
@@ -226,12 +245,17 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
     provenance = dict(record.provenance or {})
     previous = provenance.get("scope2_market") or {}
     site = site_names().get(site_key(record.site)) if record.site else None
-    region = (
-        record.country
-        or (site_region(site) if site else None)
-        or provenance.get("region")
-        or organisation_country()
-        or "GLOBAL"
+    site_country = site_region(site) if site else None
+    region, why = next(
+        (value, reason)
+        for value, reason in (
+            (record.country, "the row's country"),
+            (site_country, f"site “{site.name}”" if site else ""),
+            (provenance.get("region"), provenance.get("region_why") or "as imported"),
+            (organisation_country(), "the organisation's country"),
+            ("GLOBAL", "no country known: world average"),
+        )
+        if value
     )
     index = result.index
     supplier = previous.get("fallback_kg_co2e_per_kwh")
@@ -259,4 +283,8 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         record.market_basis = str(row["market_basis"])
         provenance["scope2_market"] = json.loads(row["scope2_market"])
         provenance["region"] = region
-        record.provenance = provenance
+        provenance["region_why"] = why
+    else:
+        # No longer Scope 2 energy: the market-based figure is the engine's.
+        provenance.pop("scope2_market", None)
+    record.provenance = provenance

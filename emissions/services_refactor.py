@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from emissions.companions import companions_recompute
+from emissions.engine.calculate import money_of
 from emissions.inventory import (
     DEFAULT_GWP_SET,
     RESULT_FIELDS,
@@ -27,6 +28,7 @@ from emissions.inventory import (
     factor_frame,
     factor_version,
     library_key,
+    record_provenance,
     scope_int,
     supplier_key,
 )
@@ -267,7 +269,8 @@ def _recalculate_group(change: FactorChange) -> tuple[int, float, float]:
         "reason": change.reason,
         "new": new,
     }
-    for record, (_, row) in zip(records, result.iterrows(), strict=True):
+    money = money_of(result)
+    for record, (label, row) in zip(records, result.iterrows(), strict=True):
         old = _old_factor(record)
         calculation = json.loads(row["provenance"]) if isinstance(row["provenance"], str) else {}
         record.factor_id = new.get("factor_id")
@@ -291,11 +294,15 @@ def _recalculate_group(change: FactorChange) -> tuple[int, float, float]:
         record.updated_at = now
         history = list((record.provenance or {}).get("factor_changes", []))
         history.append({**step, "old": old, "kg_co2e_before": old.pop("kg_co2e")})
-        record.provenance = {
-            **(record.provenance or {}),
-            "calculation": calculation,
-            "factor_changes": history,
-        }
+        spent = money.loc[label]
+        provenance = record_provenance(
+            record.provenance,
+            calculation=calculation,
+            money=json.loads(spent) if isinstance(spent, str) else None,
+        )
+        # The market-based figure is now the engine's: the old Scope 2 detail no longer holds.
+        provenance.pop("scope2_market", None)
+        record.provenance = provenance | {"factor_changes": history}
     ActivityRecord.objects.bulk_update(records, [*CHANGED_FIELDS, "updated_at"], batch_size=1000)
     # The WTT / T&D lines of the new factor replace the old ones (emissions/companions.py).
     companions_recompute(records=records)

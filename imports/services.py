@@ -40,8 +40,9 @@ from django.db.models import Case, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from accounts.models import User
+from emissions import provenance as provenance_parts
 from emissions.companions import companion_records
-from emissions.engine.calculate import assumptions_of
+from emissions.engine.calculate import assumptions_of, money_of
 from emissions.engine.units import unit_dimension
 from emissions.inventory import (
     DEFAULT_GWP_SET,
@@ -52,7 +53,6 @@ from emissions.inventory import (
     provenance_key,
     scope_int,
     supplier_key,
-    with_money,
 )
 from emissions.models import ActivityRecord
 from emissions.scope2 import LIFE_CYCLE_WARNING, apply_market_based, life_cycle_factor_ids
@@ -1952,9 +1952,7 @@ def records_frame(
             _per_distinct(calc["market_basis"], lambda b: "" if b is None else str(b), ""),
             type=pa.string(),
         ),
-        "provenance": pa.array(
-            with_money(_record_provenance(calc, provenance, by_text), calc), type=pa.string()
-        ),
+        "provenance": pa.array(_record_provenance(calc, provenance, by_text), type=pa.string()),
         "line_kind": pa.array(np.full(n, "main", dtype=object), type=pa.string()),
         "created_by_id": pa.array(
             np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
@@ -1963,29 +1961,35 @@ def records_frame(
     return calculations, pa.table([columns[c] for c in RECORD_COLUMNS], names=RECORD_COLUMNS)
 
 
-# Per-row parts of a record's provenance besides its calculation (region and why, the Scope 2
-# market-based detail, a factor-vintage or life-cycle warning).
-_ROW_PROVENANCE = ("region", "region_why", "scope2_market", "vintage_note", "location_note")
-
-
 def _record_provenance(
     calc: pd.DataFrame, provenance: pd.Series, by_text: dict[str, str]
 ) -> np.ndarray:
-    """Each record's provenance JSON, built once per distinct combination of its parts."""
+    """Each record's provenance JSON (``emissions.provenance``: its calculation's key, the FX
+    rate and deflator it used, region and why, the Scope 2 market-based detail, warnings),
+    built once per distinct combination of those parts and spread to the rows."""
     if not len(calc):
         return np.array([], dtype=object)
-    names = [c for c in _ROW_PROVENANCE if c in calc]
-    parts = [provenance.astype(str).to_numpy()] + [
+    names = [c for c in provenance_parts.ROW_PARTS if c in calc]
+    money = money_of(calc).to_numpy(dtype=object)
+    calculation = pd.Categorical(provenance)
+    parts = [np.where(pd.isna(money), "", money)] + [
         calc[c].fillna("").astype(str).to_numpy() for c in names
     ]
-    codes, first = _combined_codes([pd.factorize(p)[0] for p in parts])
+    codes, first = _combined_codes(
+        [np.asarray(calculation.codes), *(pd.factorize(p)[0] for p in parts)]
+    )
+    texts = np.asarray(calculation.categories, dtype=object)
 
     def text(row: int) -> str:
-        out: dict[str, Any] = {"calculation": by_text[parts[0][row]]}
-        for name, values in zip(names, parts[1:], strict=True):
-            if value := values[row]:
-                out[name] = json.loads(value) if name == "scope2_market" else value
-        return json.dumps(out, sort_keys=True)
+        row_parts: dict[str, Any] = {
+            name: (json.loads(v) if name == "scope2_market" else v) if (v := values[row]) else None
+            for name, values in zip(names, parts[1:], strict=True)
+        }
+        return provenance_parts.build_text(
+            calculation=by_text[str(texts[calculation.codes[row]])],
+            money=json.loads(parts[0][row]) if parts[0][row] else None,
+            **row_parts,
+        )
 
     return np.array([text(int(f)) for f in first], dtype=object)[codes]
 

@@ -31,6 +31,56 @@ CHARLIE = Persona("charlie@globex.example", "Charlie Owner", "globex", "owner")
 EDDIE = Persona("eddie@acme.example", "Eddie Editor", "acme", "editor")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After each test that reached the database, while its rows still exist (before the
+    per-test rollback, and after a browser or worker test committed its own), every record of
+    every tenant that carries a provenance must replay equal from it (``emissions.replay``):
+    ``manage.py replay`` passes for every record the suite creates, whatever the test order.
+    A test that breaks a record on purpose is marked ``replay_unchecked``."""
+    outcome = yield
+    if item.get_closest_marker("replay_unchecked") is None and _database_open(item):
+        _replay_check()
+    return outcome
+
+
+def _database_open(item: pytest.Item) -> bool:
+    """Whether the test may reach the database (pytest-django has not blocked it)."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from pytest_django.plugin import DjangoDbBlocker, blocking_manager_key
+
+    if item.config.stash.get(blocking_manager_key, None) is None:
+        return False
+    current = BaseDatabaseWrapper.ensure_connection
+    return getattr(current, "__func__", None) is not DjangoDbBlocker._blocking_wrapper
+
+
+def _replay_check() -> None:
+    from django.db import DatabaseError
+    from django.test.testcases import DatabaseOperationForbidden
+
+    from emissions.replay import tenants_replay
+
+    try:
+        differ = tenants_replay()
+    except DatabaseOperationForbidden:
+        return  # a test without the database
+    except DatabaseError:
+        return  # the test left its transaction broken: its rows roll back unseen
+    if differ:
+        lines = [
+            f"{schema} record {r.record_id} ({r.kind}): "
+            + (
+                r.reason
+                or f"stored {r.kg_co2e!r}/{r.kg_co2e_market!r}, "
+                f"replayed {r.replayed!r}/{r.replayed_market!r}"
+            )
+            for schema, results in differ.items()
+            for r in results
+        ]
+        pytest.fail("Records do not replay from their provenance:\n" + "\n".join(lines))
+
+
 def host(slug: str) -> str:
     return f"{slug}.localhost"
 

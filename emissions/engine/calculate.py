@@ -369,7 +369,8 @@ class ConversionPath:
             "multiplier": self.multiplier,
             "path": self.text,
             "steps": [
-                {"to": s.to_unit, "multiplier": s.multiplier, "via": s.via} for s in self.steps
+                {"to": s.to_unit, "multiplier": s.multiplier, "via": s.via, "source": s.source}
+                for s in self.steps
             ],
             "sources": sources,
             "notes": list(self.notes),
@@ -912,6 +913,7 @@ def _prepare_factors(factors: pd.DataFrame, gwp_set: str) -> _FactorTable:
 
     ids, datasets = _column(factors, "factor_id"), _column(factors, "dataset")
     versions, gwp_basis = _column(factors, "dataset_version"), _column(factors, "gwp_basis")
+    publisher_ids = _column(factors, "publisher_id")
 
     def text(values: np.ndarray | None, i: int) -> str | None:
         return None if values is None or _missing(values[i]) else str(values[i])
@@ -922,6 +924,7 @@ def _prepare_factors(factors: pd.DataFrame, gwp_set: str) -> _FactorTable:
             "id": text(ids, i) or key_text[i],
             "dataset": text(datasets, i),
             "version": text(versions, i),
+            "publisher_id": text(publisher_ids, i),
             "unit": text(unit_text, i),
             "kg_co2e_per_unit": float(total[i]) if np.isfinite(total[i]) else None,
             "gwp_basis": text(gwp_basis, i),

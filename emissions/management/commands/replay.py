@@ -2,6 +2,10 @@
 
 python manage.py replay --tenant acme --run 12
 python manage.py replay --tenant acme --record 3456
+python manage.py replay --tenant acme --all
+
+Every kind of record replays: imported, edited, re-factored, a supplier's factor, Scope 2
+(location- and market-based figures). Exits non-zero listing every record that differs.
 """
 
 from __future__ import annotations
@@ -24,24 +28,27 @@ class Command(BaseCommand):
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--record", type=int, help="one activity record id")
         which.add_argument("--run", type=int, help="every record of one import run")
+        which.add_argument("--all", action="store_true", help="every record of the tenant")
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=options["tenant"]).exclude(schema_name="public").first()
         if tenant is None:
             raise CommandError(f"No tenant with the subdomain {options['tenant']!r}.")
         with schema_context(tenant.schema_name):
-            records = ActivityRecord.objects.select_related("import_run").order_by("id")
+            records = ActivityRecord.objects.order_by("id")
             if options["record"] is not None:
                 records = records.filter(id=options["record"])
                 what = f"record {options['record']}"
-            else:
+            elif options["run"] is not None:
                 records = records.filter(import_run_id=options["run"])
                 what = f"import run {options['run']}"
+            else:
+                what = f"tenant {tenant.slug}"
             results = records_replay(records.iterator(chunk_size=2000))
         if not results:
             raise CommandError(f"No records for {what} in {tenant.slug}.")
         differ = [r for r in results if not r.equal]
-        for r in differ[:50]:
+        for r in differ:
             detail = r.reason or (
                 f"stored {r.kg_co2e!r} kg CO2e, replayed {r.replayed!r}"
                 + (
@@ -50,8 +57,13 @@ class Command(BaseCommand):
                     else ""
                 )
             )
-            self.stdout.write(f"record {r.record_id}: differs: {detail}")
+            self.stdout.write(f"record {r.record_id} ({r.kind}): differs: {detail}")
         equal = len(results) - len(differ)
+        kinds: dict[str, int] = {}
+        for r in results:
+            kinds[r.kind] = kinds.get(r.kind, 0) + 1
+        for kind, count in sorted(kinds.items()):
+            self.stdout.write(f"  {kind}: {count}")
         self.stdout.write(f"{what}: {equal} of {len(results)} records replay equal")
         if differ:
             raise CommandError(f"{len(differ)} record(s) of {what} do not replay equal.")
