@@ -140,6 +140,7 @@ TENANT_APPS = [
     "accounts",
     "emissions",
     "imports",
+    "reporting",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 

@@ -9,12 +9,13 @@ from emissions import views_settings
 from factors import views as factors
 from factortrace import views
 from imports import views as imports
+from reporting import views as reporting
 from tenants import views as tenants
 
 handler400 = "factortrace.errors.bad_request"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", reporting.home, name="home"),
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("password/change/", accounts.password_change, name="password_change"),
