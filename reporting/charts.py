@@ -3,9 +3,10 @@ style (the CSP forbids it); only SVG presentation attributes. Every text is esca
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#2f6f4f", "#5b8fb9", "#d08c2c", "#8d6cab", "#b5504b", "#6b8e23")
@@ -100,3 +101,10 @@ def share_bar(shares: Sequence[tuple[str, float]], *, title: str = "") -> SafeSt
         x += w
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - built from escaped parts
+
+
+def as_image(svg: str, *, alt: str) -> SafeString:
+    """An SVG chart as an <img> with a data URI: XHTML documents (iXBRL) may not hold inline SVG,
+    and WeasyPrint draws the image in the PDF."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return format_html('<img alt="{}" src="data:image/svg+xml;base64,{}"/>', alt, data)
