@@ -96,7 +96,12 @@ urlpatterns = [
         factors.supplier_factor_delete_view,
         name="supplier_factor_delete",
     ),
-    path("reports/", views.reports, name="reports"),
+    path("reports/", reporting.report_list, name="reports"),
+    path(
+        "reports/<int:report_id>/download.<str:fmt>",
+        reporting.report_download,
+        name="report_download",
+    ),
     path("billing/", views.billing, name="billing"),
     path("settings/", views_settings.settings_page, name="settings"),
     path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),

@@ -47,5 +47,4 @@ def _upcoming(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-reports = _upcoming("reports")
 billing = _upcoming("billing")

@@ -89,10 +89,11 @@ def _facts_json(facts: list[Fact]) -> list[dict[str, Any]]:
     ]
 
 
-def report_request(
+def report_create(
     *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
 ) -> Report:
-    """Queue a new version of the regime's report for the period (checked before queuing)."""
+    """A new version of the regime's report for the period, waiting to be built (checked first:
+    an unknown regime or format, no period, profile or data raise ReportError, nothing saved)."""
     if regime_key not in REGIMES:
         raise ReportError(f"Unknown regime {regime_key!r}; one of {', '.join(REGIMES)}.")
     unknown = set(formats) - set(FORMATS)
@@ -101,18 +102,27 @@ def report_request(
     period = ReportingPeriod.objects.filter(id=period_id).first()
     if period is None:
         raise ReportError("No such reporting period.")
-    report_input(period)  # no data / no profile: say so now, nothing queued
+    report_input(period)  # no data / no profile: say so now
     with transaction.atomic():
-        version = (
-            Report.objects.filter(regime=regime_key, period=period).aggregate(v=Max("version"))["v"]
-            or 0
-        ) + 1
-        report = Report.objects.create(
+        latest = Report.objects.filter(regime=regime_key, period=period).aggregate(
+            v=Max("version")
+        )["v"]
+        return Report.objects.create(
             regime=regime_key,
             period=period,
-            version=version,
+            version=(latest or 0) + 1,
             formats=list(formats),
             created_by=user,
+        )
+
+
+def report_request(
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+) -> Report:
+    """Create the report and queue its generation once this transaction commits."""
+    with transaction.atomic():
+        report = report_create(
+            user=user, period_id=period_id, regime_key=regime_key, formats=formats
         )
         enqueue_for_tenant(
             report_generate_job,
