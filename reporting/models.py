@@ -24,9 +24,17 @@ class Verdict(models.TextChoices):
 
 class Report(models.Model):
     regime = models.CharField(max_length=20)
+    # The period as it was when the report was asked for: the report stays readable (and its
+    # period deletable in Settings) after the period is removed.
     period = models.ForeignKey(
-        "emissions.ReportingPeriod", on_delete=models.PROTECT, related_name="reports"
+        "emissions.ReportingPeriod",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
     )
+    period_name = models.CharField(max_length=60)
+    period_start = models.DateField()
+    period_end = models.DateField()
     version = models.PositiveIntegerField(default=1)
     formats = models.JSONField(default=list)
     status = models.CharField(

@@ -110,6 +110,9 @@ def report_create(
         return Report.objects.create(
             regime=regime_key,
             period=period,
+            period_name=period.name,
+            period_start=period.start,
+            period_end=period.end,
             version=(latest or 0) + 1,
             formats=list(formats),
             created_by=user,
@@ -141,6 +144,8 @@ def report_build(report: Report) -> Report:
     """Render, validate and store one report in place (the job's work; also the CLI's)."""
     chosen = regime(report.regime)
     period = report.period
+    if period is None:
+        raise ReportError("The reporting period of this report was deleted.")
     data = report_input(period)
     facts, notes = chosen.datapoints(data)
     _progress(report.id, 20)

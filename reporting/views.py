@@ -106,6 +106,6 @@ def report_download(request: HttpRequest, report_id: int, fmt: str) -> HttpRespo
         )
         return render(request, "reporting/report_refused.html", {"reason": reason}, status=409)
     response = HttpResponse(bytes(content), content_type=content_type)
-    name = f"{report.regime}-{report.period.name}-v{report.version}"
+    name = f"{report.regime}-{report.period_name}-v{report.version}"
     response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.{extension}"'
     return response

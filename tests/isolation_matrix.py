@@ -165,6 +165,9 @@ def _make_report(schema: str, state: str) -> int:
         report = Report.objects.create(
             regime="esrs_e1",
             period_id=period_id,
+            period_name="FY",
+            period_start="2024-01-01",
+            period_end="2024-12-31",
             formats=["pdf", "ixbrl"],
             status=ReportStatus.DONE,
             verdict=Verdict.VALID,

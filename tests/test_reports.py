@@ -228,6 +228,9 @@ def test_it_refuses_to_download_an_invalid_report_as_final(period: Any, bob: Cli
     report = Report.objects.create(
         regime="esrs_e1",
         period=period,
+        period_name=period.name,
+        period_start=period.start,
+        period_end=period.end,
         status=ReportStatus.DONE,
         verdict=Verdict.INVALID,
         xhtml=b"<html/>",
@@ -255,3 +258,12 @@ def test_the_cli_writes_the_files_and_prints_the_verdict(
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".pdf", ".xhtml"]
     with pytest.raises(CommandError, match="No single reporting period"):
         call_command("generate_report", "--tenant=acme", "--period=1999", f"--out={tmp_path}")
+
+
+def test_it_keeps_a_report_readable_when_its_period_is_deleted(period: Any) -> None:
+    report = services.report_create(user=None, period_id=period.id, regime_key="vsme")
+    period.delete()
+    report.refresh_from_db()
+    assert (report.period, report.period_name) == (None, "FY2024")
+    with pytest.raises(services.ReportError, match="deleted"):
+        services.report_build(report)

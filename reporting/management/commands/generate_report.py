@@ -73,7 +73,7 @@ class Command(BaseCommand):
                     status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
                 )
                 raise CommandError(str(exc)) from exc
-        stem = f"{tenant.slug}-{report.regime}-{period.name}-v{report.version}"
+        stem = f"{tenant.slug}-{report.regime}-{report.period_name}-v{report.version}"
         written = []
         if "ixbrl" in formats and report.xhtml is not None:
             written.append(out / f"{stem}.xhtml")
