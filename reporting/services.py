@@ -24,8 +24,8 @@ from reporting.regimes import REGIMES, regime
 from reporting.regimes.base import Fact, RegimeError, ReportInput
 from reporting.render import render_pdf, render_xhtml
 from reporting.selectors import period_filters
-from reporting.taxonomy import TaxonomyError
-from reporting.validate import ValidationUnavailableError, validate_ixbrl
+from reporting.taxonomy import TaxonomyError, vsme_taxonomy
+from reporting.validate import ValidationUnavailableError, check_against_taxonomy, validate_ixbrl
 from reporting.validate import Verdict as ArelleVerdict
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def report_create(
     *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
 ) -> Report:
     """A new version of the regime's report for the period, waiting to be built (checked first:
-    an unknown regime or format, no period, profile or data raise ReportError, nothing saved)."""
+    an unknown regime or format, no period, profile or data raise ReportError, a missing
+    taxonomy TaxonomyError; nothing saved)."""
     if regime_key not in REGIMES:
         raise ReportError(f"Unknown regime {regime_key!r}; one of {', '.join(REGIMES)}.")
     unknown = set(formats) - set(FORMATS)
@@ -103,6 +104,7 @@ def report_create(
     if period is None:
         raise ReportError("No such reporting period.")
     report_input(period)  # no data / no profile: say so now
+    REGIMES[regime_key].rendering()  # no taxonomy configured: TaxonomyError now, not in the job
     with transaction.atomic():
         latest = Report.objects.filter(regime=regime_key, period=period).aggregate(
             v=Max("version")
@@ -155,7 +157,13 @@ def report_build(report: Report) -> Report:
     _progress(report.id, 60)
     verdict, validation = Verdict.UNCHECKED, {}
     packages = _packages(report.regime)
-    if packages:
+    if report.regime == "vsme":
+        # No VSME taxonomy package ships (data/vsme/NOTES.md): the facts are checked against
+        # EFRAG's taxonomy dump instead (concept, abstract, period type, unit for its type).
+        checked = check_against_taxonomy(vsme_taxonomy(), facts)
+        verdict = Verdict.VALID if checked.valid else Verdict.INVALID
+        validation = {**checked.summary(), "checked_by": "the VSME taxonomy dump"}
+    elif packages:
         try:
             result: ArelleVerdict = validate_ixbrl(xhtml, packages)
         except ValidationUnavailableError as exc:

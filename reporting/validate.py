@@ -99,3 +99,42 @@ def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
         missing=[m for m in found + warnings if m.startswith(COMPLETENESS_PREFIX)],
         facts=result["facts"],
     )
+
+
+# The unit a numeric data type takes (DTR types 2024-01-31): GHG emissions in t CO2e, energy in
+# MWh, emissions per monetary unit as t CO2e divided by a currency.
+TYPE_UNITS = {
+    "ghgEmissionsItemType": ("utr:tCO2e", ""),
+    "energyItemType": ("utr:MWh", ""),
+    "ghgEmissionsPerMonetaryItemType": ("utr:tCO2e", "iso4217:"),
+}
+
+
+def check_against_taxonomy(taxonomy: Any, facts: list[Any]) -> Verdict:
+    """Each fact's concept exists, is not abstract, has a duration period type (every fact here is
+    for the reporting period) and a unit its data type allows: the check a VSME report gets when
+    no VSME taxonomy package is at hand for Arelle."""
+    errors = []
+    for fact in facts:
+        local = fact.concept.split(":", 1)[1]
+        concept = taxonomy.concepts.get(local)
+        if concept is None:
+            errors.append(f"[concept] {fact.concept} is not in the {taxonomy.prefix} taxonomy")
+            continue
+        if concept.abstract:
+            errors.append(f"[abstract] {fact.concept} is abstract")
+        if concept.period_type != "duration":
+            errors.append(f"[periodType] {fact.concept} is {concept.period_type}, not duration")
+        kind = concept.data_type.split(":")[-1]
+        numerator, denominator = TYPE_UNITS.get(kind, (None, None))
+        if numerator is None:
+            errors.append(f"[dataType] {fact.concept} has type {concept.data_type}")
+            continue
+        unit_ok = fact.unit.numerator == numerator and (
+            fact.unit.denominator.startswith(denominator)
+            if denominator
+            else not fact.unit.denominator
+        )
+        if not unit_ok:
+            errors.append(f"[unit] {fact.concept} ({concept.data_type}) in {fact.unit.id}")
+    return Verdict(errors=errors, warnings=[])

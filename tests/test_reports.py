@@ -23,9 +23,10 @@ from emissions.selectors_inventory import inventory_breakdown, inventory_totals
 from reporting import services
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import regime
-from reporting.regimes.base import RegimeError
+from reporting.regimes.base import MWH, TCO2E, Fact, RegimeError
 from reporting.selectors import period_filters
-from reporting.taxonomy import TaxonomyError
+from reporting.taxonomy import TaxonomyError, vsme_taxonomy
+from reporting.validate import check_against_taxonomy
 from tests.import_helpers import make_activity_record
 from tests.org_helpers import make_period
 from tests.report_helpers import ESRS_DIR, VSME_JSON, pdf_text, seed_tenant
@@ -139,7 +140,9 @@ def test_it_tags_vsme_b3_with_concepts_from_the_taxonomy_dump(
 ) -> None:
     report = _generate("vsme", period, django_capture_on_commit_callbacks, settings)
     assert report.status == ReportStatus.DONE, report.error
-    assert report.verdict == Verdict.UNCHECKED  # no VSME taxonomy package to validate with
+    # No VSME taxonomy package for Arelle: the facts are checked against the taxonomy dump.
+    assert report.verdict == Verdict.VALID, report.validation["errors"]
+    assert report.validation["checked_by"] == "the VSME taxonomy dump"
     totals = inventory_totals(filters=period_filters(period))
     facts = {f["concept"]: f["value"] for f in report.facts}
     assert facts["vsme:GrossScope1GreenhouseGasEmissions"] == pytest.approx(
@@ -189,6 +192,9 @@ def test_it_refuses_clearly_without_an_identifier_data_or_taxonomy(
     settings.XBRL_TAXONOMY_DIR = "/nonexistent"
     with pytest.raises(TaxonomyError, match="XBRL_TAXONOMY_DIR"):
         services.report_build(report)
+    with pytest.raises(TaxonomyError, match="XBRL_TAXONOMY_DIR"):
+        services.report_create(user=None, period_id=period.id, regime_key="esrs_e1")
+    assert Report.objects.count() == 1  # only the one made before the folder went missing
 
 
 def test_it_omits_the_intensity_without_net_revenue(period: Any) -> None:
@@ -254,7 +260,7 @@ def test_the_cli_writes_the_files_and_prints_the_verdict(
         stdout=out,
     )
     printed = json.loads(out.getvalue())
-    assert printed["verdict"] == "unchecked"
+    assert printed["verdict"] == "valid"
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".pdf", ".xhtml"]
     with pytest.raises(CommandError, match="No single reporting period"):
         call_command("generate_report", "--tenant=acme", "--period=1999", f"--out={tmp_path}")
@@ -267,3 +273,17 @@ def test_it_keeps_a_report_readable_when_its_period_is_deleted(period: Any) -> N
     assert (report.period, report.period_name) == (None, "FY2024")
     with pytest.raises(services.ReportError, match="deleted"):
         services.report_build(report)
+
+
+def test_the_vsme_check_names_a_wrong_unit_an_unknown_concept_and_an_abstract_one(
+    taxonomies: None,
+) -> None:
+    tax = vsme_taxonomy()
+    facts = [
+        Fact("vsme:GrossScope1GreenhouseGasEmissions", "S1", 1.0, MWH, 3),
+        Fact("vsme:NoSuchConcept", "x", 1.0, TCO2E, 3),
+        Fact("vsme:TotalEnergyConsumption", "energy", 1.0, MWH, 3),
+        Fact("vsme:TotalLocationBasedGreenhouseGasEmissionsIntensityValue", "i", 1.0, TCO2E, 6),
+    ]
+    errors = check_against_taxonomy(tax, facts).errors
+    assert [e.split("]")[0] for e in errors] == ["[unit", "[concept", "[unit"]

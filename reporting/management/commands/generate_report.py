@@ -63,7 +63,7 @@ class Command(BaseCommand):
                 report = report_create(
                     user=None, period_id=period.id, regime_key=options["regime"], formats=formats
                 )
-            except ReportError as exc:
+            except (ReportError, TaxonomyError) as exc:
                 raise CommandError(str(exc)) from exc
             Report.objects.filter(id=report.id).update(status=ReportStatus.RUNNING)
             try:
