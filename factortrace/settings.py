@@ -140,8 +140,15 @@ TENANT_APPS = [
     "accounts",
     "emissions",
     "imports",
+    "reporting",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
+
+# Reports: the folder holding the XBRL taxonomy packages (the EFRAG ESRS Set 1 zip and the XII
+# country stub, see ../shared/data/esrs_taxonomy/NOTES.md; never copied into the project) and the
+# VSME taxonomy dump (EFRAG, MIT). Empty: reports say the taxonomy is not configured.
+XBRL_TAXONOMY_DIR = os.environ.get("XBRL_TAXONOMY_DIR", "")
+VSME_TAXONOMY_JSON = os.environ.get("VSME_TAXONOMY_JSON", "")
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"

@@ -9,12 +9,13 @@ from emissions import views_settings
 from factors import views as factors
 from factortrace import views
 from imports import views as imports
+from reporting import views as reporting
 from tenants import views as tenants
 
 handler400 = "factortrace.errors.bad_request"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", reporting.home, name="home"),
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("password/change/", accounts.password_change, name="password_change"),
@@ -100,7 +101,12 @@ urlpatterns = [
         factors.supplier_factor_delete_view,
         name="supplier_factor_delete",
     ),
-    path("reports/", views.reports, name="reports"),
+    path("reports/", reporting.report_list, name="reports"),
+    path(
+        "reports/<int:report_id>/download.<str:fmt>",
+        reporting.report_download,
+        name="report_download",
+    ),
     path("billing/", views.billing, name="billing"),
     path("settings/", views_settings.settings_page, name="settings"),
     path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),

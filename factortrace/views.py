@@ -32,11 +32,6 @@ UPCOMING = {
 }
 
 
-@login_required_tenant
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "app/home.html", {"sections": UPCOMING})
-
-
 def _upcoming(section: str) -> Callable[..., HttpResponseBase]:
     title, description = UPCOMING[section]
 
@@ -52,5 +47,4 @@ def _upcoming(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-reports = _upcoming("reports")
 billing = _upcoming("billing")

@@ -157,6 +157,26 @@ def _make_instrument(schema: str, state: str) -> int:
     return int(make_instrument(schema).id)
 
 
+def _make_report(schema: str, state: str) -> int:
+    from reporting.models import Report, ReportStatus, Verdict
+
+    period_id = _make_period(schema, state)
+    with schema_context(schema):
+        report = Report.objects.create(
+            regime="esrs_e1",
+            period_id=period_id,
+            period_name="FY",
+            period_start="2024-01-01",
+            period_end="2024-12-31",
+            formats=["pdf", "ixbrl"],
+            status=ReportStatus.DONE,
+            verdict=Verdict.VALID,
+            xhtml=b"<html/>",
+            pdf=b"%PDF-1.7",
+        )
+    return int(report.id)
+
+
 @dataclass(frozen=True)
 class ObjectType:
     kwarg: str
@@ -186,6 +206,7 @@ OBJECTS: dict[str, ObjectType] = {
     "site": ObjectType("site_id", _make_site, "emissions.Site"),
     "period": ObjectType("period_id", _make_period, "emissions.ReportingPeriod"),
     "instrument": ObjectType("instrument_id", _make_instrument, "emissions.ContractualInstrument"),
+    "report": ObjectType("report_id", _make_report, "reporting.Report"),
 }
 
 

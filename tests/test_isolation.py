@@ -45,6 +45,8 @@ from tests.isolation_matrix import (
 
 ACCESS: dict[str, Row] = {
     "home": Row(READ),
+    "reports": Row(EDIT),
+    "report_download": Row(READ, "report", kwargs={"fmt": "xhtml"}),
     "login": Row(OPEN),
     "logout": Row(OPEN),
     "password_change": Row(READ),
@@ -88,7 +90,6 @@ ACCESS: dict[str, Row] = {
     "supplier_factor_add": Row(WRITE),
     "supplier_factor_edit": Row(WRITE, "supplier_factor"),
     "supplier_factor_delete": Row(WRITE, "supplier_factor"),
-    "reports": Row(READ),
     "billing": Row(READ),
     "settings": Row(OWNER_WRITES),
     "settings_period_add": Row(OWNER),

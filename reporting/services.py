@@ -1,0 +1,229 @@
+"""Generating a report: requested by an owner or editor (a Report row, then an RQ job), built from
+the inventory selector's totals for the period, rendered as iXBRL XHTML and PDF, validated by
+Arelle where the regime's taxonomy package is present, stored with its verdict, the dataset
+versions it used and a fingerprint of its records."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from emissions.models import ReportingPeriod, Scope
+from emissions.selectors_activities import activity_records
+from emissions.selectors_inventory import inventory_breakdown, inventory_totals
+from emissions.selectors_org import organisation_profile
+from factortrace.jobs import enqueue_for_tenant
+from factortrace.tenancy import current_schema
+from reporting.models import Report, ReportStatus, Verdict
+from reporting.regimes import REGIMES, regime
+from reporting.regimes.base import Fact, RegimeError, ReportInput
+from reporting.render import render_pdf, render_xhtml
+from reporting.selectors import period_filters
+from reporting.taxonomy import TaxonomyError, vsme_taxonomy
+from reporting.validate import ValidationUnavailableError, check_against_taxonomy, validate_ixbrl
+from reporting.validate import Verdict as ArelleVerdict
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("pdf", "ixbrl")
+
+
+class ReportError(Exception):
+    """A report cannot be requested or built; the message says why."""
+
+
+def records_fingerprint(period: ReportingPeriod) -> str:
+    """A digest of the period's records as they are now (count, ids, kg sums, last change)."""
+    agg = (
+        activity_records(period_filters(period))
+        .order_by()
+        .aggregate(
+            n=Count("id"),
+            ids=Sum("id"),
+            kg=Sum("kg_co2e"),
+            market=Sum("kg_co2e_market"),
+            changed=Max("updated_at"),
+        )
+    )
+    return hashlib.sha256(repr(sorted(agg.items())).encode()).hexdigest()
+
+
+def report_input(period: ReportingPeriod) -> ReportInput:
+    """The period's inventory (from the one inventory selector) with the organisation profile."""
+    profile = organisation_profile()
+    if profile is None:
+        raise ReportError("Set up the organisation profile in Settings before generating a report.")
+    filters = period_filters(period)
+    totals = inventory_totals(filters=filters)
+    if totals.records == 0:
+        raise ReportError(f"The period {period.name} has no activity records to report.")
+    records = activity_records(filters).order_by().exclude(scope=Scope.OUTSIDE)
+    datasets = sorted(v for v in records.values_list("factor_version", flat=True).distinct() if v)
+    gwp_sets = sorted(v for v in records.values_list("gwp_set", flat=True).distinct() if v)
+    return ReportInput(
+        period=period,
+        profile=profile,
+        totals=totals,
+        categories=inventory_breakdown(by="category", filters=filters),
+        datasets=datasets,
+        gwp_sets=gwp_sets,
+    )
+
+
+def _facts_json(facts: list[Fact]) -> list[dict[str, Any]]:
+    return [
+        {
+            "concept": f.concept,
+            "label": f.label,
+            "value": f.value,
+            "unit": f.unit.id,
+            "decimals": f.decimals,
+            "dimension": list(f.dimension) if f.dimension else None,
+        }
+        for f in facts
+    ]
+
+
+def report_create(
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+) -> Report:
+    """A new version of the regime's report for the period, waiting to be built (checked first:
+    an unknown regime or format, no period, profile or data raise ReportError, a missing
+    taxonomy TaxonomyError; nothing saved)."""
+    if regime_key not in REGIMES:
+        raise ReportError(f"Unknown regime {regime_key!r}; one of {', '.join(REGIMES)}.")
+    unknown = set(formats) - set(FORMATS)
+    if unknown or not formats:
+        raise ReportError(f"Formats are {', '.join(FORMATS)}.")
+    period = ReportingPeriod.objects.filter(id=period_id).first()
+    if period is None:
+        raise ReportError("No such reporting period.")
+    report_input(period)  # no data / no profile: say so now
+    REGIMES[regime_key].rendering()  # no taxonomy configured: TaxonomyError now, not in the job
+    with transaction.atomic():
+        latest = Report.objects.filter(regime=regime_key, period=period).aggregate(
+            v=Max("version")
+        )["v"]
+        return Report.objects.create(
+            regime=regime_key,
+            period=period,
+            period_name=period.name,
+            period_start=period.start,
+            period_end=period.end,
+            version=(latest or 0) + 1,
+            formats=list(formats),
+            created_by=user,
+        )
+
+
+def report_request(
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+) -> Report:
+    """Create the report and queue its generation once this transaction commits."""
+    with transaction.atomic():
+        report = report_create(
+            user=user, period_id=period_id, regime_key=regime_key, formats=formats
+        )
+        enqueue_for_tenant(
+            report_generate_job,
+            schema_name=current_schema(),
+            on_failure=report_generate_failed,
+            report_id=report.id,
+        )
+    return report
+
+
+def _progress(report_id: int, percent: int) -> None:
+    Report.objects.filter(id=report_id).update(progress=percent)
+
+
+def report_build(report: Report) -> Report:
+    """Render, validate and store one report in place (the job's work; also the CLI's)."""
+    chosen = regime(report.regime)
+    period = report.period
+    if period is None:
+        raise ReportError("The reporting period of this report was deleted.")
+    data = report_input(period)
+    facts, notes = chosen.datapoints(data)
+    _progress(report.id, 20)
+    xhtml = render_xhtml(chosen, data, facts, notes)
+    _progress(report.id, 40)
+    pdf = render_pdf(xhtml) if "pdf" in report.formats else None
+    _progress(report.id, 60)
+    verdict, validation = Verdict.UNCHECKED, {}
+    packages = _packages(report.regime)
+    if report.regime == "vsme":
+        # No VSME taxonomy package ships (data/vsme/NOTES.md): the facts are checked against
+        # EFRAG's taxonomy dump instead (concept, abstract, period type, unit for its type).
+        checked = check_against_taxonomy(vsme_taxonomy(), facts)
+        verdict = Verdict.VALID if checked.valid else Verdict.INVALID
+        validation = {**checked.summary(), "checked_by": "the VSME taxonomy dump"}
+    elif packages:
+        try:
+            result: ArelleVerdict = validate_ixbrl(xhtml, packages)
+        except ValidationUnavailableError as exc:
+            validation = {"unavailable": str(exc)}
+        else:
+            verdict = Verdict.VALID if result.valid else Verdict.INVALID
+            validation = result.summary()
+    else:
+        validation = {"unavailable": "No taxonomy package for this regime: not validated."}
+    report.xhtml = xhtml
+    report.pdf = pdf
+    report.facts = _facts_json(facts)
+    report.validation = {**validation, "notes": notes}
+    report.verdict = verdict
+    report.datasets = data.datasets
+    report.fingerprint = records_fingerprint(period)
+    report.status = ReportStatus.DONE
+    report.progress = 100
+    report.finished_at = timezone.now()
+    report.save()
+    return report
+
+
+def _packages(regime_key: str) -> tuple[Any, ...]:
+    from reporting.taxonomy import esrs_taxonomy
+
+    if regime_key == "esrs_e1":
+        return esrs_taxonomy().packages
+    return ()  # VSME: the taxonomy package is not shipped (data/vsme/NOTES.md)
+
+
+def report_generate_job(*, report_id: int) -> dict[str, Any]:
+    claimed = Report.objects.filter(id=report_id, status=ReportStatus.PENDING).update(
+        status=ReportStatus.RUNNING, progress=5
+    )
+    if claimed != 1:
+        return {"status": "skipped"}
+    report = Report.objects.select_related("period").get(id=report_id)
+    try:
+        report_build(report)
+    except (ReportError, RegimeError, TaxonomyError) as exc:
+        Report.objects.filter(id=report_id).update(
+            status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+        return {"status": "failed", "error": str(exc)}
+    return {"status": "done", "verdict": report.verdict}
+
+
+def report_generate_failed(*, report_id: int, reason: str = "") -> None:
+    Report.objects.filter(id=report_id).filter(
+        Q(status=ReportStatus.PENDING) | Q(status=ReportStatus.RUNNING)
+    ).update(
+        status=ReportStatus.FAILED,
+        error="The report could not be generated; please try again.",
+        finished_at=timezone.now(),
+    )
+    logger.warning("report %s failed: %s", report_id, reason)
+
+
+def arelle_facts(report: Report) -> list[dict[str, Any]]:
+    """The facts Arelle read back from the stored iXBRL (kept with the verdict)."""
+    facts: list[dict[str, Any]] = report.validation.get("facts", [])
+    return facts

@@ -1,0 +1,111 @@
+"""The dashboard (the tenant's home once it has data) and the reports page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from accounts.access import login_required_tenant, role_required
+from accounts.models import Role
+from emissions.selectors_org import reporting_periods
+from factortrace.views import UPCOMING
+from reporting import services
+from reporting.models import Report, ReportStatus, Verdict
+from reporting.regimes import PLANNED, REGIMES
+from reporting.regimes.base import RegimeError
+from reporting.selectors import dashboard, has_records, selected_period
+from reporting.services import FORMATS, ReportError
+from reporting.taxonomy import TaxonomyError
+
+
+@login_required_tenant
+def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard once records exist; before that, the way to the import wizard."""
+    if not has_records():
+        return render(request, "app/home.html", {"sections": UPCOMING, "empty": True})
+    period = selected_period(request.GET.get("period"))
+    return render(
+        request,
+        "reporting/dashboard.html",
+        {"board": dashboard(period), "periods": reporting_periods(), "period": period},
+    )
+
+
+def _get_report_for_user(report_id: int) -> Report:
+    """A report of this tenant (its own schema), for any signed-in user of it; 404 otherwise."""
+    try:
+        return Report.objects.select_related("period", "created_by").get(id=report_id)
+    except Report.DoesNotExist as exc:
+        raise Http404("No such report in your organisation.") from exc
+
+
+@role_required(Role.EDITOR, writes_only=True)
+def report_list(request: HttpRequest) -> HttpResponse:
+    """The reports with their verdict and downloads; owners and editors generate a new one."""
+    if request.method == "POST":
+        regime_key = request.POST.get("regime", "")
+        period_id = request.POST.get("period", "")
+        formats = tuple(request.POST.getlist("formats")) or FORMATS
+        try:
+            if not period_id.isdigit():
+                raise ReportError("Choose a reporting period.")
+            services.report_request(
+                user=request.user,
+                period_id=int(period_id),
+                regime_key=regime_key,
+                formats=formats,
+            )
+        except (ReportError, RegimeError, TaxonomyError) as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request, "The report is being generated; this page shows its progress."
+            )
+        return redirect("reports")
+    reports = list(Report.objects.select_related("period", "created_by").defer("xhtml", "pdf"))
+    return render(
+        request,
+        "reporting/report_list.html",
+        {
+            "reports": reports,
+            "regimes": list(REGIMES.values()),
+            "planned": PLANNED,
+            "periods": reporting_periods(),
+            "working": any(
+                r.status in (ReportStatus.PENDING, ReportStatus.RUNNING) for r in reports
+            ),
+            "can_edit": request.user.can_edit,  # type: ignore[union-attr]
+        },
+    )
+
+
+DOWNLOADS = {
+    "pdf": ("pdf", "application/pdf", "pdf"),
+    "xhtml": ("xhtml", "application/xhtml+xml", "xhtml"),
+}
+
+
+@login_required_tenant
+@require_GET
+def report_download(request: HttpRequest, report_id: int, fmt: str) -> HttpResponse:
+    """A report's PDF or iXBRL XHTML, as an attachment; only a finished report that is not
+    invalid is downloadable as final."""
+    report = _get_report_for_user(report_id)
+    if fmt not in DOWNLOADS:
+        raise Http404("No such format.")
+    field, content_type, extension = DOWNLOADS[fmt]
+    content = getattr(report, field)
+    if not report.is_final or content is None:
+        reason = (
+            "Arelle found errors in this report: it cannot be downloaded as final."
+            if report.verdict == Verdict.INVALID
+            else "This report has no such file (not finished, or the format was not asked for)."
+        )
+        return render(request, "reporting/report_refused.html", {"reason": reason}, status=409)
+    response = HttpResponse(bytes(content), content_type=content_type)
+    name = f"{report.regime}-{report.period_name}-v{report.version}"
+    response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.{extension}"'
+    return response
