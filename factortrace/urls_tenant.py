@@ -37,6 +37,7 @@ urlpatterns = [
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import_upload"),
     path("imports/<int:run_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:run_id>/reading/", imports.import_reading, name="import_reading"),
     path("imports/<int:run_id>/sheet/", imports.import_sheet, name="import_sheet"),
     path("imports/<int:run_id>/mapping/", imports.import_mapping, name="import_mapping"),
     path("imports/<int:run_id>/preview/", imports.import_preview, name="import_preview"),

@@ -44,6 +44,7 @@ from imports.pipeline import Mapping, filter_candidates
 from imports.selectors_wizard import (
     CHECKED,
     EDITABLE,
+    READ_PENDING,
     error_columns,
     error_groups,
     error_rows_page,
@@ -66,7 +67,6 @@ from imports.services import (
     factor_choice_set,
     import_run_apply_to_all,
     import_run_confirm_factors,
-    import_run_create,
     import_run_current_totals,
     import_run_export_invalid,
     import_run_preview,
@@ -77,6 +77,7 @@ from imports.services import (
     import_run_start_commit,
     import_run_suggestion,
     import_run_undo,
+    import_run_upload,
     import_run_validate,
     import_run_value_counts,
     import_runs_sweep,
@@ -223,7 +224,7 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _upload_response(request, form, "", status=422)
     try:
-        run = import_run_create(upload=form.cleaned_data["file"], user=request.user)  # type: ignore[arg-type]
+        run = import_run_upload(upload=form.cleaned_data["file"], user=request.user)  # type: ignore[arg-type]
     except ImportInputError as exc:
         return _upload_response(request, UploadForm(), exc.message, status=422)
     earlier = duplicate_runs(run).first()
@@ -234,18 +235,41 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
             f"{earlier.created_at:%d %b %Y %H:%M} ({earlier.get_status_display().lower()}). "
             "Importing it again would count its activities twice.",
         )
-    target = (
-        reverse("import_sheet", kwargs={"run_id": run.id})
-        if has_sheet_step(run)
-        else resume_url(run)
-    )
-    if run.template is not None:
-        messages.info(
-            request, f"Your template “{run.template.name}” fits this file: it is applied."
-        )
+    target = reverse("import_reading", kwargs={"run_id": run.id})
     if _is_htmx(request):
         return HttpResponseClientRedirect(target)
     return redirect(target)
+
+
+@login_required_tenant
+@require_GET
+def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:
+    """ "Reading your file": polled every second while the parse job runs; then on to the sheet or
+    the columns, or the reason the file could not be read."""
+    run = _get_import_run_for_user(request, run_id)
+    if run.status not in READ_PENDING:
+        target = (
+            reverse("import_sheet", kwargs={"run_id": run.id})
+            if has_sheet_step(run) and run.status in EDITABLE
+            else resume_url(run)
+        )
+        if run.template is not None and run.status == ImportStatus.MAPPED:
+            messages.info(
+                request, f"Your template “{run.template.name}” fits this file: it is applied."
+            )
+        if _is_htmx(request):
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
+    template = "imports/import_reading.html"
+    if _is_htmx(request):
+        template += "#reading"
+    context = {
+        "run": run,
+        "reading": run.status == ImportStatus.READING,
+        "can_edit": _can_edit(request),
+        "upload": _upload_context(UploadForm()),
+    }
+    return render(request, template, context)
 
 
 # --------------------------------------------------------------------------------------------

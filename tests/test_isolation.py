@@ -61,6 +61,7 @@ ACCESS: dict[str, Row] = {
     "imports": Row(READ),
     "import_upload": Row(WRITE),
     "import_detail": Row(READ, "run"),
+    "import_reading": Row(READ, "run", state="reading"),
     "import_sheet": Row(WRITE, "run"),
     "import_mapping": Row(WRITE, "run"),
     "import_preview": Row(EDIT, "run"),
