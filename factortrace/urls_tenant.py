@@ -29,6 +29,8 @@ urlpatterns = [
     path(
         "password/reset/complete/", accounts.password_reset_complete, name="password_reset_complete"
     ),
+    path("welcome/<str:token>/", accounts.welcome, name="welcome"),
+    path("invite/<uidb64>/<token>/", accounts.invite_accept, name="invite_accept"),
     path("team/", accounts.team, name="team"),
     path("team/add/", accounts.team_add, name="team_add"),
     path("team/<int:user_id>/role/", accounts.team_role, name="team_role"),
