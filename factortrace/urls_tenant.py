@@ -38,6 +38,7 @@ urlpatterns = [
     path("team/locks/<int:lock_id>/lift/", accounts.team_unlock, name="team_unlock"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import_upload"),
+    path("imports/sample/", imports.import_sample, name="import_sample"),
     path("imports/<int:run_id>/", imports.import_detail, name="import_detail"),
     path("imports/<int:run_id>/reading/", imports.import_reading, name="import_reading"),
     path("imports/<int:run_id>/sheet/", imports.import_sheet, name="import_sheet"),

@@ -241,6 +241,29 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
+SAMPLE_NAME = "sample_supplier_consumption.csv"
+
+
+@role_required(Role.EDITOR, writes_only=True)
+def import_sample(request: HttpRequest) -> HttpResponse:
+    """ "Try it with a sample file": GET downloads three months of a demo supplier's export;
+    POST (editors) starts an import with it, as an upload of that file would."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tenants.demo import sample_file
+
+    if request.method == "POST":
+        upload = SimpleUploadedFile(SAMPLE_NAME, sample_file(), content_type="text/csv")
+        run = import_run_upload(upload=upload, user=request.user)  # type: ignore[arg-type]
+        target = reverse("import_reading", kwargs={"run_id": run.id})
+        if _is_htmx(request):
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
+    response = HttpResponse(sample_file(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, SAMPLE_NAME)
+    return response
+
+
 @login_required_tenant
 @require_GET
 def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:

@@ -62,6 +62,7 @@ ACCESS: dict[str, Row] = {
     "team_unlock": Row(OWNER, "lock"),
     "imports": Row(READ),
     "import_upload": Row(WRITE),
+    "import_sample": Row(EDIT),
     "import_detail": Row(READ, "run"),
     "import_reading": Row(READ, "run", state="reading"),
     "import_sheet": Row(WRITE, "run"),
