@@ -351,6 +351,26 @@ def import_run_parse_failed(*, run_id: int, reason: str = "", **_: Any) -> None:
     )
 
 
+# A run still "reading" this long after its upload has lost its parse job (Redis lost it, or the
+# worker died without its failure callback): the reading page stops waiting for it. The parse
+# itself is bounded by IMPORT_READ_TIMEOUT_SECONDS; the rest allows for a busy queue.
+READ_STALE_AFTER_SECONDS = 900
+
+
+def import_runs_sweep_reading(*, now: datetime | None = None) -> int:
+    """Mark the runs whose parse job never reported back as unreadable (with the reason)."""
+    now = now or timezone.now()
+    limit = timedelta(seconds=settings.IMPORT_READ_TIMEOUT_SECONDS + READ_STALE_AFTER_SECONDS)
+    stale = ImportRun.objects.filter(status=ImportStatus.READING, created_at__lt=now - limit)
+    ids = list(stale.values_list("id", flat=True))
+    for run_id in ids:
+        _mark_unreadable(
+            run_id,
+            "Reading the file did not finish: its job was lost. Upload the file again.",
+        )
+    return len(ids)
+
+
 def _mark_unreadable(run_id: int, message: str) -> None:
     """Only a run still being read changes: it keeps the reason, not the file."""
     run = ImportRun.objects.filter(id=run_id, status=ImportStatus.READING).first()

@@ -81,6 +81,7 @@ from imports.services import (
     import_run_validate,
     import_run_value_counts,
     import_runs_sweep,
+    import_runs_sweep_reading,
     run_mapping,
 )
 from imports.services_ui import import_run_fix_cell_and_recount
@@ -246,7 +247,7 @@ SAMPLE_NAME = "sample_supplier_consumption.csv"
 
 @role_required(Role.EDITOR, writes_only=True)
 def import_sample(request: HttpRequest) -> HttpResponse:
-    """ "Try it with a sample file": GET downloads three months of a demo supplier's export;
+    """The "try it with a sample file" link: GET downloads three months of a demo supplier's export;
     POST (editors) starts an import with it, as an upload of that file would."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -267,13 +268,15 @@ def import_sample(request: HttpRequest) -> HttpResponse:
 @login_required_tenant
 @require_GET
 def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:
-    """ "Reading your file": polled every second while the parse job runs; then on to the sheet or
+    """The "reading your file" page: polled every second while the parse job runs; then on to the sheet or
     the columns, or the reason the file could not be read."""
     run = _get_import_run_for_user(request, run_id)
+    if run.status == ImportStatus.READING and import_runs_sweep_reading():
+        run = _get_import_run_for_user(request, run_id)
     if run.status not in READ_PENDING:
         target = (
             reverse("import_sheet", kwargs={"run_id": run.id})
-            if has_sheet_step(run) and run.status in EDITABLE
+            if has_sheet_step(run) and run.status in {ImportStatus.UPLOADED, ImportStatus.MAPPED}
             else resume_url(run)
         )
         if run.template is not None and run.status == ImportStatus.MAPPED:
@@ -290,7 +293,6 @@ def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "reading": run.status == ImportStatus.READING,
         "can_edit": _can_edit(request),
-        "upload": _upload_context(UploadForm()),
     }
     return render(request, template, context)
 

@@ -135,3 +135,20 @@ def test_an_empty_file_is_refused_in_the_request(alice: Client) -> None:
     assert callbacks == []
     with schema_context("acme"):
         assert not ImportRun.objects.exists()
+
+
+def test_a_parse_job_that_never_reports_back_is_given_up(alice: Client) -> None:
+    """A run reading far longer than the parse may take has lost its job: the page says so."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _upload_held(alice)
+    run = _run()
+    page = alice.get(_url("import_reading", run)).content.decode()
+    assert "Reading your file" in page  # a fresh run is waited for
+    with schema_context("acme"):
+        ImportRun.objects.filter(id=run.id).update(created_at=timezone.now() - timedelta(hours=2))
+    page = alice.get(_url("import_reading", run)).content.decode()
+    assert "did not finish" in page
+    assert _run().status == ImportStatus.UNREADABLE
