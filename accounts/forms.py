@@ -45,21 +45,12 @@ class NewPasswordMixin(forms.Form):
         return cleaned
 
 
-class UserAddForm(NewPasswordMixin, forms.Form):
+class UserAddForm(forms.Form):
+    """Invite a teammate: they get an e-mail with a link to choose their own password."""
+
     full_name = forms.CharField(label="Name", max_length=150)
     email = forms.EmailField(label="E-mail")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
-    password = forms.CharField(
-        label="Initial password",
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Share it with them privately; they can change it after signing in.",
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields[
-            "password"
-        ].help_text = f"{password_rules()} {self.fields['password'].help_text}"
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()

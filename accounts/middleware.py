@@ -13,7 +13,14 @@ SESSION_SCHEMA_KEY = "tenant_schema"
 
 # Posts every user may make, whatever the role: signing in and out, and their own password.
 VIEWER_WRITABLE = frozenset(
-    {"login", "logout", "password_change", "password_reset", "password_reset_confirm"}
+    {
+        "login",
+        "logout",
+        "password_change",
+        "password_reset",
+        "password_reset_confirm",
+        "invite_accept",
+    }
 )
 
 

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import login_required_tenant, role_required
 from accounts.forms import EmailAuthenticationForm, RoleForm, UserAddForm
 from accounts.models import LoginThrottle, Role, User
-from accounts.services import LastOwnerError, user_create, user_remove, user_set_role
+from accounts.services import LastOwnerError, user_invite, user_remove, user_set_role
 from accounts.throttle import throttle_clear
+from accounts.tokens import invite_tokens, login_token_consume
 
 login_view = auth_views.LoginView.as_view(
     template_name="accounts/login.html",
@@ -75,6 +77,31 @@ password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="accounts/password_reset_complete.html"
 )
+# The invitation link: the teammate chooses a password (the link then stops working) and is
+# signed in.
+invite_accept = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/invite_accept.html",
+    token_generator=invite_tokens,
+    post_reset_login=True,
+    post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
+    success_url=reverse_lazy("home"),
+    reset_url_token="choose-password",  # noqa: S106 (the URL placeholder, not a secret)
+)
+
+
+@require_GET
+def welcome(request: HttpRequest, token: str) -> HttpResponse:
+    """Sign-up hands the new owner across hosts with a one-time signed token: valid once, for a
+    short time, on this workspace only. Anything else goes to the sign-in page."""
+
+    def sign_in(user: User) -> None:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+
+    user = login_token_consume(token, sign_in=sign_in)
+    if user is None:
+        return render(request, "accounts/welcome_expired.html")
+    messages.success(request, f"Welcome, {user.full_name}: your workspace is ready.")
+    return redirect("home")
 
 
 def _get_user_for_owner(request: HttpRequest, user_id: int) -> User:
@@ -100,9 +127,16 @@ def team(request: HttpRequest) -> HttpResponse:
 def team_add(request: HttpRequest) -> HttpResponse:
     form = UserAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = user_create(**form.cleaned_data)
+        user = user_invite(
+            **form.cleaned_data,
+            invited_by=request.user,  # type: ignore[arg-type]
+            link_domain=tenant_link_domain(request),
+            company=request.tenant.name,  # type: ignore[attr-defined]
+        )
         messages.success(
-            request, f"{user.full_name} can now sign in as {user.get_role_display().lower()}."
+            request,
+            f"Invitation sent to {user.email}: {user.full_name} chooses a password from the "
+            f"link in it and then signs in as {user.get_role_display().lower()}.",
         )
         return redirect("team")
     status = 422 if request.method == "POST" else 200

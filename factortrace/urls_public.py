@@ -14,5 +14,6 @@ handler400 = "factortrace.errors.bad_request"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
+    path("signin/", views.signin, name="signin"),
     path("admin/", admin.site.urls),
 ]

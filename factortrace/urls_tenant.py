@@ -30,6 +30,8 @@ urlpatterns = [
     path(
         "password/reset/complete/", accounts.password_reset_complete, name="password_reset_complete"
     ),
+    path("welcome/<str:token>/", accounts.welcome, name="welcome"),
+    path("invite/<uidb64>/<token>/", accounts.invite_accept, name="invite_accept"),
     path("team/", accounts.team, name="team"),
     path("team/add/", accounts.team_add, name="team_add"),
     path("team/<int:user_id>/role/", accounts.team_role, name="team_role"),
@@ -37,7 +39,9 @@ urlpatterns = [
     path("team/locks/<int:lock_id>/lift/", accounts.team_unlock, name="team_unlock"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/upload/", imports.import_upload, name="import_upload"),
+    path("imports/sample/", imports.import_sample, name="import_sample"),
     path("imports/<int:run_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:run_id>/reading/", imports.import_reading, name="import_reading"),
     path("imports/<int:run_id>/sheet/", imports.import_sheet, name="import_sheet"),
     path("imports/<int:run_id>/mapping/", imports.import_mapping, name="import_mapping"),
     path("imports/<int:run_id>/preview/", imports.import_preview, name="import_preview"),

@@ -9,6 +9,11 @@ from django.db import models
 
 
 class ImportStatus(models.TextChoices):
+    # Stored; its parse job has not finished yet (the "reading your file" page polls it).
+    READING = "reading", "Reading"
+    # The parse job refused the file (limits, encoding, not a spreadsheet): nothing was kept but
+    # the reason, shown on the reading page.
+    UNREADABLE = "unreadable", "Could not be read"
     UPLOADED = "uploaded", "Uploaded"
     MAPPED = "mapped", "Mapped"
     VALIDATED = "validated", "Validated"

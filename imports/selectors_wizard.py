@@ -36,6 +36,8 @@ EDITABLE = frozenset(
 # Statuses with checked rows: the check, factor and import steps are open.
 CHECKED = frozenset({ImportStatus.VALIDATED, ImportStatus.FAILED, ImportStatus.PARTIAL})
 FINISHED = frozenset({ImportStatus.COMMITTED, ImportStatus.UNDONE})
+# Statuses before the wizard opens: the file is being read, or its reading failed.
+READ_PENDING = frozenset({ImportStatus.READING, ImportStatus.UNREADABLE})
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ def step_url(run: ImportRun, key: str) -> str:
 
 def resume_url(run: ImportRun) -> str:
     """Where the runs list links an unfinished run (its next step) or a finished one (its page)."""
+    if run.status in READ_PENDING:
+        return reverse("import_reading", kwargs={"run_id": run.id})
     if run.status in FINISHED:
         return reverse("import_detail", kwargs={"run_id": run.id})
     if run.status == ImportStatus.COMMITTING:

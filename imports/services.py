@@ -1,6 +1,7 @@
 """The import wizard's writes and the commit job: an upload becomes validated, calculated, stored records.
 
-Flow: ``import_run_create`` (store + read + suggest a mapping) -> ``import_run_set_mapping`` ->
+Flow: ``import_run_create`` (store + read + suggest a mapping; the wizard's upload does the same in two
+halves, ``import_run_upload`` in the request and ``import_run_parse_job`` queued after it) -> ``import_run_set_mapping`` ->
 ``import_run_validate`` (pipeline validation, one factor per distinct activity, engine calculation,
 row errors stored) -> fixes (``import_run_fix_cell``, ``import_run_apply_to_all``) and factor choices
 (``factor_choice_set``) -> ``import_run_start_commit`` queues ``import_run_commit_job``, which does the
@@ -12,6 +13,7 @@ The preparation (`prepare`) is shared by the wizard, the job and the ``import_ac
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -268,6 +270,118 @@ def import_run_create(*, upload: UploadedFile, user: User | None) -> ImportRun:
     if key[4] is None:  # read as the next steps will (a template may name another header row)
         _remember_read(key, read)
     return run
+
+
+def import_run_upload(*, upload: UploadedFile, user: User | None) -> ImportRun:
+    """Store an upload as a run being read and queue its parse job (after commit): the request
+    answers at once. Only what needs no parsing is checked here (size, empty); the job decides the
+    rest and marks the run unreadable with the reason, keeping nothing of the file."""
+    name = upload.name or "upload"
+    limit = settings.IMPORT_MAX_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ImportInputError(
+            f"{name} is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.",
+            code="too_large",
+            details={"limit": limit},
+        )
+    digest = hashlib.sha256()
+    size = 0
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    if size == 0:
+        raise ImportInputError(f"{name} is empty: there is nothing to import.", code="empty")
+    with transaction.atomic():
+        run = ImportRun(
+            original_name=name[:255],
+            size_bytes=size,
+            sha256=digest.hexdigest(),
+            status=ImportStatus.READING,
+            created_by=user,
+        )
+        _store_upload(run, upload)
+        run.save()
+        enqueue_for_tenant(
+            import_run_parse_job,
+            schema_name=current_schema(),
+            on_failure=import_run_parse_failed,
+            run_id=run.id,
+        )
+    return run
+
+
+def import_run_parse_job(*, run_id: int) -> str:
+    """The parse job: read the stored file in a limited child process, then record what was found
+    and the suggested (or template) mapping in one write. A refused file marks the run unreadable."""
+    run = ImportRun.objects.filter(id=run_id, status=ImportStatus.READING).first()
+    if run is None:
+        return "not reading"
+    try:
+        with run.file.open("rb") as handle:
+            read = read_source(handle, filename=run.original_name, sheet=None, header_row=None)
+    except ImportInputError as exc:
+        _mark_unreadable(run_id, exc.message)
+        return "unreadable"
+    with transaction.atomic():
+        run = (
+            ImportRun.objects.select_for_update()
+            .filter(id=run_id, status=ImportStatus.READING)
+            .first()
+        )
+        if run is None:
+            return "not reading"
+        run.size_bytes = read.size
+        run.sha256 = read.sha256
+        run.detected = read.metadata()
+        run.sheet = read.sheet or ""
+        _apply_template_or_suggestion(run, read)
+        run.save()
+    key = _read_key(run)
+    if key[4] is None:
+        _remember_read(key, read)
+    return "read"
+
+
+def import_run_parse_failed(*, run_id: int, reason: str = "", **_: Any) -> None:
+    """The parse job died (worker killed, unexpected error): the run is marked unreadable."""
+    logger.warning("parse job failed", extra={"run_id": run_id, "reason": reason[:500]})
+    _mark_unreadable(
+        run_id,
+        "Reading the file failed unexpectedly. Try again, or save it as CSV and upload that.",
+    )
+
+
+# A run still "reading" this long after its upload has lost its parse job (Redis lost it, or the
+# worker died without its failure callback): the reading page stops waiting for it. The parse
+# itself is bounded by IMPORT_READ_TIMEOUT_SECONDS; the rest allows for a busy queue.
+READ_STALE_AFTER_SECONDS = 900
+
+
+def import_runs_sweep_reading(*, now: datetime | None = None) -> int:
+    """Mark the runs whose parse job never reported back as unreadable (with the reason)."""
+    now = now or timezone.now()
+    limit = timedelta(seconds=settings.IMPORT_READ_TIMEOUT_SECONDS + READ_STALE_AFTER_SECONDS)
+    stale = ImportRun.objects.filter(status=ImportStatus.READING, created_at__lt=now - limit)
+    ids = list(stale.values_list("id", flat=True))
+    for run_id in ids:
+        _mark_unreadable(
+            run_id,
+            "Reading the file did not finish: its job was lost. Upload the file again.",
+        )
+    return len(ids)
+
+
+def _mark_unreadable(run_id: int, message: str) -> None:
+    """Only a run still being read changes: it keeps the reason, not the file."""
+    run = ImportRun.objects.filter(id=run_id, status=ImportStatus.READING).first()
+    if run is None:
+        return
+    changed = ImportRun.objects.filter(id=run_id, status=ImportStatus.READING).update(
+        status=ImportStatus.UNREADABLE, error=message, detected={}, mapping={}, file=""
+    )
+    if changed and run.file:
+        run.file.storage.delete(run.file.name)
 
 
 def _store_upload(run: ImportRun, upload: UploadedFile) -> None:

@@ -44,6 +44,7 @@ from imports.pipeline import Mapping, filter_candidates
 from imports.selectors_wizard import (
     CHECKED,
     EDITABLE,
+    READ_PENDING,
     error_columns,
     error_groups,
     error_rows_page,
@@ -66,7 +67,6 @@ from imports.services import (
     factor_choice_set,
     import_run_apply_to_all,
     import_run_confirm_factors,
-    import_run_create,
     import_run_current_totals,
     import_run_export_invalid,
     import_run_preview,
@@ -77,9 +77,11 @@ from imports.services import (
     import_run_start_commit,
     import_run_suggestion,
     import_run_undo,
+    import_run_upload,
     import_run_validate,
     import_run_value_counts,
     import_runs_sweep,
+    import_runs_sweep_reading,
     run_mapping,
 )
 from imports.services_ui import import_run_fix_cell_and_recount
@@ -223,7 +225,7 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _upload_response(request, form, "", status=422)
     try:
-        run = import_run_create(upload=form.cleaned_data["file"], user=request.user)  # type: ignore[arg-type]
+        run = import_run_upload(upload=form.cleaned_data["file"], user=request.user)  # type: ignore[arg-type]
     except ImportInputError as exc:
         return _upload_response(request, UploadForm(), exc.message, status=422)
     earlier = duplicate_runs(run).first()
@@ -234,18 +236,65 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
             f"{earlier.created_at:%d %b %Y %H:%M} ({earlier.get_status_display().lower()}). "
             "Importing it again would count its activities twice.",
         )
-    target = (
-        reverse("import_sheet", kwargs={"run_id": run.id})
-        if has_sheet_step(run)
-        else resume_url(run)
-    )
-    if run.template is not None:
-        messages.info(
-            request, f"Your template “{run.template.name}” fits this file: it is applied."
-        )
+    target = reverse("import_reading", kwargs={"run_id": run.id})
     if _is_htmx(request):
         return HttpResponseClientRedirect(target)
     return redirect(target)
+
+
+SAMPLE_NAME = "sample_supplier_consumption.csv"
+
+
+@role_required(Role.EDITOR, writes_only=True)
+def import_sample(request: HttpRequest) -> HttpResponse:
+    """The "try it with a sample file" link: GET downloads three months of a demo supplier's export;
+    POST (editors) starts an import with it, as an upload of that file would."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tenants.demo import sample_file
+
+    if request.method == "POST":
+        upload = SimpleUploadedFile(SAMPLE_NAME, sample_file(), content_type="text/csv")
+        run = import_run_upload(upload=upload, user=request.user)  # type: ignore[arg-type]
+        target = reverse("import_reading", kwargs={"run_id": run.id})
+        if _is_htmx(request):
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
+    response = HttpResponse(sample_file(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, SAMPLE_NAME)
+    return response
+
+
+@login_required_tenant
+@require_GET
+def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The "reading your file" page: polled every second while the parse job runs; then on to the sheet or
+    the columns, or the reason the file could not be read."""
+    run = _get_import_run_for_user(request, run_id)
+    if run.status == ImportStatus.READING and import_runs_sweep_reading():
+        run = _get_import_run_for_user(request, run_id)
+    if run.status not in READ_PENDING:
+        target = (
+            reverse("import_sheet", kwargs={"run_id": run.id})
+            if has_sheet_step(run) and run.status in {ImportStatus.UPLOADED, ImportStatus.MAPPED}
+            else resume_url(run)
+        )
+        if run.template is not None and run.status == ImportStatus.MAPPED:
+            messages.info(
+                request, f"Your template “{run.template.name}” fits this file: it is applied."
+            )
+        if _is_htmx(request):
+            return HttpResponseClientRedirect(target)
+        return redirect(target)
+    template = "imports/import_reading.html"
+    if _is_htmx(request):
+        template += "#reading"
+    context = {
+        "run": run,
+        "reading": run.status == ImportStatus.READING,
+        "can_edit": _can_edit(request),
+    }
+    return render(request, template, context)
 
 
 # --------------------------------------------------------------------------------------------

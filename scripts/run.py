@@ -18,7 +18,9 @@ def manage(*args: str) -> None:
 
 def main() -> int:
     manage("prepare")
-    address = os.environ.get("RUN_ADDRESS", "0.0.0.0:8000")
+    # Links are built with PUBLIC_PORT: serve on it unless told otherwise.
+    port = os.environ.get("PUBLIC_PORT", "").strip() or "8000"
+    address = os.environ.get("RUN_ADDRESS", f"0.0.0.0:{port}")
     children = [subprocess.Popen([PY, "manage.py", "runserver", address, "--noreload"], cwd=ROOT)]
     if os.environ.get("REDIS_URL"):
         children.append(

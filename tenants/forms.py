@@ -9,6 +9,23 @@ from tenants.models import LANGUAGES, Tenant
 from tenants.rules import slug_problem
 
 
+class SigninForm(forms.Form):
+    slug = forms.CharField(
+        label="Your workspace",
+        max_length=63,
+        help_text="The subdomain your company chose at sign-up, as in <subdomain>.factortrace.",
+    )
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"].strip().lower()
+        slug = slug.split("://")[-1].split(".")[0].split("/")[0]
+        if not slug or not Tenant.objects.filter(slug=slug).exclude(schema_name="public").exists():
+            raise forms.ValidationError(
+                "There is no workspace at that address. Check the spelling, or create one."
+            )
+        return slug
+
+
 class SignupForm(NewPasswordMixin, forms.Form):
     company_name = forms.CharField(label="Company name", max_length=200)
     slug = forms.CharField(

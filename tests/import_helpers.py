@@ -22,6 +22,26 @@ def upload(content: bytes = FUEL_CSV, name: str = "fuel.csv") -> SimpleUploadedF
     return SimpleUploadedFile(name, content, content_type="application/octet-stream")
 
 
+def post_upload(
+    client: Any,
+    content: bytes = FUEL_CSV,
+    name: str = "fuel.csv",
+    *,
+    follow: bool = False,
+    **extra: Any,
+) -> Any:
+    """Upload through the wizard's view, then run the parse job it queued, as the in-process queue
+    does after the request commits. `follow` then opens the page the upload answered with."""
+    from django.test import TestCase, override_settings
+    from django.urls import reverse
+
+    with override_settings(JOBS_IN_PROCESS=True), TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(reverse("import_upload"), {"file": upload(content, name)}, **extra)
+    if follow and response.status_code == 302:
+        return client.get(response["Location"], follow=True)
+    return response
+
+
 def german_workbook(rows: list[list[Any]], *, title: str = "Energieverbrauch 2024") -> bytes:
     """An XLSX with a title row and a blank row above the header, as accounting exports look."""
     import openpyxl

@@ -143,13 +143,15 @@ def test_it_imports_a_german_workbook_and_totals_it(server: str, tmp_path: Path)
         p.wait_for_url(f"{base}/")
 
         p.goto(f"{base}/imports/")
-        # A file that is no spreadsheet: the refusal shows in place of the uploader.
+        # A file that is no spreadsheet: the reading page says why, and nothing is kept.
         garbage = tmp_path / "ledger.csv"
         garbage.write_bytes(bytes(range(256)) * 40)
         p.locator("#import-file").set_input_files(str(garbage))
-        p.locator("#uploader [role=alert]").filter(has_text="ledger.csv").wait_for()
-        assert p.url == f"{base}/imports/"
+        p.wait_for_url(re.compile(r"/imports/\d+/reading/$"))
+        p.locator("#reading [role=alert]").wait_for()
+        assert "Could not read “ledger.csv”" in p.content()
         shot(p, "1-imports")
+        p.goto(f"{base}/imports/")
         p.locator("#import-file").set_input_files(str(workbook))
         p.wait_for_url(re.compile(r"/imports/\d+/mapping/$"))
         assert "header in row 3" in p.content()  # the title row and the blank row were skipped

@@ -32,10 +32,23 @@ def test_sign_up_shows_the_password_rules_before_the_first_try(public_client: Cl
     assert 'type="email" name="email"' in html
 
 
-def test_adding_a_teammate_shows_the_password_rules(alice: Client) -> None:
+def test_an_invited_teammate_sees_the_password_rules(alice: Client) -> None:
+    """The owner no longer chooses a password: the invitation page shows the rules first."""
+    import re
+
+    from django.core import mail
+    from django.test import TestCase
+
     html = alice.get(reverse("team")).content.decode()
-    assert "at least 10 characters" in html
     assert 'type="email" name="email"' in html
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        alice.post(
+            reverse("team_add"), {"full_name": "Ina", "email": "ina@acme.example", "role": "viewer"}
+        )
+    link = re.search(r"http://acme\.localhost:\d+(/invite/\S+)", mail.outbox[-1].body)
+    assert link is not None
+    invited = Client(HTTP_HOST="acme.localhost")
+    assert "at least 10 characters" in invited.get(link.group(1), follow=True).content.decode()
 
 
 def test_every_page_names_a_static_icon(anon_acme: Client) -> None:

@@ -17,12 +17,12 @@ from django.test import Client
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
-from imports.models import ImportRun
+from imports.models import ImportRun, ImportStatus
 from imports.pipeline import PipelineError, read_upload
 from imports.pipeline.isolate import ChildLimits, read_upload_isolated
 from imports.pipeline.read import ReadLimits
 from imports.services import ImportInputError, import_run_create, import_run_set_encoding
-from tests.import_helpers import upload
+from tests.import_helpers import post_upload, upload
 
 _CELL = '<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
 _TABLE = (
@@ -283,21 +283,32 @@ def _media(settings: Any, tmp_path: Any) -> None:
 
 
 def _upload_view(client: Client, content: bytes, name: str) -> Any:
-    return client.post(reverse("import_upload"), {"file": upload(content, name)})
+    return post_upload(client, content, name)
+
+
+def _reading_page(client: Client) -> tuple[Any, str]:
+    with schema_context("acme"):
+        run = ImportRun.objects.get()
+    page = client.get(reverse("import_reading", kwargs={"run_id": run.id}), follow=True)
+    return run, page.content.decode()
 
 
 def test_it_answers_a_long_sheet_name_with_a_message_not_a_500(alice: Client) -> None:
     response = _upload_view(alice, _xlsx(sheet_name="Verbrauch " * 30), "long-name.xlsx")
-    assert response.status_code == 422
-    assert "the limit is 200" in response.content.decode()
-    with schema_context("acme"):
-        assert not ImportRun.objects.exists()
+    assert response.status_code == 302
+    run, page = _reading_page(alice)
+    assert run.status == ImportStatus.UNREADABLE
+    assert "the limit is 200" in page
+    assert run.mapping == {}
+    assert not run.file
 
 
 def test_it_answers_a_dimension_bomb_with_a_message(alice: Client) -> None:
     response = _upload_view(alice, _one_cell_at("XFD1048576"), "bomb.xlsx")
-    assert response.status_code == 422
-    assert "16,384 columns; the limit is 1,000" in response.content.decode()
+    assert response.status_code == 302
+    run, page = _reading_page(alice)
+    assert run.status == ImportStatus.UNREADABLE
+    assert "16,384 columns; the limit is 1,000" in page
 
 
 def test_it_renders_the_mapping_page_of_4000_columns_in_well_under_a_second(

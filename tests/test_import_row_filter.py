@@ -34,6 +34,7 @@ from imports.services import (
     import_run_set_mapping,
     import_run_validate,
 )
+from tests.import_helpers import post_upload
 
 METER = Path(__file__).parent / "fixtures" / "imports" / "meter_export_2024-11-04.csv"
 IMPORT_READ = "Active Import Interval (kWh)"
@@ -198,8 +199,6 @@ def meter_run(alice: Any, media_root: None) -> Any:
     """The meter export uploaded by alice, with a grid factor for its electricity (a Scope 2
     supplier factor would be the market-based rate only: the location-based figure needs the
     grid's)."""
-    from django.urls import reverse
-
     from imports.models import ImportRun
     from tests.factor_helpers import make_library_factor
 
@@ -215,9 +214,7 @@ def meter_run(alice: Any, media_root: None) -> Any:
         kind="grid_electricity",
         year=2024,
     )
-    response = alice.post(
-        reverse("import_upload"), {"file": SimpleUploadedFile(METER.name, METER.read_bytes())}
-    )
+    response = post_upload(alice, METER.read_bytes(), METER.name)
     assert response.status_code == 302
     with schema_context("acme"):
         return ImportRun.objects.order_by("-id").first()
@@ -298,7 +295,6 @@ def test_apply_to_all_states_every_cell_it_replaces(
     alice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only 2 errors are stored, but 5 cells hold "Fass": the button says 5 and replaces 5."""
-    from django.urls import reverse
 
     from imports import services
     from imports.models import ImportRun
@@ -308,7 +304,7 @@ def test_apply_to_all_states_every_cell_it_replaces(
     make_supplier_factor(name="Diesel", region="DE", unit="L", kg_co2e=2.5)
     rows = "".join(f"{d:02d}.01.2024;Diesel;{d}0;Fass\n" for d in range(1, 6))
     content = ("Datum;Beschreibung;Menge;Einheit\n15.01.2024;Diesel;100;L\n" + rows).encode()
-    alice.post(reverse("import_upload"), {"file": SimpleUploadedFile("fuel.csv", content)})
+    post_upload(alice, content, "fuel.csv")
     with schema_context("acme"):
         run = ImportRun.objects.order_by("-id").first()
     form = {

@@ -23,7 +23,7 @@ from django_tenants.utils import schema_context
 from emissions.models import ActivityRecord
 from imports.models import ImportRun, ImportStatus, MappingTemplate, RowError
 from tests.conftest import ALICE, host
-from tests.import_helpers import FUEL_CSV, german_workbook, make_import_run, upload
+from tests.import_helpers import FUEL_CSV, german_workbook, make_import_run, post_upload
 
 RUN_VIEWS = (
     "import_detail",
@@ -75,7 +75,7 @@ def diesel_factor(tenants: dict[str, object], db: None) -> Any:
 
 
 def _upload(client: Client, content: bytes = FUEL_CSV, name: str = "fuel.csv", **extra: Any) -> Any:
-    return client.post(reverse("import_upload"), {"file": upload(content, name)}, **extra)
+    return post_upload(client, content, name, **extra)
 
 
 def _mapped_run(client: Client, content: bytes = FUEL_CSV, name: str = "fuel.csv") -> ImportRun:
@@ -133,21 +133,33 @@ def test_it_warns_when_the_same_file_comes_back(alice: Client) -> None:
 
 
 def test_it_uploads_through_htmx_and_sends_the_browser_to_the_columns(alice: Client) -> None:
+    """The upload answers with the reading page; once the parse is done, its poll opens the columns."""
     response = _upload(alice, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     run = _acme(lambda: ImportRun.objects.get())
-    assert response["HX-Redirect"] == _url("import_mapping", run)
+    assert response["HX-Redirect"] == _url("import_reading", run)
+    poll = alice.get(_url("import_reading", run), HTTP_HX_REQUEST="true")
+    assert poll["HX-Redirect"] == _url("import_mapping", run)
     assert run.created_by.email == ALICE.email
 
 
-def test_it_shows_an_unreadable_file_in_place_and_saves_nothing(alice: Client) -> None:
+def test_it_shows_an_unreadable_file_on_the_reading_page_and_keeps_nothing(alice: Client) -> None:
+    """The parse job refuses the file: the reading page shows why; no mapping, no file is kept."""
     garbage = bytes(range(256)) * 40
     response = _upload(alice, garbage, "ledger.csv", HTTP_HX_REQUEST="true")
-    assert response.status_code == 422
-    html = _text(response)
-    assert html.lstrip().startswith('<section id="uploader"')
+    run = _acme(lambda: ImportRun.objects.get())
+    assert response["HX-Redirect"] == _url("import_reading", run)
+    assert run.status == ImportStatus.UNREADABLE
+    assert run.error
+    assert run.mapping == {}
+    assert not run.file
+    html = _text(alice.get(_url("import_reading", run), HTTP_HX_REQUEST="true"))
+    assert html.lstrip().startswith('<div id="reading"')
     assert 'role="alert"' in html
-    assert _runs() == 0
+    assert "hx-trigger" not in html  # polling stops
+    assert run.error in html.replace("&#x27;", "'").replace("&quot;", '"')
+    # The wizard's steps are closed to it: they send the user back to the reason.
+    assert alice.get(_url("import_mapping", run))["Location"] == _url("import_reading", run)
 
 
 def test_it_refuses_an_empty_file(alice: Client) -> None:
@@ -225,7 +237,8 @@ def test_it_asks_which_sheet_of_a_workbook(alice: Client) -> None:
     book.save(buffer)
     response = _upload(alice, buffer.getvalue(), "fuel.xlsx")
     run = _acme(lambda: ImportRun.objects.get())
-    assert response["Location"] == _url("import_sheet", run)
+    assert response["Location"] == _url("import_reading", run)
+    assert alice.get(_url("import_reading", run))["Location"] == _url("import_sheet", run)
     html = _text(alice.get(_url("import_sheet", run)))
     assert "Power" in html
     assert "Fuel" in html

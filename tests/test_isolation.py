@@ -55,6 +55,8 @@ ACCESS: dict[str, Row] = {
     "password_reset_done": Row(OPEN),
     "password_reset_confirm": Row(OPEN, kwargs={"uidb64": "MQ", "token": "set-password"}),
     "password_reset_complete": Row(OPEN),
+    "welcome": Row(OPEN, kwargs={"token": "not-a-token"}),
+    "invite_accept": Row(OPEN, kwargs={"uidb64": "MQ", "token": "choose-password"}),
     "team": Row(READ),
     "team_add": Row(OWNER),
     "team_role": Row(OWNER, "user"),
@@ -62,7 +64,9 @@ ACCESS: dict[str, Row] = {
     "team_unlock": Row(OWNER, "lock"),
     "imports": Row(READ),
     "import_upload": Row(WRITE),
+    "import_sample": Row(EDIT),
     "import_detail": Row(READ, "run"),
+    "import_reading": Row(READ, "run", state="reading"),
     "import_sheet": Row(WRITE, "run"),
     "import_mapping": Row(WRITE, "run"),
     "import_preview": Row(EDIT, "run"),
@@ -106,6 +110,7 @@ OPERATOR = "operator"
 PUBLIC_ACCESS: dict[str, str] = {
     "landing": OPEN,
     "signup": OPEN,
+    "signin": OPEN,
     "admin:*": OPERATOR,
 }
 # Answered by middleware before any URLconf, on every host: path -> what it must show.
@@ -261,7 +266,7 @@ def test_it_fails_the_matrix_without_each_access_decorator(
 # ---- the public site and the middleware endpoints ---------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["landing", "signup"])
+@pytest.mark.parametrize("name", ["landing", "signup", "signin"])
 def test_it_leaves_the_public_pages_open(name: str, tenants: dict[str, object], db: None) -> None:
     client = Client(enforce_csrf_checks=True, HTTP_HOST="localhost")
     assert client.get(reverse(name, urlconf=PUBLIC_URLCONF)).status_code == 200

@@ -16,7 +16,7 @@ from django_tenants.utils import schema_context
 from emissions.engine.unit_display import display_unit
 from factortrace.templatetags.display import day, num
 from tenants.models import Tenant
-from tests.import_helpers import make_activity_record
+from tests.import_helpers import make_activity_record, post_upload
 
 
 @pytest.mark.parametrize(
@@ -106,11 +106,10 @@ def test_the_wizard_preview_shows_german_numbers(alice: Client) -> None:
     make_supplier_factor(name="Diesel", region="DE", unit="L", kg_co2e=2.5)
     _german(alice)
     content = b"Datum;Beschreibung;Menge;Einheit\n15.01.2024;Diesel;1.234,5;gal\n"
-    from django.core.files.uploadedfile import SimpleUploadedFile
 
     from imports.models import ImportRun
 
-    alice.post(reverse("import_upload"), {"file": SimpleUploadedFile("f.csv", content)})
+    post_upload(alice, content, "f.csv")
     with schema_context("acme"):
         run = ImportRun.objects.order_by("-id").first()
     assert run is not None

@@ -38,7 +38,8 @@ def test_it_shows_the_landing_page(public_client: Client) -> None:
 def test_it_creates_a_tenant_with_schema_and_owner(public_client: Client) -> None:
     response = public_client.post("/signup/", GOOD)
     assert response.status_code == 302
-    assert response["Location"] == "http://initech.localhost:8000/login/?welcome=1"
+    welcome = response["Location"]
+    assert welcome.startswith("http://initech.localhost:8000/welcome/")
     tenant = Tenant.objects.get(slug="initech")
     assert tenant.schema_name == "initech"
     assert Domain.objects.get(tenant=tenant).domain == "initech.localhost"
@@ -51,7 +52,12 @@ def test_it_creates_a_tenant_with_schema_and_owner(public_client: Client) -> Non
             "Peter Gibbons",
         )
         assert owner.check_password(GOOD["password"])
-    # The new owner signs in on the tenant's host.
+    # The new owner is signed in on the tenant's host by the one-time token...
+    handed = Client(HTTP_HOST="initech.localhost")
+    arrived = handed.get(welcome.removeprefix("http://initech.localhost:8000"))
+    assert arrived["Location"] == "/"
+    assert "Welcome, Peter Gibbons" in handed.get("/").content.decode()
+    # ...and later signs in with the password chosen.
     client = Client(HTTP_HOST="initech.localhost")
     login = client.post(
         "/login/", {"username": "peter@initech.example", "password": GOOD["password"]}

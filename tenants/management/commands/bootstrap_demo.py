@@ -1,4 +1,5 @@
-"""Create the demo tenant and an operator on first start; print their logins every start."""
+"""Create the demo tenant (with its organisation, two sites and a sample inventory imported
+through the wizard's pipeline) and an operator on first start; print their logins every start."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django_tenants.utils import schema_context
 
 from accounts.models import User
 from factortrace.context import public_url, tenant_url
+from tenants.demo import DEMO_FILE_NAME, SeedResult, demo_workspace_seed
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_create
 
@@ -41,6 +43,9 @@ class Command(BaseCommand):
                 owner_email=DEMO_OWNER,
                 owner_password=logins["demo"],
             )
+        demo = Tenant.objects.get(slug=DEMO_SLUG)
+        with schema_context(demo.schema_name):
+            seeded = demo_workspace_seed(owner_email=DEMO_OWNER)
         with schema_context("public"):
             if not User.objects.filter(email=OPERATOR).exists():
                 logins["operator"] = secrets.token_urlsafe(12)
@@ -56,11 +61,18 @@ class Command(BaseCommand):
         self.stdout.write(
             f"    sign in as     {DEMO_OWNER} / {logins.get('demo', '(set before; reset it in the admin)')}"
         )
+        self.stdout.write(f"    sample data    {self._seed_line(seeded)}")
         self.stdout.write(f"  Operator admin   {public_url('admin/')}")
         self.stdout.write(
             f"    sign in as     {OPERATOR} / {logins.get('operator', '(set before)')}"
         )
         self.stdout.write("")
+
+    def _seed_line(self, seeded: SeedResult) -> str:
+        if seeded.message:
+            return f"not imported: {seeded.message}"
+        verb = "imported" if seeded.created else "already there"
+        return f"{DEMO_FILE_NAME} {verb} (import {seeded.run_id}, {seeded.status})"
 
     def _public_tenant(self) -> Tenant:
         tenant = Tenant.objects.filter(schema_name="public").first()
