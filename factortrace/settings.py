@@ -144,10 +144,8 @@ TENANT_APPS = [
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
-# Reports: the folder holding the XBRL taxonomy packages (the EFRAG ESRS Set 1 zip and the XII
-# country stub, see ../shared/data/esrs_taxonomy/NOTES.md; never copied into the project) and the
-# VSME taxonomy dump (EFRAG, MIT). Empty: reports say the taxonomy is not configured.
-XBRL_TAXONOMY_DIR = os.environ.get("XBRL_TAXONOMY_DIR", "")
+# Reports: the VSME taxonomy dump (EFRAG, MIT); the ESRS packages' folder, XBRL_TAXONOMY_DIR, is
+# read below. Empty: reports say the taxonomy is not configured.
 VSME_TAXONOMY_JSON = os.environ.get("VSME_TAXONOMY_JSON", "")
 
 TENANT_MODEL = "tenants.Tenant"
@@ -350,7 +348,8 @@ IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 1000, minimum=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-# ESRS taxonomy packages are read from a folder (EFRAG's licence keeps them out of the repository).
+# ESRS taxonomy packages are read from a folder (EFRAG's licence keeps them out of the repository):
+# the ESRS Set 1 zip and the XII country stub, see ../shared/data/esrs_taxonomy/NOTES.md.
 XBRL_TAXONOMY_DIR = os.environ.get("XBRL_TAXONOMY_DIR", "")
 if XBRL_TAXONOMY_DIR and not Path(XBRL_TAXONOMY_DIR).is_dir():
     raise ImproperlyConfigured(f"XBRL_TAXONOMY_DIR: {XBRL_TAXONOMY_DIR!r} is not a directory.")

@@ -16,7 +16,23 @@ def manage(*args: str) -> None:
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, check=True)
 
 
+def _taxonomy_defaults() -> None:
+    """In development, reports read the ESRS taxonomy packages and the VSME dump from the shared
+    reference folder beside the project when it is there and nothing else is configured (the
+    EFRAG ESRS taxonomy is never copied into the project)."""
+    shared = ROOT.parent / "shared" / "data"
+    esrs = shared / "esrs_taxonomy"
+    vsme = shared / "vsme"
+    if not os.environ.get("XBRL_TAXONOMY_DIR") and esrs.is_dir():
+        os.environ["XBRL_TAXONOMY_DIR"] = str(esrs)
+        print(f"[run] reports read the ESRS taxonomy from {esrs}", file=sys.stderr)
+    dump = vsme / "vsme-2026-05-01-taxonomy.json"
+    if not os.environ.get("VSME_TAXONOMY_JSON") and dump.is_file():
+        os.environ["VSME_TAXONOMY_JSON"] = str(dump)
+
+
 def main() -> int:
+    _taxonomy_defaults()
     manage("prepare")
     # Links are built with PUBLIC_PORT: serve on it unless told otherwise.
     port = os.environ.get("PUBLIC_PORT", "").strip() or "8000"
