@@ -71,8 +71,17 @@ def _us(values: np.ndarray) -> list[str]:
     return [f"{v:,.2f}" for v in values]
 
 
-def generate_csv(path: Path, rows: int, style: str, seed: int = 7) -> None:
-    """Write a supplier file of ``rows`` data rows in German (``de``) or US (``us``) format."""
+def generate_csv(
+    path: Path,
+    rows: int,
+    style: str,
+    seed: int = 7,
+    spend_stems: tuple[str, ...] | None = None,
+) -> None:
+    """Write a supplier file of ``rows`` data rows in German (``de``) or US (``us``) format.
+
+    ``spend_stems``: when given, only activities of these stems have spend rows (amount only),
+    so a file can hold only rows the shipped library has a factor for."""
     rng = np.random.default_rng(seed)
     acts = _activity_texts()
     act_idx = rng.integers(0, len(acts), rows)
@@ -86,6 +95,9 @@ def generate_csv(path: Path, rows: int, style: str, seed: int = 7) -> None:
     currency = np.array(CURRENCIES, dtype=object)[rng.integers(0, len(CURRENCIES), rows)]
     # Spend rows (amount only) and quantity rows (quantity + unit), as ledgers mix them.
     spend_only = rng.random(rows) < 0.2
+    if spend_stems is not None:
+        stems = np.array([stem for stem, _ in ACTIVITIES for _ in range(10)], dtype=object)
+        spend_only &= np.isin(stems[act_idx], list(spend_stems))
     qty_text = np.array(_eu(qty) if style == "de" else _us(qty), dtype=object)
     amt_text = np.array(_eu(amount) if style == "de" else _us(amount), dtype=object)
     qty_text[spend_only] = ""

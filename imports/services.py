@@ -1755,8 +1755,7 @@ def count_duplicates(prepared: Prepared, *, run_id: int | None = None) -> tuple[
     """(rows this run would import, how many of them are already in the inventory)."""
     if prepared.n_valid == 0:
         return 0, 0
-    _, table = records_frame(prepared, run_id=run_id, user_id=None)
-    table = _committed_rows_excluded(table, run_id)
+    table = _committed_rows_excluded(fingerprint_table(prepared), run_id)
     return table.num_rows, int(duplicate_mask(table).sum())
 
 
@@ -1997,6 +1996,28 @@ def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 def _int_array(values: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.int64(), from_pandas=True)
+
+
+def fingerprint_table(prepared: Prepared) -> pa.Table:
+    """The valid rows' ``source_row`` and fingerprint columns, as ``records_frame`` builds them
+    (the same helpers), without the rest of a record: the duplicate check of the check step
+    needs no provenance, money or factor columns."""
+    index = prepared.valid[prepared.valid].index
+    data = prepared.result.data.loc[index]
+    n = len(index)
+    date = data["date"] if "date" in data else data.get("period_start")
+    columns: dict[str, pa.Array] = {
+        "source_row": pa.array(index.to_numpy(dtype="int64")),
+        "date": _date_array(date, n),
+        "period_end": _date_array(data.get("period_end"), n),
+        "activity": _text_array(data, "activity", index),
+        "quantity": _float_array(data.get("quantity"), n),
+        "unit": _text_array(data, "unit", index),
+        "amount": _float_array(data.get("amount"), n),
+        "currency": _text_array(data, "currency", index),
+        "site": _text_array(data, "site", index),
+    }
+    return pa.table(columns)
 
 
 def records_frame(

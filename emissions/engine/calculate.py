@@ -1939,28 +1939,37 @@ def money_of(result: pd.DataFrame) -> pd.Series:
     codes, _ = pd.factorize(pd.MultiIndex.from_frame(keys.fillna(-1.0)))
     first = _first_rows(np.asarray(codes, dtype=np.int64))
     texts = []
-    for r in first:
-        rec = rows.iloc[int(r)]
-        method = json.loads(str(rec["provenance"])).get("money") or {}
+    # Only the five columns of the distinct rows (a row of the wide frame costs far more), and
+    # each distinct provenance text parsed once.
+    columns = ["provenance", "fx_rate", "fx_rate_date", "deflator", "deflator_year"]
+    picked = rows[columns].iloc[np.asarray(first, dtype=np.int64)]
+    parsed: dict[str, dict[str, Any]] = {}
+    for text, rate, day, deflator_value, deflator_year in zip(
+        *(picked[c].tolist() for c in columns), strict=True
+    ):
+        provenance = parsed.get(str(text))
+        if provenance is None:
+            provenance = parsed[str(text)] = json.loads(str(text))
+        method = provenance.get("money") or {}
         fx_part = None
-        if method.get("fx") and np.isfinite(float(rec["fx_rate"])):
+        if method.get("fx") and np.isfinite(float(rate)):
             fx_part = {
-                "rate": float(rec["fx_rate"]),
-                "date": str(pd.Timestamp(rec["fx_rate_date"]).date()),
-                "from": json.loads(str(rec["provenance"])).get("conversion", {}).get("from"),
+                "rate": float(rate),
+                "date": str(pd.Timestamp(day).date()),
+                "from": provenance.get("conversion", {}).get("from"),
                 "to": method.get("to"),
                 "source": fx.ECB_SOURCE,
             }
         defl_part = None
         deflator = method.get("deflator")
-        if deflator and np.isfinite(float(rec["deflator"])):
+        if deflator and np.isfinite(float(deflator_value)):
             index, to_year, from_year = (
                 str(deflator["index"]),
                 int(deflator["to_year"]),
-                int(rec["deflator_year"]),
+                int(deflator_year),
             )
             defl_part = {
-                "value": float(rec["deflator"]),
+                "value": float(deflator_value),
                 "index": index,
                 "from_year": from_year,
                 "to_year": to_year,

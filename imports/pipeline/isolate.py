@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 _SERVER_LOCK = threading.Lock()
 _SERVER: subprocess.Popen[bytes] | None = None
 _SERVER_OWNER = 0
+# The last reader child's {"cpu_s", "peak_rss_mb"} (benchmarks, logs): a child forked from the
+# fork server, so the parent's own usage figures never include it.
+LAST_CHILD_USAGE: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,10 @@ def _serve() -> None:
         if pid == 0:
             _child(request)
         answers.write(f"{pid}\n".encode())
-        _, status = os.waitpid(pid, 0)
-        answers.write(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+        _, status, usage = os.wait4(pid, 0)
+        cpu = usage.ru_utime + usage.ru_stime
+        # The exit code, then the reader's CPU seconds and peak RSS (kB), for LAST_CHILD_USAGE.
+        answers.write(f"{os.waitstatus_to_exitcode(status)} {cpu:.3f} {usage.ru_maxrss}\n".encode())
 
 
 def _server() -> subprocess.Popen[bytes]:
@@ -216,7 +221,10 @@ def _run_child(request: dict[str, Any], wall_seconds: float) -> tuple[int | None
                 os.kill(int(pid_line), signal.SIGKILL)
             _read_line(fd, 30)
             return -signal.SIGKILL, True
-        return int(code_line), False
+        code, *usage = code_line.split()
+        if len(usage) == 2:
+            LAST_CHILD_USAGE.update(cpu_s=float(usage[0]), peak_rss_mb=int(usage[1]) / 1024)
+        return int(code), False
     return None, False
 
 
