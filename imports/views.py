@@ -261,7 +261,7 @@ def import_sample(request: HttpRequest) -> HttpResponse:
             return HttpResponseClientRedirect(target)
         return redirect(target)
     response = HttpResponse(sample_file(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(True, SAMPLE_NAME)
+    response["Content-Disposition"] = content_disposition_header(True, SAMPLE_NAME) or "attachment"
     return response
 
 
