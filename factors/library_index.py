@@ -17,8 +17,15 @@ from typing import Any
 import numpy as np
 from django.db.models import Count, Max
 
+from factors.concepts import Reading
 from factors.models import EmissionFactor, FactorDataset
-from factors.ranking import FactorCandidate, content_words, factor_reading
+from factors.ranking import (
+    FactorCandidate,
+    content_words,
+    factor_reading,
+    is_upstream,
+    normalise_text,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,27 @@ class LibraryIndex:
     # Ranked library candidates by (reading, dimension, region, year...): activities that read the
     # same ("Diesel KSt 4100", "Diesel KSt 4200") are ranked once per index.
     ranked: dict[Any, Any] = field(default_factory=dict)
+    # The dimensions and regions as small integer codes (numpy compares these far faster than
+    # strings), and each code's value.
+    dimension_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    region_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    dimension_code: dict[str, int] = field(default_factory=dict)
+    region_code: dict[str, int] = field(default_factory=dict)
+    # Per factor, what the ranking needs, computed once at build (factors.matching ranks the
+    # concept pre-selection with these arrays): its reading (an id into `readings`), dataset,
+    # year (NaN if none), well-to-tank, calorific-value basis, outside-of-scopes, flags.
+    readings: list[Reading] = field(default_factory=list)
+    reading_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    dataset_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    datasets: list[str] = field(default_factory=list)
+    years: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upstream: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    cv_basis: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    outside: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    supplier: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # normalise_text(publisher id or name) -> positions (an activity written as a factor's key).
+    exact: dict[str, list[int]] = field(default_factory=dict)
 
 
 _LOCK = threading.Lock()
@@ -129,21 +157,56 @@ def build_index(
     concepts: defaultdict[str, list[int]] = defaultdict(list)
     by_publisher_id: defaultdict[str, list[int]] = defaultdict(list)
     by_name: defaultdict[str, list[int]] = defaultdict(list)
+    exact: defaultdict[str, list[int]] = defaultdict(list)
+    reading_id: dict[Reading, int] = {}
+    readings: list[Reading] = []
+    reading_ids: list[int] = []
+    dataset_code: dict[str, int] = {}
     for position, (factor, text) in enumerate(zip(factors, texts, strict=True)):
         for word in set(content_words(text)):
             postings[word].append(position)
-        for head in factor_reading(factor.name, factor.category).heads:
+        reading = factor_reading(factor.name, factor.category)
+        for head in reading.heads:
             concepts[head].append(position)
+        if reading not in reading_id:
+            reading_id[reading] = len(readings)
+            readings.append(reading)
+        reading_ids.append(reading_id[reading])
+        dataset_code.setdefault(factor.dataset_key, len(dataset_code))
+        for key in {normalise_text(factor.publisher_id), normalise_text(factor.name)}:
+            exact[key].append(position)
         by_publisher_id[factor.publisher_id.casefold()].append(position)
         name = (
             factor.name.removesuffix(f" ({factor.cv_basis} CV)") if factor.cv_basis else factor.name
         )
         by_name[name.casefold()].append(position)
+    dimension_code: dict[str, int] = {}
+    region_code: dict[str, int] = {}
     return LibraryIndex(
         state=state,
         factors=factors,
         dimensions=np.array([f.unit_dimension for f in factors], dtype=object),
         regions=np.array([f.region for f in factors], dtype=object),
+        dimension_codes=np.array(
+            [dimension_code.setdefault(f.unit_dimension, len(dimension_code)) for f in factors],
+            dtype=np.int32,
+        ),
+        region_codes=np.array(
+            [region_code.setdefault(f.region, len(region_code)) for f in factors], dtype=np.int32
+        ),
+        dimension_code=dimension_code,
+        region_code=region_code,
+        readings=readings,
+        reading_ids=np.array(reading_ids, dtype=np.int32),
+        dataset_codes=np.array([dataset_code[f.dataset_key] for f in factors], dtype=np.int32),
+        datasets=list(dataset_code),
+        years=np.array([np.nan if f.year is None else f.year for f in factors], dtype=np.float64),
+        upstream=np.array([is_upstream(f) for f in factors], dtype=bool),
+        cv_basis=np.array([f.cv_basis for f in factors], dtype=object),
+        outside=np.array([f.scope == "outside" for f in factors], dtype=bool),
+        flagged=np.array([bool(f.flags) for f in factors], dtype=bool),
+        supplier=np.array([f.source == "supplier" for f in factors], dtype=bool),
+        exact=dict(exact),
         postings={w: np.array(p, dtype=np.int64) for w, p in postings.items()},
         by_publisher_id=dict(by_publisher_id),
         by_name=dict(by_name),
@@ -226,18 +289,40 @@ def preselect_concepts(
     dimensions: list[str] | None,
     region: str | None,
 ) -> list[FactorCandidate]:
+    """Factors naming one of these concepts (see `concept_positions`)."""
+    factors = index.factors
+    positions = concept_positions(index, heads=heads, dimensions=dimensions, region=region)
+    return [factors[p] for p in positions.tolist()]
+
+
+def concept_positions(
+    index: LibraryIndex,
+    *,
+    heads: frozenset[str],
+    dimensions: list[str] | None,
+    region: str | None,
+) -> np.ndarray:
     """Factors naming one of these concepts, of the compatible dimensions. With a region, only
     that region's, GLOBAL and the UK fallback (DEFRA) ones, and the US average for an eGRID
     subregion, unless none of those exists."""
     lists = [index.concept_postings[h] for h in heads if h in index.concept_postings]
     if not lists:
-        return []
-    hits = np.unique(np.concatenate(lists))
+        return np.zeros(0, dtype=np.int64)
+    hits = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
     if dimensions is not None:
-        hits = hits[np.isin(index.dimensions[hits], dimensions)]
+        allowed = np.zeros(len(index.dimension_code) + 1, dtype=bool)
+        allowed[[index.dimension_code[d] for d in dimensions if d in index.dimension_code]] = True
+        hits = hits[allowed[index.dimension_codes[hits]]]
     if region:
-        near = [region.upper(), "GLOBAL", "GB", "US"]
-        local = hits[np.isin(index.regions[hits], near)]
+        near = np.zeros(len(index.region_code) + 1, dtype=bool)
+        near[
+            [
+                index.region_code[r]
+                for r in (region.upper(), "GLOBAL", "GB", "US")
+                if r in index.region_code
+            ]
+        ] = True
+        local = hits[near[index.region_codes[hits]]]
         if len(local):
             hits = local
-    return [index.factors[p] for p in hits.tolist()]
+    return hits

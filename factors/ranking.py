@@ -165,6 +165,7 @@ def _content_words(text: str) -> tuple[str, ...]:
     return tuple(kept or words)
 
 
+@lru_cache(maxsize=131072)
 def mentions_upstream(text: str) -> bool:
     """True if the text speaks of well-to-tank / upstream emissions."""
     return UPSTREAM_PATTERN.search(_processed(text)) is not None
@@ -309,6 +310,7 @@ def factor_reading(name: str, category: str) -> Reading:
     return read(f"{name} | {category}", as_factor=True)
 
 
+@lru_cache(maxsize=65536)
 def _is_fuel(reading: Reading) -> bool:
     return any(concept(h).kind == "fuel" for h in reading.heads)
 
@@ -440,32 +442,134 @@ def rank_candidates(
     wanted = _wanted(reading)
     exact = normalise_text(description)
     says_net = _says_net(description)
-    ranked: list[Candidate] = []
-    for factor in candidates:
-        fit = dimension_fit(unit_dimension, factor.unit_dimension)
-        if fit is None:
-            continue
-        offered = factor_reading(factor.name, factor.category)
-        if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
-            # Mass, volume and energy convert only through a fuel's density and calorific value
-            # (DEFRA's fuel properties): steel given in litres has no path to a per-tonne factor.
-            continue
-        concept_score = concept_fit(wanted, offered, spend=factor.unit_dimension == "money")
-        if concept_score is None:
-            continue
-        score, reasons = concept_score
-        if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
-            score += 200.0
-            reasons.insert(0, "exact key")
-        reasons.extend(
-            _common(factor, fit, region, year, description, unit_dimension, says_net, score)
+    upstream_wanted = mentions_upstream(description)
+    # Score every candidate first (cached per factor reading, region and name), then give the
+    # best `limit` their reasons: the same scores, in the same order, as `_scored` alone gives.
+    keyed: list[tuple[float, int, str, int, FactorCandidate]] = []
+    for position, factor in enumerate(candidates):
+        quick = _quick_score(
+            factor, reading, unit_dimension, exact, region, year, upstream_wanted, says_net
         )
-        score = float(reasons.pop())
-        if factor.source == "supplier":
-            reasons.insert(0, SUPPLIER_REASON)
-        ranked.append(Candidate(factor=factor, score=score, reasons=tuple(reasons)))
-    ranked.sort(key=lambda c: (-c.score, len(c.factor.name), c.factor.name))
-    return ranked[:limit]
+        if quick is not None:
+            keyed.append((-quick, len(factor.name), factor.name, position, factor))
+    keyed.sort(key=lambda k: k[:4])
+    ranked: list[Candidate] = []
+    for *_, factor in keyed[:limit]:
+        found = _scored(factor, wanted, unit_dimension, exact, region, year, description, says_net)
+        if found is not None:
+            ranked.append(found)
+    return ranked
+
+
+def _scored(
+    factor: FactorCandidate,
+    wanted: _Wanted,
+    unit_dimension: str | None,
+    exact: str,
+    region: str | None,
+    year: int | None,
+    description: str,
+    says_net: bool,
+) -> Candidate | None:
+    """One candidate's score and reasons (None when it cannot serve the description)."""
+    fit = dimension_fit(unit_dimension, factor.unit_dimension)
+    if fit is None:
+        return None
+    offered = factor_reading(factor.name, factor.category)
+    if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
+        # Mass, volume and energy convert only through a fuel's density and calorific value
+        # (DEFRA's fuel properties): steel given in litres has no path to a per-tonne factor.
+        return None
+    concept_score = _concept_fit_of(wanted.reading, offered, factor.unit_dimension == "money")
+    if concept_score is None:
+        return None
+    score, reasons = concept_score[0], list(concept_score[1])
+    if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
+        score += 200.0
+        reasons.insert(0, "exact key")
+    reasons.extend(_common(factor, fit, region, year, description, unit_dimension, says_net, score))
+    score = float(reasons.pop())
+    if factor.source == "supplier":
+        reasons.insert(0, SUPPLIER_REASON)
+    return Candidate(factor=factor, score=score, reasons=tuple(reasons))
+
+
+@lru_cache(maxsize=65536)
+def _wanted_of(reading: Reading) -> _Wanted:
+    return _wanted(reading)
+
+
+@lru_cache(maxsize=262144)
+def _concept_fit_of(
+    want: Reading, offered: Reading, spend: bool
+) -> tuple[float, tuple[str, ...]] | None:
+    """`concept_fit` of a description reading and a factor reading, once per pair."""
+    fit = concept_fit(_wanted_of(want), offered, spend=spend)
+    return None if fit is None else (fit[0], tuple(fit[1]))
+
+
+def _concept_score(want: Reading, offered: Reading, spend: bool) -> float | None:
+    """`concept_fit`'s score for a description reading and a factor reading (None: no fit)."""
+    fit = _concept_fit_of(want, offered, spend)
+    return None if fit is None else fit[0]
+
+
+@lru_cache(maxsize=262144)
+def _upstream_named(name: str, category: str) -> bool:
+    return mentions_upstream(f"{name} {category}")
+
+
+@lru_cache(maxsize=65536)
+def _region_score(wanted: str, offered: str, dataset_key: str) -> float:
+    return _region_fit(
+        wanted, FactorCandidate(offered, "", offered, 0.0, "", dataset_key=dataset_key)
+    )[0]
+
+
+def _quick_score(
+    factor: FactorCandidate,
+    want: Reading,
+    unit_dimension: str | None,
+    exact: str,
+    region: str | None,
+    year: int | None,
+    upstream_wanted: bool,
+    says_net: bool,
+) -> float | None:
+    """`_scored(...).score` without the reasons, from per-reading and per-region caches; the
+    additions in the same order, so the floats are the same."""
+    fit = dimension_fit(unit_dimension, factor.unit_dimension)
+    if fit is None:
+        return None
+    offered = factor_reading(factor.name, factor.category)
+    if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
+        return None
+    score = _concept_score(want, offered, factor.unit_dimension == "money")
+    if score is None:
+        return None
+    if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
+        score += 200.0
+    if fit[1]:
+        score += fit[0]
+    if region is not None:
+        score += _region_score(region, factor.region, factor.dataset_key)
+    if year is not None and factor.year is not None:
+        score -= min(abs(year - factor.year), 5)
+    if factor.year is not None:
+        score += factor.year * 1e-4
+    offered_upstream = _upstream_named(factor.name, factor.category)
+    if offered_upstream != upstream_wanted:
+        score -= UPSTREAM_PENALTY
+    wanted_cv = "net" if says_net else "gross"
+    if unit_dimension == "energy" and factor.cv_basis and factor.cv_basis != wanted_cv:
+        score -= NET_CV_PENALTY
+    if factor.scope == "outside":
+        score -= 15.0
+    if factor.flags:
+        score -= 25.0
+    if factor.source == "supplier":
+        score += 1000.0
+    return score
 
 
 def _common(
