@@ -64,9 +64,7 @@ def _plain(
         if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
             score += 200.0
             reasons.insert(0, "exact key")
-        reasons.extend(
-            _common(factor, fit, region, year, description, dimension, says_net, score)
-        )
+        reasons.extend(_common(factor, fit, region, year, description, dimension, says_net, score))
         score = float(reasons.pop())
         ranked.append(Candidate(factor=factor, score=score, reasons=tuple(reasons)))
     ranked.sort(key=lambda c: (-c.score, len(c.factor.name), c.factor.name))
