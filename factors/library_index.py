@@ -8,6 +8,7 @@ one cheap query per use).
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import defaultdict
@@ -63,6 +64,8 @@ class LibraryIndex:
     supplier: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # normalise_text(publisher id or name) -> positions (an activity written as a factor's key).
     exact: dict[str, list[int]] = field(default_factory=dict)
+    # Each factor's place in the order of (length of name, name): the ranking's tie-break.
+    name_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 _LOCK = threading.Lock()
@@ -182,7 +185,7 @@ def build_index(
         by_name[name.casefold()].append(position)
     dimension_code: dict[str, int] = {}
     region_code: dict[str, int] = {}
-    return LibraryIndex(
+    index = LibraryIndex(
         state=state,
         factors=factors,
         dimensions=np.array([f.unit_dimension for f in factors], dtype=object),
@@ -207,11 +210,31 @@ def build_index(
         flagged=np.array([bool(f.flags) for f in factors], dtype=bool),
         supplier=np.array([f.source == "supplier" for f in factors], dtype=bool),
         exact=dict(exact),
+        name_ranks=_name_ranks(factors),
         postings={w: np.array(p, dtype=np.int64) for w, p in postings.items()},
         by_publisher_id=dict(by_publisher_id),
         by_name=dict(by_name),
         concept_postings={c: np.array(p, dtype=np.int64) for c, p in concepts.items()},
     )
+    _keep_out_of_collections()
+    return index
+
+
+def _name_ranks(factors: list[FactorCandidate]) -> np.ndarray:
+    """Per factor, its rank among the names ordered by (length, name); equal names, equal rank."""
+    names = sorted({(len(f.name), f.name) for f in factors})
+    rank = {name: k for k, (_, name) in enumerate(names)}
+    return np.array([rank[f.name] for f in factors], dtype=np.int64)
+
+
+def _keep_out_of_collections() -> None:
+    """Move what is alive now (the index's hundred thousand objects, the vocabulary, the cached
+    readings) out of the garbage collector's reach: full collections would otherwise walk them
+    all again and again while an import's activities are matched (a fifth of the matching time).
+    Whatever an earlier index froze is released first, so a rebuild does not keep it alive."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 # How long a process trusts its index before asking the database whether the library changed.

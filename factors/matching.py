@@ -104,13 +104,14 @@ def _ranked_library(
     key = (reading.key, dimension, (region or "").upper(), year, "net" in description.casefold())
     cached = index.ranked.get(key)
     if cached is None:
-        positions = concept_positions(
-            index, heads=reading.heads | related(reading.heads), dimensions=dimensions,
-            region=region,
-        )  # fmt: skip
-        cached = rank_positions(
-            index,
-            positions,
+        heads = reading.heads | related(reading.heads)
+        pool_key = ("pool", heads, dimension, region)
+        pool = index.ranked.get(pool_key)
+        if pool is None:
+            positions = concept_positions(index, heads=heads, dimensions=dimensions, region=region)
+            pool = index.ranked[pool_key] = Pool(index, positions, region)
+        cached = rank_pool(
+            pool,
             reading=reading,
             description=description,
             dimension=dimension,
@@ -122,9 +123,52 @@ def _ranked_library(
     return cached.take(limit)
 
 
-def rank_positions(
-    index: LibraryIndex,
-    positions: np.ndarray,
+class Pool:
+    """The factors pre-selected for one set of concepts, dimension and region, with what the
+    ranking needs of each that does not depend on the description: descriptions that name the
+    same things in the same region (with other qualifiers or contexts) share it."""
+
+    def __init__(self, index: LibraryIndex, positions: np.ndarray, region: str | None):
+        self.index = index
+        self.positions = positions
+        width = len(index.dimension_code)
+        pairs, self.pair_of = np.unique(
+            index.reading_ids[positions] * width + index.dimension_codes[positions],
+            return_inverse=True,
+        )
+        names = list(index.dimension_code)
+        self.pairs = [(index.readings[p // width], names[p % width]) for p in pairs.tolist()]
+        self.region_add: np.ndarray | None = None
+        if region is not None and len(positions):
+            regions, ndata = list(index.region_code), len(index.datasets)
+            codes, of = np.unique(
+                index.region_codes[positions] * ndata + index.dataset_codes[positions],
+                return_inverse=True,
+            )
+            table = np.array(
+                [
+                    _region_score(region, regions[v // ndata], index.datasets[v % ndata])
+                    for v in codes.tolist()
+                ]
+            )
+            self.region_add = table[of]
+        self.years = index.years[positions]
+        self.upstream = index.upstream[positions]
+        self.cv_basis = index.cv_basis[positions]
+        self.flags = [
+            (mask, delta)
+            for mask, delta in (
+                (index.outside[positions], -15.0),
+                (index.flagged[positions], -25.0),
+                (index.supplier[positions], 1000.0),
+            )
+            if mask.any()
+        ]
+        self.name_ranks = index.name_ranks[positions]
+
+
+def rank_pool(
+    pool: Pool,
     *,
     reading: Reading,
     description: str,
@@ -133,25 +177,19 @@ def rank_positions(
     year: int | None,
     limit: int,
 ) -> Ranked:
-    """`rank_candidates` over these library positions, for a description that names concepts:
-    the same candidates, scores, order and reasons, with the per-factor terms taken from the
-    index's arrays and the concept fit computed once per (factor reading, dimension) instead of
-    once per factor; the best `limit` are kept, and given their reasons when asked for."""
-    if not len(positions):
+    """`rank_candidates` over a pool, for a description that names concepts: the same
+    candidates, scores, order and reasons, with the per-factor terms taken from the index's
+    arrays and the concept fit computed once per (factor reading, dimension) instead of once per
+    factor; the best `limit` are kept, and given their reasons when asked for."""
+    if not len(pool.positions):
         return Ranked([])
-    dims = index.dimension_codes[positions]
-    width = len(index.dimension_code)
-    pairs, inverse = np.unique(index.reading_ids[positions] * width + dims, return_inverse=True)
-    dimension_names = list(index.dimension_code)
-    base = np.zeros(len(pairs))
-    fit_add = np.zeros(len(pairs))
-    valid = np.zeros(len(pairs), dtype=bool)
-    for k, pair in enumerate(pairs.tolist()):
-        offered_dim = dimension_names[pair % width]
+    base = np.zeros(len(pool.pairs))
+    fit_add = np.zeros(len(pool.pairs))
+    valid = np.zeros(len(pool.pairs), dtype=bool)
+    for k, (offered, offered_dim) in enumerate(pool.pairs):
         fit = dimension_fit(dimension, offered_dim)
         if fit is None:
             continue
-        offered = index.readings[pair // width]
         if dimension != offered_dim and not _is_fuel(offered):
             continue
         concept = _concept_score(reading, offered, offered_dim == "money")
@@ -159,58 +197,39 @@ def rank_positions(
             continue
         base[k], valid[k] = concept, True
         fit_add[k] = fit[0] if fit[1] else 0.0
-    keep = valid[inverse]
-    positions, inverse = positions[keep], inverse[keep]
-    if not len(positions):
+    keep = valid[pool.pair_of]
+    if not keep.any():
         return Ranked([])
+    positions, inverse = pool.positions[keep], pool.pair_of[keep]
     # The additions of ranking._quick_score, in its order (the same floats; a term that is zero
     # for every factor is skipped, as adding 0.0 changes nothing).
     score = base[inverse]
-    exact = index.exact.get(normalise_text(description))
+    exact = pool.index.exact.get(normalise_text(description))
     if exact:
         score[np.isin(positions, exact)] += 200.0
     score += fit_add[inverse]
-    if region is not None:
-        regions = list(index.region_code)
-        ndata = len(index.datasets)
-        rd, rinv = np.unique(
-            index.region_codes[positions] * ndata + index.dataset_codes[positions],
-            return_inverse=True,
-        )
-        table = np.array(
-            [
-                _region_score(region, regions[v // ndata], index.datasets[v % ndata])
-                for v in rd.tolist()
-            ]
-        )
-        score += table[rinv]
-    years = index.years[positions]
+    if pool.region_add is not None:
+        score += pool.region_add[keep]
+    years = pool.years[keep]
     has_year = ~np.isnan(years)
     if year is not None:
         score[has_year] -= np.minimum(np.abs(year - years[has_year]), 5)
     score[has_year] += years[has_year] * 1e-4
-    off = index.upstream[positions] != mentions_upstream(description)
+    off = pool.upstream[keep] != mentions_upstream(description)
     if off.any():
         score[off] -= UPSTREAM_PENALTY
     if dimension == "energy":
-        cv = index.cv_basis[positions]
+        cv = pool.cv_basis[keep]
         wanted_cv = "net" if _says_net(description) else "gross"
         score[(cv != "") & (cv != wanted_cv)] -= NET_CV_PENALTY
-    for flags, delta in (
-        (index.outside, -15.0),
-        (index.flagged, -25.0),
-        (index.supplier, 1000.0),
-    ):
-        hit = flags[positions]
-        if hit.any():
-            score[hit] += delta
-    factors = index.factors
-    order = sorted(
-        zip((-score).tolist(), positions.tolist(), strict=True),
-        key=lambda k: (k[0], len(factors[k[1]].name), factors[k[1]].name, k[1]),
-    )
+    for mask, delta in pool.flags:
+        score[mask[keep]] += delta
+    # Best first: higher score, then shorter name, then name, then library order (as
+    # rank_candidates sorts its candidates, which come in library order).
+    order = np.lexsort((positions, pool.name_ranks[keep], -score))[:limit]
+    factors = pool.index.factors
     return Ranked(
-        [factors[p] for _, p in order[:limit]],
+        [factors[p] for p in positions[order].tolist()],
         _scored_args=(
             _wanted_of(reading),
             dimension,

@@ -278,6 +278,12 @@ class _Wanted:
     use_stated: bool
     waste: bool
     material_only: bool
+    # Derived once per ranking for concept_fit: heads or related, heads in sorted order with their
+    # label and `also`, the qualifier groups named, and the ask-only contexts not asked for.
+    reachable: frozenset[str] = frozenset()
+    sorted_heads: tuple[tuple[str, str, frozenset[str]], ...] = ()
+    groups: frozenset[str] = frozenset()
+    not_asked: tuple[str, ...] = ()
 
 
 def _wanted(reading: Reading) -> _Wanted:
@@ -294,9 +300,14 @@ def _wanted(reading: Reading) -> _Wanted:
         or any(concept(h).kind == "waste" for h in reading.heads)
     )
     kinds = {concept(h).kind for h in reading.heads}
+    near = related(reading.heads)
     return _Wanted(
         reading=reading,
-        related=related(reading.heads),
+        related=near,
+        reachable=reading.heads | near,
+        sorted_heads=tuple((h, concept(h).label, _also(h)) for h in sorted(reading.heads)),
+        groups=frozenset(concept(q).group for q in reading.qualifiers),
+        not_asked=tuple(c for c in ASK_ONLY if c not in reading.contexts),
         use=use,
         use_stated=stated,
         waste=waste,
@@ -315,6 +326,7 @@ def _is_fuel(reading: Reading) -> bool:
     return any(concept(h).kind == "fuel" for h in reading.heads)
 
 
+@lru_cache(maxsize=65536)
 def _factor_waste(reading: Reading) -> bool:
     """A waste-disposal factor (DEFRA "Material use: ... food and garden waste" is not one)."""
     if reading.contexts & {"ctx.material", "use.stationary", "use.mobile"}:
@@ -324,56 +336,91 @@ def _factor_waste(reading: Reading) -> bool:
     return "ctx.waste" in reading.contexts or any(concept(h).kind == "waste" for h in reading.heads)
 
 
-def concept_fit(
-    wanted: _Wanted, offered: Reading, *, spend: bool = False
-) -> tuple[float, list[str]] | None:
-    """Score and reasons for a factor reading against the description; None if it names another
-    thing or serves another use."""
-    want = wanted.reading
-    heads, quals, contexts = offered.heads, offered.qualifiers, offered.contexts
-    if not heads & (want.heads | wanted.related):
-        return None
-    for ctx in ASK_ONLY:
-        if ctx in contexts and ctx not in want.contexts:
-            return None
-    if _factor_waste(offered) != wanted.waste:
-        return None
-    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts and not spend:
-        return None
-    score, reasons = 0.0, []
-    named, near = [], []
-    for head in sorted(want.heads):
-        if head in heads:
-            score += HEAD_MATCH
-            named.append(concept(head).label)
-        elif heads & set(concept(head).also):
-            score += HEAD_RELATED
-            near.append(concept(head).label)
-        else:
-            score += HEAD_MISSING
-    for head in heads - want.heads:
-        if head not in wanted.related and not (set(concept(head).also) & want.heads):
-            score += EXTRA_HEAD
-    if named:
-        reasons.append("names " + ", ".join(named))
-    if near:
-        reasons.append("related to " + ", ".join(near))
-    groups = {concept(q).group for q in want.qualifiers}
-    for qual in quals:
-        if qual in want.qualifiers:
-            score += QUALIFIER_MATCH
-            reasons.append(concept(qual).label)
-        elif concept(qual).group in groups:
-            score += QUALIFIER_CONFLICT
-        elif not concept(qual).default:
-            score += EXTRA_QUALIFIER
-    offered_use = (
+@lru_cache(maxsize=4096)
+def _also(head: str) -> frozenset[str]:
+    return frozenset(concept(head).also)
+
+
+@lru_cache(maxsize=65536)
+def _offered_terms(
+    offered: Reading,
+) -> tuple[bool, tuple[tuple[str, str, str, bool], ...], str, bool, bool, bool]:
+    """What concept_fit needs of a factor's reading: disposal or not; its qualifiers (id, label,
+    group, default); its use; business-travel, fleet and freight contexts."""
+    contexts = offered.contexts
+    quals = tuple(
+        (q, concept(q).label, concept(q).group, concept(q).default) for q in offered.qualifiers
+    )
+    use = (
         "mobile"
         if "use.mobile" in contexts
         else "stationary"
         if "use.stationary" in contexts
         else ""
     )
+    return (
+        _factor_waste(offered),
+        quals,
+        use,
+        "ctx.business_travel" in contexts,
+        "ctx.fleet" in contexts,
+        "ctx.freight" in contexts,
+    )
+
+
+def concept_fit(
+    wanted: _Wanted, offered: Reading, *, spend: bool = False
+) -> tuple[float, list[str]] | None:
+    """Score and reasons for a factor reading against the description; None if it names another
+    thing or serves another use."""
+    want = wanted.reading
+    heads, contexts = offered.heads, offered.contexts
+    reachable = wanted.reachable or (want.heads | wanted.related)
+    if not heads & reachable:
+        return None
+    not_asked = wanted.not_asked or tuple(c for c in ASK_ONLY if c not in want.contexts)
+    for ctx in not_asked:
+        if ctx in contexts:
+            return None
+    factor_waste, quals, offered_use, travel, fleet, freight = _offered_terms(offered)
+    if factor_waste != wanted.waste:
+        return None
+    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts and not spend:
+        return None
+    score, reasons = 0.0, []
+    named, near = [], []
+    sorted_heads = wanted.sorted_heads or tuple(
+        (h, concept(h).label, _also(h)) for h in sorted(want.heads)
+    )
+    for head, label, also in sorted_heads:
+        if head in heads:
+            score += HEAD_MATCH
+            named.append(label)
+        elif heads & also:
+            score += HEAD_RELATED
+            near.append(label)
+        else:
+            score += HEAD_MISSING
+    for head in heads - want.heads:
+        if head not in wanted.related and not (_also(head) & want.heads):
+            score += EXTRA_HEAD
+    if named:
+        reasons.append("names " + ", ".join(named))
+    if near:
+        reasons.append("related to " + ", ".join(near))
+    groups = (
+        wanted.groups
+        if wanted.sorted_heads
+        else frozenset(concept(q).group for q in want.qualifiers)
+    )
+    for qual, label, group, default in quals:
+        if qual in want.qualifiers:
+            score += QUALIFIER_MATCH
+            reasons.append(label)
+        elif group in groups:
+            score += QUALIFIER_CONFLICT
+        elif not default:
+            score += EXTRA_QUALIFIER
     if wanted.use and offered_use and offered_use != wanted.use:
         if wanted.use_stated:
             return None
@@ -383,8 +430,6 @@ def concept_fit(
             f"{wanted.use} combustion"
             + (" (context words)" if wanted.use_stated else " (usual use of the fuel)")
         )
-    travel, fleet = "ctx.business_travel" in contexts, "ctx.fleet" in contexts
-    freight = "ctx.freight" in contexts
     if fleet and ("ctx.business_travel" in want.contexts or "ctx.freight" in want.contexts):
         return None
     if travel and "ctx.fleet" in want.contexts and "ctx.business_travel" not in want.contexts:
