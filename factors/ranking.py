@@ -315,10 +315,21 @@ def _wanted(reading: Reading) -> _Wanted:
     )
 
 
+# Factor readings known before they are asked for (factors.library_index loads them from its
+# disk cache, which is keyed by the vocabulary and the reader's code): text -> reading.
+_KNOWN_READINGS: dict[str, Reading] = {}
+
+
+def know_factor_readings(readings: dict[str, Reading]) -> None:
+    _KNOWN_READINGS.update(readings)
+
+
 @lru_cache(maxsize=262144)
 def factor_reading(name: str, category: str) -> Reading:
     """What a factor names, read from its name and category with the same vocabulary."""
-    return read(f"{name} | {category}", as_factor=True)
+    text = f"{name} | {category}"
+    known = _KNOWN_READINGS.get(text)
+    return known if known is not None else read(text, as_factor=True)
 
 
 @lru_cache(maxsize=65536)

@@ -5,6 +5,8 @@ units and years."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from emissions.engine.units import unit_dimension
@@ -134,3 +136,43 @@ def test_it_gives_reasons_to_the_first_few_and_keeps_the_rest_for_later(
     assert more[:10] == first
     assert len(more) > 10
     assert all(c.reasons for c in more)
+
+
+def test_it_keeps_the_factor_readings_on_disk_for_the_next_process(
+    index: LibraryIndex, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factors import library_index, ranking
+    from factors.library_index import build_index
+
+    monkeypatch.setattr(library_index, "READINGS_CACHE_DIR", tmp_path)
+    factors = index.factors[:500]
+    first = build_index(factors, [f.name for f in factors])
+    assert len(list(tmp_path.glob("factor-readings-*.json"))) == 1
+    # A new process: nothing read yet, everything known from the file.
+    monkeypatch.setattr(ranking, "_KNOWN_READINGS", {})
+    ranking.factor_reading.cache_clear()
+    read.cache_clear()
+    second = build_index(factors, [f.name for f in factors])
+    assert read.cache_info().currsize == 0
+    assert second.readings == first.readings
+    assert [ranking.factor_reading(f.name, f.category) for f in factors] == [
+        read(f"{f.name} | {f.category}", as_factor=True) for f in factors
+    ]
+
+
+def test_it_reads_the_factors_again_when_the_cache_file_is_damaged(
+    index: LibraryIndex, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factors import library_index, ranking
+    from factors.library_index import build_index
+
+    monkeypatch.setattr(library_index, "READINGS_CACHE_DIR", tmp_path)
+    factors = index.factors[:50]
+    build_index(factors, [f.name for f in factors])
+    (path,) = tmp_path.glob("factor-readings-*.json")
+    path.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(ranking, "_KNOWN_READINGS", {})
+    ranking.factor_reading.cache_clear()
+    rebuilt = build_index(factors, [f.name for f in factors])
+    assert rebuilt.readings
+    assert path.read_text(encoding="utf-8").startswith("{")
