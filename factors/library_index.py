@@ -245,21 +245,23 @@ def _readings_path() -> Path:
 
 def _load_factor_readings(factors: list[FactorCandidate]) -> None:
     """Make the factors' readings known from the disk cache; read the missing ones and add them
-    to it. A cache that cannot be read or written is only slower, never wrong."""
+    to it. A cache that cannot be read or written is only slower, never wrong. (What a reading
+    names is kept; the matched terms, which only descriptions' readings are asked for, are not.)"""
     path = _readings_path()
     known: dict[str, Reading] = {}
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
-        known = {
-            text: Reading(
-                heads=frozenset(heads),
-                qualifiers=frozenset(quals),
-                contexts=frozenset(ctxs),
-                terms=tuple((str(a), str(b)) for a, b in terms),
-                text=kept,
-            )
-            for text, (heads, quals, ctxs, terms, kept) in stored.items()
-        }
+        # Many factors read the same (a grid's countries and years): one Reading for each.
+        same: dict[tuple[tuple[str, ...], ...], Reading] = {}
+        for text, sets in stored.items():
+            key = tuple(tuple(s) for s in sets)
+            reading = same.get(key)
+            if reading is None:
+                heads, quals, ctxs = key
+                reading = same[key] = Reading(
+                    heads=frozenset(heads), qualifiers=frozenset(quals), contexts=frozenset(ctxs)
+                )
+            known[text] = reading
     except (OSError, ValueError, TypeError):
         known = {}
     know_factor_readings(known)
@@ -271,7 +273,7 @@ def _load_factor_readings(factors: list[FactorCandidate]) -> None:
         if text in missing:
             known[text] = factor_reading(f.name, f.category)
     payload = {
-        text: [sorted(r.heads), sorted(r.qualifiers), sorted(r.contexts), r.terms, r.text]
+        text: [sorted(r.heads), sorted(r.qualifiers), sorted(r.contexts)]
         for text, r in known.items()
     }
     try:
@@ -295,8 +297,9 @@ def _keep_out_of_collections() -> None:
     readings) out of the garbage collector's reach: full collections would otherwise walk them
     all again and again while an import's activities are matched (a fifth of the matching time).
     Whatever an earlier index froze is released first, so a rebuild does not keep it alive."""
-    gc.unfreeze()
-    gc.collect()
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
     gc.freeze()
 
 
