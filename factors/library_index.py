@@ -171,7 +171,9 @@ def build_index(
     readings: list[Reading] = []
     reading_ids: list[int] = []
     dataset_code: dict[str, int] = {}
-    _load_factor_readings(factors)
+    large = len(factors) >= LARGE_LIBRARY
+    if large:
+        _load_factor_readings(factors)
     for position, (factor, text) in enumerate(zip(factors, texts, strict=True)):
         for word in set(content_words(text)):
             postings[word].append(position)
@@ -223,10 +225,14 @@ def build_index(
         by_name=dict(by_name),
         concept_postings={c: np.array(p, dtype=np.int64) for c, p in concepts.items()},
     )
-    _keep_out_of_collections()
+    if large:
+        _keep_out_of_collections()
     return index
 
 
+# A library this large keeps its factors' readings on disk and its objects out of the garbage
+# collector's walks (a test's few factors are read in milliseconds and need neither).
+LARGE_LIBRARY = 2000
 # Where the factors' readings are kept between processes (reading 26,000 factor names with the
 # vocabulary takes seconds; loading them takes a tenth of one). One file per vocabulary and reader.
 READINGS_CACHE_DIR = Path(
@@ -248,6 +254,11 @@ def _load_factor_readings(factors: list[FactorCandidate]) -> None:
     to it. A cache that cannot be read or written is only slower, never wrong. (What a reading
     names is kept; the matched terms, which only descriptions' readings are asked for, are not.)"""
     path = _readings_path()
+    if path in _LOADED:
+        # This process loaded (or wrote) the file already: its readings are known.
+        missing = {f"{f.name} | {f.category}" for f in factors} - _LOADED[path]
+        if not missing:
+            return
     known: dict[str, Reading] = {}
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -265,6 +276,7 @@ def _load_factor_readings(factors: list[FactorCandidate]) -> None:
     except (OSError, ValueError, TypeError):
         known = {}
     know_factor_readings(known)
+    _LOADED[path] = set(known)
     missing = {f"{f.name} | {f.category}": (f.name, f.category) for f in factors}.keys() - known
     if not missing:
         return
@@ -283,6 +295,10 @@ def _load_factor_readings(factors: list[FactorCandidate]) -> None:
         partial.replace(path)
     except OSError:
         pass
+    _LOADED[path] = set(known)
+
+
+_LOADED: dict[Path, set[str]] = {}
 
 
 def _name_ranks(factors: list[FactorCandidate]) -> np.ndarray:

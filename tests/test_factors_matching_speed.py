@@ -145,11 +145,14 @@ def test_it_keeps_the_factor_readings_on_disk_for_the_next_process(
     from factors.library_index import build_index
 
     monkeypatch.setattr(library_index, "READINGS_CACHE_DIR", tmp_path)
+    monkeypatch.setattr(library_index, "LARGE_LIBRARY", 1)
+    monkeypatch.setattr(library_index, "_LOADED", {})
     factors = index.factors[:500]
     first = build_index(factors, [f.name for f in factors])
     assert len(list(tmp_path.glob("factor-readings-*.json"))) == 1
     # A new process: nothing read yet, everything known from the file.
     monkeypatch.setattr(ranking, "_KNOWN_READINGS", {})
+    monkeypatch.setattr(library_index, "_LOADED", {})
     ranking.factor_reading.cache_clear()
     read.cache_clear()
     second = build_index(factors, [f.name for f in factors])
@@ -167,11 +170,14 @@ def test_it_reads_the_factors_again_when_the_cache_file_is_damaged(
     from factors.library_index import build_index
 
     monkeypatch.setattr(library_index, "READINGS_CACHE_DIR", tmp_path)
+    monkeypatch.setattr(library_index, "LARGE_LIBRARY", 1)
+    monkeypatch.setattr(library_index, "_LOADED", {})
     factors = index.factors[:50]
     build_index(factors, [f.name for f in factors])
     (path,) = tmp_path.glob("factor-readings-*.json")
     path.write_text("{not json", encoding="utf-8")
     monkeypatch.setattr(ranking, "_KNOWN_READINGS", {})
+    monkeypatch.setattr(library_index, "_LOADED", {})
     ranking.factor_reading.cache_clear()
     rebuilt = build_index(factors, [f.name for f in factors])
     assert rebuilt.readings
