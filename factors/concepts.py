@@ -82,6 +82,14 @@ class Reading:
     def key(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         return self.heads, self.qualifiers, self.contexts
 
+    def __hash__(self) -> int:
+        # Readings key the ranking's caches: hash the three sets once, not at every look-up.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.heads, self.qualifiers, self.contexts))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
 
 def fold(text: str) -> str:
     """Lower case, accents removed ("Électricité" -> "electricite", "Olej napędowy" -> "olej napedowy")."""

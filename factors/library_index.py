@@ -8,17 +8,31 @@ one cheap query per use).
 
 from __future__ import annotations
 
+import gc
+import hashlib
+import json
+import os
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.db.models import Count, Max
 
+from factors import concepts
+from factors.concepts import Reading
 from factors.models import EmissionFactor, FactorDataset
-from factors.ranking import FactorCandidate, content_words, factor_reading
+from factors.ranking import (
+    FactorCandidate,
+    content_words,
+    factor_reading,
+    is_upstream,
+    know_factor_readings,
+    normalise_text,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,29 @@ class LibraryIndex:
     # Ranked library candidates by (reading, dimension, region, year...): activities that read the
     # same ("Diesel KSt 4100", "Diesel KSt 4200") are ranked once per index.
     ranked: dict[Any, Any] = field(default_factory=dict)
+    # The dimensions and regions as small integer codes (numpy compares these far faster than
+    # strings), and each code's value.
+    dimension_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    region_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    dimension_code: dict[str, int] = field(default_factory=dict)
+    region_code: dict[str, int] = field(default_factory=dict)
+    # Per factor, what the ranking needs, computed once at build (factors.matching ranks the
+    # concept pre-selection with these arrays): its reading (an id into `readings`), dataset,
+    # year (NaN if none), well-to-tank, calorific-value basis, outside-of-scopes, flags.
+    readings: list[Reading] = field(default_factory=list)
+    reading_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    dataset_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    datasets: list[str] = field(default_factory=list)
+    years: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upstream: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    cv_basis: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    outside: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    supplier: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # normalise_text(publisher id or name) -> positions (an activity written as a factor's key).
+    exact: dict[str, list[int]] = field(default_factory=dict)
+    # Each factor's place in the order of (length of name, name): the ranking's tie-break.
+    name_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 _LOCK = threading.Lock()
@@ -129,26 +166,157 @@ def build_index(
     concepts: defaultdict[str, list[int]] = defaultdict(list)
     by_publisher_id: defaultdict[str, list[int]] = defaultdict(list)
     by_name: defaultdict[str, list[int]] = defaultdict(list)
+    exact: defaultdict[str, list[int]] = defaultdict(list)
+    reading_id: dict[Reading, int] = {}
+    readings: list[Reading] = []
+    reading_ids: list[int] = []
+    dataset_code: dict[str, int] = {}
+    large = len(factors) >= LARGE_LIBRARY
+    if large:
+        _load_factor_readings(factors)
     for position, (factor, text) in enumerate(zip(factors, texts, strict=True)):
         for word in set(content_words(text)):
             postings[word].append(position)
-        for head in factor_reading(factor.name, factor.category).heads:
+        reading = factor_reading(factor.name, factor.category)
+        for head in reading.heads:
             concepts[head].append(position)
+        if reading not in reading_id:
+            reading_id[reading] = len(readings)
+            readings.append(reading)
+        reading_ids.append(reading_id[reading])
+        dataset_code.setdefault(factor.dataset_key, len(dataset_code))
+        for key in {normalise_text(factor.publisher_id), normalise_text(factor.name)}:
+            exact[key].append(position)
         by_publisher_id[factor.publisher_id.casefold()].append(position)
         name = (
             factor.name.removesuffix(f" ({factor.cv_basis} CV)") if factor.cv_basis else factor.name
         )
         by_name[name.casefold()].append(position)
-    return LibraryIndex(
+    dimension_code: dict[str, int] = {}
+    region_code: dict[str, int] = {}
+    index = LibraryIndex(
         state=state,
         factors=factors,
         dimensions=np.array([f.unit_dimension for f in factors], dtype=object),
         regions=np.array([f.region for f in factors], dtype=object),
+        dimension_codes=np.array(
+            [dimension_code.setdefault(f.unit_dimension, len(dimension_code)) for f in factors],
+            dtype=np.int32,
+        ),
+        region_codes=np.array(
+            [region_code.setdefault(f.region, len(region_code)) for f in factors], dtype=np.int32
+        ),
+        dimension_code=dimension_code,
+        region_code=region_code,
+        readings=readings,
+        reading_ids=np.array(reading_ids, dtype=np.int32),
+        dataset_codes=np.array([dataset_code[f.dataset_key] for f in factors], dtype=np.int32),
+        datasets=list(dataset_code),
+        years=np.array([np.nan if f.year is None else f.year for f in factors], dtype=np.float64),
+        upstream=np.array([is_upstream(f) for f in factors], dtype=bool),
+        cv_basis=np.array([f.cv_basis for f in factors], dtype=object),
+        outside=np.array([f.scope == "outside" for f in factors], dtype=bool),
+        flagged=np.array([bool(f.flags) for f in factors], dtype=bool),
+        supplier=np.array([f.source == "supplier" for f in factors], dtype=bool),
+        exact=dict(exact),
+        name_ranks=_name_ranks(factors),
         postings={w: np.array(p, dtype=np.int64) for w, p in postings.items()},
         by_publisher_id=dict(by_publisher_id),
         by_name=dict(by_name),
         concept_postings={c: np.array(p, dtype=np.int64) for c, p in concepts.items()},
     )
+    if large:
+        _keep_out_of_collections()
+    return index
+
+
+# A library this large keeps its factors' readings on disk and its objects out of the garbage
+# collector's walks (a test's few factors are read in milliseconds and need neither).
+LARGE_LIBRARY = 2000
+# Where the factors' readings are kept between processes (reading 26,000 factor names with the
+# vocabulary takes seconds; loading them takes a tenth of one). One file per vocabulary and reader.
+READINGS_CACHE_DIR = Path(
+    os.environ.get(
+        "FACTORTRACE_CACHE_DIR", Path(__file__).resolve().parents[1] / ".local" / "cache"
+    )
+)
+
+
+def _readings_path() -> Path:
+    digest = hashlib.sha256(Path(concepts.__file__).read_bytes())
+    for path in sorted(concepts.VOCABULARY_DIR.glob("*.yml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return READINGS_CACHE_DIR / f"factor-readings-{digest.hexdigest()[:20]}.json"
+
+
+def _load_factor_readings(factors: list[FactorCandidate]) -> None:
+    """Make the factors' readings known from the disk cache; read the missing ones and add them
+    to it. A cache that cannot be read or written is only slower, never wrong. (What a reading
+    names is kept; the matched terms, which only descriptions' readings are asked for, are not.)"""
+    path = _readings_path()
+    if path in _LOADED:
+        # This process loaded (or wrote) the file already: its readings are known.
+        missing = {f"{f.name} | {f.category}" for f in factors} - _LOADED[path]
+        if not missing:
+            return
+    known: dict[str, Reading] = {}
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        # Many factors read the same (a grid's countries and years): one Reading for each.
+        same: dict[tuple[tuple[str, ...], ...], Reading] = {}
+        for text, sets in stored.items():
+            key = tuple(tuple(s) for s in sets)
+            reading = same.get(key)
+            if reading is None:
+                heads, quals, ctxs = key
+                reading = same[key] = Reading(
+                    heads=frozenset(heads), qualifiers=frozenset(quals), contexts=frozenset(ctxs)
+                )
+            known[text] = reading
+    except (OSError, ValueError, TypeError):
+        known = {}
+    know_factor_readings(known)
+    _LOADED[path] = set(known)
+    missing = {f"{f.name} | {f.category}": (f.name, f.category) for f in factors}.keys() - known
+    if not missing:
+        return
+    for f in factors:
+        text = f"{f.name} | {f.category}"
+        if text in missing:
+            known[text] = factor_reading(f.name, f.category)
+    payload = {
+        text: [sorted(r.heads), sorted(r.qualifiers), sorted(r.contexts)]
+        for text, r in known.items()
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(payload), encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        pass
+    _LOADED[path] = set(known)
+
+
+_LOADED: dict[Path, set[str]] = {}
+
+
+def _name_ranks(factors: list[FactorCandidate]) -> np.ndarray:
+    """Per factor, its rank among the names ordered by (length, name); equal names, equal rank."""
+    names = sorted({(len(f.name), f.name) for f in factors})
+    rank = {name: k for k, (_, name) in enumerate(names)}
+    return np.array([rank[f.name] for f in factors], dtype=np.int64)
+
+
+def _keep_out_of_collections() -> None:
+    """Move what is alive now (the index's hundred thousand objects, the vocabulary, the cached
+    readings) out of the garbage collector's reach: full collections would otherwise walk them
+    all again and again while an import's activities are matched (a fifth of the matching time).
+    Whatever an earlier index froze is released first, so a rebuild does not keep it alive."""
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 # How long a process trusts its index before asking the database whether the library changed.
@@ -226,18 +394,40 @@ def preselect_concepts(
     dimensions: list[str] | None,
     region: str | None,
 ) -> list[FactorCandidate]:
+    """Factors naming one of these concepts (see `concept_positions`)."""
+    factors = index.factors
+    positions = concept_positions(index, heads=heads, dimensions=dimensions, region=region)
+    return [factors[p] for p in positions.tolist()]
+
+
+def concept_positions(
+    index: LibraryIndex,
+    *,
+    heads: frozenset[str],
+    dimensions: list[str] | None,
+    region: str | None,
+) -> np.ndarray:
     """Factors naming one of these concepts, of the compatible dimensions. With a region, only
     that region's, GLOBAL and the UK fallback (DEFRA) ones, and the US average for an eGRID
     subregion, unless none of those exists."""
     lists = [index.concept_postings[h] for h in heads if h in index.concept_postings]
     if not lists:
-        return []
-    hits = np.unique(np.concatenate(lists))
+        return np.zeros(0, dtype=np.int64)
+    hits = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
     if dimensions is not None:
-        hits = hits[np.isin(index.dimensions[hits], dimensions)]
+        allowed = np.zeros(len(index.dimension_code) + 1, dtype=bool)
+        allowed[[index.dimension_code[d] for d in dimensions if d in index.dimension_code]] = True
+        hits = hits[allowed[index.dimension_codes[hits]]]
     if region:
-        near = [region.upper(), "GLOBAL", "GB", "US"]
-        local = hits[np.isin(index.regions[hits], near)]
+        near = np.zeros(len(index.region_code) + 1, dtype=bool)
+        near[
+            [
+                index.region_code[r]
+                for r in (region.upper(), "GLOBAL", "GB", "US")
+                if r in index.region_code
+            ]
+        ] = True
+        local = hits[near[index.region_codes[hits]]]
         if len(local):
             hits = local
-    return [index.factors[p] for p in hits.tolist()]
+    return hits

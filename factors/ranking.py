@@ -165,6 +165,7 @@ def _content_words(text: str) -> tuple[str, ...]:
     return tuple(kept or words)
 
 
+@lru_cache(maxsize=131072)
 def mentions_upstream(text: str) -> bool:
     """True if the text speaks of well-to-tank / upstream emissions."""
     return UPSTREAM_PATTERN.search(_processed(text)) is not None
@@ -277,6 +278,12 @@ class _Wanted:
     use_stated: bool
     waste: bool
     material_only: bool
+    # Derived once per ranking for concept_fit: heads or related, heads in sorted order with their
+    # label and `also`, the qualifier groups named, and the ask-only contexts not asked for.
+    reachable: frozenset[str] = frozenset()
+    sorted_heads: tuple[tuple[str, str, frozenset[str]], ...] = ()
+    groups: frozenset[str] = frozenset()
+    not_asked: tuple[str, ...] = ()
 
 
 def _wanted(reading: Reading) -> _Wanted:
@@ -293,9 +300,14 @@ def _wanted(reading: Reading) -> _Wanted:
         or any(concept(h).kind == "waste" for h in reading.heads)
     )
     kinds = {concept(h).kind for h in reading.heads}
+    near = related(reading.heads)
     return _Wanted(
         reading=reading,
-        related=related(reading.heads),
+        related=near,
+        reachable=reading.heads | near,
+        sorted_heads=tuple((h, concept(h).label, _also(h)) for h in sorted(reading.heads)),
+        groups=frozenset(concept(q).group for q in reading.qualifiers),
+        not_asked=tuple(c for c in ASK_ONLY if c not in reading.contexts),
         use=use,
         use_stated=stated,
         waste=waste,
@@ -303,16 +315,29 @@ def _wanted(reading: Reading) -> _Wanted:
     )
 
 
+# Factor readings known before they are asked for (factors.library_index loads them from its
+# disk cache, which is keyed by the vocabulary and the reader's code): text -> reading.
+_KNOWN_READINGS: dict[str, Reading] = {}
+
+
+def know_factor_readings(readings: dict[str, Reading]) -> None:
+    _KNOWN_READINGS.update(readings)
+
+
 @lru_cache(maxsize=262144)
 def factor_reading(name: str, category: str) -> Reading:
     """What a factor names, read from its name and category with the same vocabulary."""
-    return read(f"{name} | {category}", as_factor=True)
+    text = f"{name} | {category}"
+    known = _KNOWN_READINGS.get(text)
+    return known if known is not None else read(text, as_factor=True)
 
 
+@lru_cache(maxsize=65536)
 def _is_fuel(reading: Reading) -> bool:
     return any(concept(h).kind == "fuel" for h in reading.heads)
 
 
+@lru_cache(maxsize=65536)
 def _factor_waste(reading: Reading) -> bool:
     """A waste-disposal factor (DEFRA "Material use: ... food and garden waste" is not one)."""
     if reading.contexts & {"ctx.material", "use.stationary", "use.mobile"}:
@@ -322,56 +347,91 @@ def _factor_waste(reading: Reading) -> bool:
     return "ctx.waste" in reading.contexts or any(concept(h).kind == "waste" for h in reading.heads)
 
 
-def concept_fit(
-    wanted: _Wanted, offered: Reading, *, spend: bool = False
-) -> tuple[float, list[str]] | None:
-    """Score and reasons for a factor reading against the description; None if it names another
-    thing or serves another use."""
-    want = wanted.reading
-    heads, quals, contexts = offered.heads, offered.qualifiers, offered.contexts
-    if not heads & (want.heads | wanted.related):
-        return None
-    for ctx in ASK_ONLY:
-        if ctx in contexts and ctx not in want.contexts:
-            return None
-    if _factor_waste(offered) != wanted.waste:
-        return None
-    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts and not spend:
-        return None
-    score, reasons = 0.0, []
-    named, near = [], []
-    for head in sorted(want.heads):
-        if head in heads:
-            score += HEAD_MATCH
-            named.append(concept(head).label)
-        elif heads & set(concept(head).also):
-            score += HEAD_RELATED
-            near.append(concept(head).label)
-        else:
-            score += HEAD_MISSING
-    for head in heads - want.heads:
-        if head not in wanted.related and not (set(concept(head).also) & want.heads):
-            score += EXTRA_HEAD
-    if named:
-        reasons.append("names " + ", ".join(named))
-    if near:
-        reasons.append("related to " + ", ".join(near))
-    groups = {concept(q).group for q in want.qualifiers}
-    for qual in quals:
-        if qual in want.qualifiers:
-            score += QUALIFIER_MATCH
-            reasons.append(concept(qual).label)
-        elif concept(qual).group in groups:
-            score += QUALIFIER_CONFLICT
-        elif not concept(qual).default:
-            score += EXTRA_QUALIFIER
-    offered_use = (
+@lru_cache(maxsize=4096)
+def _also(head: str) -> frozenset[str]:
+    return frozenset(concept(head).also)
+
+
+@lru_cache(maxsize=65536)
+def _offered_terms(
+    offered: Reading,
+) -> tuple[bool, tuple[tuple[str, str, str, bool], ...], str, bool, bool, bool]:
+    """What concept_fit needs of a factor's reading: disposal or not; its qualifiers (id, label,
+    group, default); its use; business-travel, fleet and freight contexts."""
+    contexts = offered.contexts
+    quals = tuple(
+        (q, concept(q).label, concept(q).group, concept(q).default) for q in offered.qualifiers
+    )
+    use = (
         "mobile"
         if "use.mobile" in contexts
         else "stationary"
         if "use.stationary" in contexts
         else ""
     )
+    return (
+        _factor_waste(offered),
+        quals,
+        use,
+        "ctx.business_travel" in contexts,
+        "ctx.fleet" in contexts,
+        "ctx.freight" in contexts,
+    )
+
+
+def concept_fit(
+    wanted: _Wanted, offered: Reading, *, spend: bool = False
+) -> tuple[float, list[str]] | None:
+    """Score and reasons for a factor reading against the description; None if it names another
+    thing or serves another use."""
+    want = wanted.reading
+    heads, contexts = offered.heads, offered.contexts
+    reachable = wanted.reachable or (want.heads | wanted.related)
+    if not heads & reachable:
+        return None
+    not_asked = wanted.not_asked or tuple(c for c in ASK_ONLY if c not in want.contexts)
+    for ctx in not_asked:
+        if ctx in contexts:
+            return None
+    factor_waste, quals, offered_use, travel, fleet, freight = _offered_terms(offered)
+    if factor_waste != wanted.waste:
+        return None
+    if wanted.material_only and not wanted.waste and "ctx.material" not in contexts and not spend:
+        return None
+    score, reasons = 0.0, []
+    named, near = [], []
+    sorted_heads = wanted.sorted_heads or tuple(
+        (h, concept(h).label, _also(h)) for h in sorted(want.heads)
+    )
+    for head, label, also in sorted_heads:
+        if head in heads:
+            score += HEAD_MATCH
+            named.append(label)
+        elif heads & also:
+            score += HEAD_RELATED
+            near.append(label)
+        else:
+            score += HEAD_MISSING
+    for head in heads - want.heads:
+        if head not in wanted.related and not (_also(head) & want.heads):
+            score += EXTRA_HEAD
+    if named:
+        reasons.append("names " + ", ".join(named))
+    if near:
+        reasons.append("related to " + ", ".join(near))
+    groups = (
+        wanted.groups
+        if wanted.sorted_heads
+        else frozenset(concept(q).group for q in want.qualifiers)
+    )
+    for qual, label, group, default in quals:
+        if qual in want.qualifiers:
+            score += QUALIFIER_MATCH
+            reasons.append(label)
+        elif group in groups:
+            score += QUALIFIER_CONFLICT
+        elif not default:
+            score += EXTRA_QUALIFIER
     if wanted.use and offered_use and offered_use != wanted.use:
         if wanted.use_stated:
             return None
@@ -381,8 +441,6 @@ def concept_fit(
             f"{wanted.use} combustion"
             + (" (context words)" if wanted.use_stated else " (usual use of the fuel)")
         )
-    travel, fleet = "ctx.business_travel" in contexts, "ctx.fleet" in contexts
-    freight = "ctx.freight" in contexts
     if fleet and ("ctx.business_travel" in want.contexts or "ctx.freight" in want.contexts):
         return None
     if travel and "ctx.fleet" in want.contexts and "ctx.business_travel" not in want.contexts:
@@ -440,32 +498,134 @@ def rank_candidates(
     wanted = _wanted(reading)
     exact = normalise_text(description)
     says_net = _says_net(description)
-    ranked: list[Candidate] = []
-    for factor in candidates:
-        fit = dimension_fit(unit_dimension, factor.unit_dimension)
-        if fit is None:
-            continue
-        offered = factor_reading(factor.name, factor.category)
-        if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
-            # Mass, volume and energy convert only through a fuel's density and calorific value
-            # (DEFRA's fuel properties): steel given in litres has no path to a per-tonne factor.
-            continue
-        concept_score = concept_fit(wanted, offered, spend=factor.unit_dimension == "money")
-        if concept_score is None:
-            continue
-        score, reasons = concept_score
-        if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
-            score += 200.0
-            reasons.insert(0, "exact key")
-        reasons.extend(
-            _common(factor, fit, region, year, description, unit_dimension, says_net, score)
+    upstream_wanted = mentions_upstream(description)
+    # Score every candidate first (cached per factor reading, region and name), then give the
+    # best `limit` their reasons: the same scores, in the same order, as `_scored` alone gives.
+    keyed: list[tuple[float, int, str, int, FactorCandidate]] = []
+    for position, factor in enumerate(candidates):
+        quick = _quick_score(
+            factor, reading, unit_dimension, exact, region, year, upstream_wanted, says_net
         )
-        score = float(reasons.pop())
-        if factor.source == "supplier":
-            reasons.insert(0, SUPPLIER_REASON)
-        ranked.append(Candidate(factor=factor, score=score, reasons=tuple(reasons)))
-    ranked.sort(key=lambda c: (-c.score, len(c.factor.name), c.factor.name))
-    return ranked[:limit]
+        if quick is not None:
+            keyed.append((-quick, len(factor.name), factor.name, position, factor))
+    keyed.sort(key=lambda k: k[:4])
+    ranked: list[Candidate] = []
+    for *_, factor in keyed[:limit]:
+        found = _scored(factor, wanted, unit_dimension, exact, region, year, description, says_net)
+        if found is not None:
+            ranked.append(found)
+    return ranked
+
+
+def _scored(
+    factor: FactorCandidate,
+    wanted: _Wanted,
+    unit_dimension: str | None,
+    exact: str,
+    region: str | None,
+    year: int | None,
+    description: str,
+    says_net: bool,
+) -> Candidate | None:
+    """One candidate's score and reasons (None when it cannot serve the description)."""
+    fit = dimension_fit(unit_dimension, factor.unit_dimension)
+    if fit is None:
+        return None
+    offered = factor_reading(factor.name, factor.category)
+    if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
+        # Mass, volume and energy convert only through a fuel's density and calorific value
+        # (DEFRA's fuel properties): steel given in litres has no path to a per-tonne factor.
+        return None
+    concept_score = _concept_fit_of(wanted.reading, offered, factor.unit_dimension == "money")
+    if concept_score is None:
+        return None
+    score, reasons = concept_score[0], list(concept_score[1])
+    if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
+        score += 200.0
+        reasons.insert(0, "exact key")
+    reasons.extend(_common(factor, fit, region, year, description, unit_dimension, says_net, score))
+    score = float(reasons.pop())
+    if factor.source == "supplier":
+        reasons.insert(0, SUPPLIER_REASON)
+    return Candidate(factor=factor, score=score, reasons=tuple(reasons))
+
+
+@lru_cache(maxsize=65536)
+def _wanted_of(reading: Reading) -> _Wanted:
+    return _wanted(reading)
+
+
+@lru_cache(maxsize=262144)
+def _concept_fit_of(
+    want: Reading, offered: Reading, spend: bool
+) -> tuple[float, tuple[str, ...]] | None:
+    """`concept_fit` of a description reading and a factor reading, once per pair."""
+    fit = concept_fit(_wanted_of(want), offered, spend=spend)
+    return None if fit is None else (fit[0], tuple(fit[1]))
+
+
+def _concept_score(want: Reading, offered: Reading, spend: bool) -> float | None:
+    """`concept_fit`'s score for a description reading and a factor reading (None: no fit)."""
+    fit = _concept_fit_of(want, offered, spend)
+    return None if fit is None else fit[0]
+
+
+@lru_cache(maxsize=262144)
+def _upstream_named(name: str, category: str) -> bool:
+    return mentions_upstream(f"{name} {category}")
+
+
+@lru_cache(maxsize=65536)
+def _region_score(wanted: str, offered: str, dataset_key: str) -> float:
+    return _region_fit(
+        wanted, FactorCandidate(offered, "", offered, 0.0, "", dataset_key=dataset_key)
+    )[0]
+
+
+def _quick_score(
+    factor: FactorCandidate,
+    want: Reading,
+    unit_dimension: str | None,
+    exact: str,
+    region: str | None,
+    year: int | None,
+    upstream_wanted: bool,
+    says_net: bool,
+) -> float | None:
+    """`_scored(...).score` without the reasons, from per-reading and per-region caches; the
+    additions in the same order, so the floats are the same."""
+    fit = dimension_fit(unit_dimension, factor.unit_dimension)
+    if fit is None:
+        return None
+    offered = factor_reading(factor.name, factor.category)
+    if unit_dimension != factor.unit_dimension and not _is_fuel(offered):
+        return None
+    score = _concept_score(want, offered, factor.unit_dimension == "money")
+    if score is None:
+        return None
+    if exact in (normalise_text(factor.publisher_id), normalise_text(factor.name)):
+        score += 200.0
+    if fit[1]:
+        score += fit[0]
+    if region is not None:
+        score += _region_score(region, factor.region, factor.dataset_key)
+    if year is not None and factor.year is not None:
+        score -= min(abs(year - factor.year), 5)
+    if factor.year is not None:
+        score += factor.year * 1e-4
+    offered_upstream = _upstream_named(factor.name, factor.category)
+    if offered_upstream != upstream_wanted:
+        score -= UPSTREAM_PENALTY
+    wanted_cv = "net" if says_net else "gross"
+    if unit_dimension == "energy" and factor.cv_basis and factor.cv_basis != wanted_cv:
+        score -= NET_CV_PENALTY
+    if factor.scope == "outside":
+        score -= 15.0
+    if factor.flags:
+        score -= 25.0
+    if factor.source == "supplier":
+        score += 1000.0
+    return score
 
 
 def _common(

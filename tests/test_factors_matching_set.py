@@ -189,3 +189,17 @@ def test_it_gives_every_scope_3_factor_of_the_shipped_datasets_a_category() -> N
         if len(lacking):
             missing[mapping.key] = sorted(set(lacking["category"].str.split(" > ").str[0]))
     assert missing == {}
+
+
+def test_it_includes_the_second_fresh_set_as_written() -> None:
+    import csv
+
+    from factors.labelled import LABELLED_DIR
+
+    with (LABELLED_DIR / "fresh_2.csv").open(encoding="utf-8", newline="") as handle:
+        fresh = [tuple(r.values()) for r in csv.DictReader(handle)]
+    with (LABELLED_DIR / "labelled.csv").open(encoding="utf-8", newline="") as handle:
+        labelled = {tuple(r.values()) for r in csv.DictReader(handle)}
+    assert len(fresh) == 60
+    assert set(fresh) <= labelled
+    assert {row[0] for row in fresh} == set(LANGUAGES)
