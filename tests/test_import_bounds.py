@@ -347,3 +347,21 @@ def test_it_lets_the_user_read_a_mixed_file_as_windows_1252(alice: Client) -> No
         assert run.detected["encoding_choice"] == "cp1252"
         with pytest.raises(ImportInputError):
             import_run_set_encoding(run=run, encoding="latin-9")
+
+
+def test_it_keeps_the_second_line_the_reader_server_sent_in_the_same_write() -> None:
+    # A quick child: the server's process-id line and exit-code line arrive in one read.
+    import os
+
+    from imports.pipeline.isolate import _read_line
+
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"12850\n0 0.01 2048\n")
+        pending = bytearray()
+        assert _read_line(read_end, 1, pending) == "12850"
+        assert _read_line(read_end, 1, pending) == "0 0.01 2048"
+        assert _read_line(read_end, 0.05, pending) is None
+    finally:
+        os.close(read_end)
+        os.close(write_end)

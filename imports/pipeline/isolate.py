@@ -183,18 +183,22 @@ def _server() -> subprocess.Popen[bytes]:
     return _SERVER
 
 
-def _read_line(fd: int, timeout: float | None) -> str | None:
-    """One line from ``fd``; None at end of file or when ``timeout`` seconds pass first."""
-    data = b""
-    while not data.endswith(b"\n"):
+def _read_line(fd: int, timeout: float | None, pending: bytearray) -> str | None:
+    """One line from ``fd``; None at end of file or when ``timeout`` seconds pass first.
+
+    ``pending`` holds what was read past the line: the server may send two lines in one write
+    (a quick child's process id and its exit code), and the second must not be lost."""
+    while b"\n" not in pending:
         ready, _, _ = select.select([fd], [], [], timeout)
         if not ready:
             return None
         chunk = os.read(fd, 64)
         if not chunk:
             return None
-        data += chunk
-    return data.decode().strip()
+        pending += chunk
+    line, _, rest = bytes(pending).partition(b"\n")
+    pending[:] = rest
+    return line.decode().strip()
 
 
 def _run_child(request: dict[str, Any], wall_seconds: float) -> tuple[int | None, bool]:
@@ -210,16 +214,17 @@ def _run_child(request: dict[str, Any], wall_seconds: float) -> tuple[int | None
             server.kill()
             continue
         fd = server.stdout.fileno()
-        pid_line = _read_line(fd, 30)
+        pending = bytearray()
+        pid_line = _read_line(fd, 30, pending)
         if pid_line is None:
             server.kill()
             server.wait()
             continue
-        code_line = _read_line(fd, wall_seconds)
+        code_line = _read_line(fd, wall_seconds, pending)
         if code_line is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_line), signal.SIGKILL)
-            _read_line(fd, 30)
+            _read_line(fd, 30, pending)
             return -signal.SIGKILL, True
         code, *usage = code_line.split()
         if len(usage) == 2:
