@@ -20,6 +20,8 @@ from imports.services import ImportInputError, import_run_validate
 from imports.views import _get_import_run_for_user, _locked, _results_context
 
 PREFIX = "sites"
+# The form offers this many names at most (the rest after the next check).
+MAX_NAMES = 100
 
 
 def unknown_site_names(run: ImportRun) -> list[str]:
@@ -29,7 +31,7 @@ def unknown_site_names(run: ImportRun) -> list[str]:
 
 
 def unknown_sites_formset(run: ImportRun, data: Any = None) -> Any:
-    names = unknown_site_names(run)
+    names = unknown_site_names(run)[:MAX_NAMES]
     return UnknownSiteFormSet(
         data, prefix=PREFIX, names=names, initial=[{"name": n} for n in names]
     )
