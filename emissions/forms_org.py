@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django import forms
 
@@ -310,3 +310,106 @@ class ContractualInstrumentForm(forms.ModelForm):
                     "kWh cannot be claimed twice.",
                 )
         return data
+
+
+class UnknownSiteForm(forms.Form):
+    """One site name of an import that no site or alias knows: leave it, add it as a new site
+    (the Settings page's rules), or add it as an alias of an existing site."""
+
+    LEAVE, NEW, ALIAS = "", "new", "alias"
+
+    name = forms.CharField(max_length=255, widget=forms.HiddenInput)
+    action = forms.ChoiceField(
+        choices=[(LEAVE, "Leave it"), (NEW, "Add it as a new site"), (ALIAS, "An alias of…")],
+        required=False,
+    )
+    country = forms.CharField(max_length=60, required=False)
+    subregion = forms.CharField(max_length=10, required=False)
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = Site.objects.all()  # type: ignore[attr-defined]
+        name = self.initial.get("name") or self.data.get(self.add_prefix("name"), "")
+        for field, label in (
+            ("action", "What “{}” is"),
+            ("country", "Country of “{}”"),
+            ("subregion", "US state or eGRID subregion of “{}”"),
+            ("site", "The site “{}” stands for"),
+        ):
+            self.fields[field].widget.attrs["aria-label"] = label.format(name)
+        self.new_site: dict[str, Any] | None = None
+        self.alias_of: Site | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        name = " ".join((data.get("name") or "").split())
+        action = data.get("action")
+        if action == self.NEW:
+            site_form = SiteForm(
+                data={
+                    "name": name,
+                    "country": data.get("country") or "",
+                    "subregion": data.get("subregion") or "",
+                }
+            )
+            if site_form.is_valid():
+                self.new_site = site_form.values()
+            for field, errors in site_form.errors.items():
+                for error in errors:
+                    self.add_error(field if field in {"country", "subregion"} else None, error)
+        elif action == self.ALIAS:
+            site = data.get("site")
+            if site is None:
+                self.add_error("site", "Choose the site this name stands for.")
+            else:
+                site_form = SiteForm(
+                    data={
+                        "name": site.name,
+                        "country": site.country,
+                        "subregion": site.subregion,
+                        "active_from": site.active_from or "",
+                        "active_to": site.active_to or "",
+                        "aliases_text": "\n".join([*site.aliases, name]),
+                    },
+                    instance=site,
+                )
+                if site_form.is_valid():
+                    self.alias_of = site
+                for errors in site_form.errors.values():
+                    for error in errors:
+                        self.add_error("site", error)
+        data["name"] = name
+        return data
+
+
+class BaseUnknownSiteFormSet(forms.BaseFormSet):  # type: ignore[type-arg,unused-ignore]
+    """Every unknown name of one import; `names` are the ones the check found, nothing else."""
+
+    def __init__(self, *args: Any, names: list[str], **kwargs: Any) -> None:
+        self.names = names
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        allowed = {" ".join(n.split()).casefold() for n in self.names}
+        seen: set[str] = set()
+        for form in self.forms:
+            name = form.cleaned_data.get("name", "")
+            key = name.casefold()
+            if key not in allowed:
+                raise forms.ValidationError(f"“{name}” is not a site name of this file.")
+            if form.cleaned_data.get("action") and key in seen:
+                form.add_error(None, f"“{name}” is already added above.")
+            seen.add(key)
+        if not any(f.new_site or f.alias_of for f in self.forms):
+            raise forms.ValidationError("Choose what at least one name is.")
+
+
+UnknownSiteFormSet = cast(
+    "type[BaseUnknownSiteFormSet]",
+    forms.formset_factory(
+        UnknownSiteForm, formset=BaseUnknownSiteFormSet, extra=0, max_num=100, validate_max=True
+    ),
+)

@@ -51,3 +51,18 @@ def contractual_instrument_create(**values: Any) -> ContractualInstrument:
 @transaction.atomic
 def contractual_instrument_delete(*, instrument: ContractualInstrument) -> None:
     instrument.delete()
+
+
+@transaction.atomic
+def sites_add_names(
+    *, new_sites: list[dict[str, Any]], aliases: list[tuple[Site, str]]
+) -> list[Site]:
+    """Names an import's site column uses, added at once: new sites, and aliases of existing
+    sites. All or nothing."""
+    created = [Site.objects.create(**values) for values in new_sites]
+    for site, name in aliases:
+        locked = Site.objects.select_for_update().get(id=site.id)
+        if name.casefold() not in {a.casefold() for a in locked.aliases}:
+            locked.aliases = [*locked.aliases, name]
+            locked.save(update_fields=["aliases"])
+    return created

@@ -9,6 +9,7 @@ from emissions import views_settings
 from factors import views as factors
 from factortrace import views
 from imports import views as imports
+from imports import views_sites as import_sites
 from reporting import views as reporting
 from tenants import views as tenants
 
@@ -49,6 +50,9 @@ urlpatterns = [
     path("imports/<int:run_id>/check/", imports.import_results, name="import_results"),
     path("imports/<int:run_id>/check/fix/", imports.import_fix, name="import_fix"),
     path("imports/<int:run_id>/check/apply/", imports.import_apply_all, name="import_apply_all"),
+    path(
+        "imports/<int:run_id>/check/sites/", import_sites.import_add_sites, name="import_add_sites"
+    ),
     path(
         "imports/<int:run_id>/invalid-rows.<str:fmt>",
         imports.import_export,

@@ -557,7 +557,17 @@ def _results_context(request: HttpRequest, run: ImportRun) -> dict[str, Any]:
         skipped=detected.get("skipped") or [],
         fixed_cells=len((run.fixes or {}).get("cells", [])),
         activity_errors=run_has_activity_errors(run),
+        sites_formset=_sites_formset(request, run),
     )
+
+
+def _sites_formset(request: HttpRequest, run: ImportRun) -> Any:
+    """The owner's form for the file's unknown site names (imports/views_sites.py)."""
+    from imports.views_sites import unknown_site_names, unknown_sites_formset
+
+    if not request.user.is_owner or not unknown_site_names(run):  # type: ignore[union-attr]
+        return None
+    return unknown_sites_formset(run)
 
 
 @role_required(Role.EDITOR, writes_only=True)

@@ -1,7 +1,8 @@
 """A manager imports a smart-meter export in the browser: import and export reads in one file,
 no activity or unit column. The export reads are filtered out on the columns page, activity,
 unit and country are typed once, and the import total equals the hand-summed import reads times
-the confirmed grid factor.
+the confirmed grid factor. The same export imported again shows its rows as already in the
+inventory; skipping them leaves the activities total as it was.
 
 Factors: the OWID grid intensities (and DEFRA 2024), committed for the module by the fixtures
 of tests/test_browser_import.py.
@@ -27,6 +28,53 @@ def _number(text: str) -> float:
     return float(text.split()[0].replace(",", ""))
 
 
+def _upload_map_and_confirm(p: Any, base: str, n_import: int, n_export: int) -> int:
+    """Upload the meter export, map and filter it, check it and confirm Ireland's grid factor:
+    the steps up to the import page; returns the confirmed factor's id."""
+    p.goto(f"{base}/imports/")
+    p.locator("#import-file").set_input_files(str(METER))
+    p.wait_for_url(re.compile(r"/imports/\d+/mapping/$"))
+    # The file's "Read Type" is no activity: electricity, in kWh, in Ireland, for every row.
+    p.get_by_label("Activity description: column", exact=True).select_option("")
+    p.get_by_label("Activity description: one value for every row").fill("Electricity")
+    p.get_by_label("Unit: column", exact=True).select_option("")
+    p.get_by_label("Unit: one value for every row").fill("kWh")
+    p.get_by_label("Country: one value for every row").fill("IE")
+    p.get_by_label("Date: column", exact=True).select_option("Read Date and End Time")
+    p.get_by_label("Quantity: column", exact=True).select_option("Read Value")
+    p.get_by_label("Decimal separator").select_option(".")
+    p.get_by_label("Date order").select_option("DMY")
+    row_filter = p.get_by_test_id("row-filter")
+    assert row_filter.get_by_label(f"{IMPORT_READ} ({n_import} rows)").is_checked()
+    row_filter.get_by_label(f"{EXPORT_READ} ({n_export} rows)").uncheck()
+    p.get_by_role("button", name="Save and preview").click()
+
+    p.wait_for_url(re.compile(r"/preview/$"))
+    assert (
+        f"{n_export} rows excluded by the row filter"
+        in p.get_by_test_id("rows-excluded").inner_text()
+    )
+    p.get_by_role("button", name=f"Check the {n_import} rows to import").click()
+
+    p.wait_for_url(re.compile(r"/check/$"))
+    assert p.get_by_test_id("rows-excluded").inner_text() == str(n_export)
+    assert p.get_by_test_id("rows-invalid").inner_text() == "0"
+    assert p.get_by_test_id("rows-valid").inner_text() == str(n_import)
+    p.get_by_role("link", name="Next: confirm the factors").click()
+
+    p.wait_for_url(re.compile(r"/factors/$"))
+    select = p.get_by_label("Factor for Electricity")
+    if "Ireland" not in select.locator(f'option[value="{select.input_value()}"]').inner_text():
+        option = select.locator("option", has_text="Ireland").first
+        select.select_option(option.get_attribute("value"))
+        p.locator('tr:has-text("Electricity") .saved').wait_for()
+    value = select.input_value()
+    assert value.startswith("lib:"), value
+    factor_id = int(value[4:])
+    p.get_by_role("button", name="Confirm factors and continue").click()
+    return factor_id
+
+
 def test_it_imports_the_import_reads_of_a_meter_export(server: str) -> None:  # noqa: F811
     from factors.models import EmissionFactor
     from tests.browser import chromium_page
@@ -45,48 +93,7 @@ def test_it_imports_the_import_reads_of_a_meter_export(server: str) -> None:  # 
         p.get_by_role("button", name="Sign in").click()
         p.wait_for_url(f"{base}/")
 
-        p.goto(f"{base}/imports/")
-        p.locator("#import-file").set_input_files(str(METER))
-        p.wait_for_url(re.compile(r"/imports/\d+/mapping/$"))
-        # The file's "Read Type" is no activity: electricity, in kWh, in Ireland, for every row.
-        p.get_by_label("Activity description: column", exact=True).select_option("")
-        p.get_by_label("Activity description: one value for every row").fill("Electricity")
-        p.get_by_label("Unit: column", exact=True).select_option("")
-        p.get_by_label("Unit: one value for every row").fill("kWh")
-        p.get_by_label("Country: one value for every row").fill("IE")
-        p.get_by_label("Date: column", exact=True).select_option("Read Date and End Time")
-        p.get_by_label("Quantity: column", exact=True).select_option("Read Value")
-        p.get_by_label("Decimal separator").select_option(".")
-        p.get_by_label("Date order").select_option("DMY")
-        row_filter = p.get_by_test_id("row-filter")
-        assert row_filter.get_by_label(f"{IMPORT_READ} ({n_import} rows)").is_checked()
-        row_filter.get_by_label(f"{EXPORT_READ} ({n_export} rows)").uncheck()
-        p.get_by_role("button", name="Save and preview").click()
-
-        p.wait_for_url(re.compile(r"/preview/$"))
-        assert (
-            f"{n_export} rows excluded by the row filter"
-            in p.get_by_test_id("rows-excluded").inner_text()
-        )
-        p.get_by_role("button", name=f"Check the {n_import} rows to import").click()
-
-        p.wait_for_url(re.compile(r"/check/$"))
-        assert p.get_by_test_id("rows-excluded").inner_text() == str(n_export)
-        assert p.get_by_test_id("rows-invalid").inner_text() == "0"
-        assert p.get_by_test_id("rows-valid").inner_text() == str(n_import)
-        p.get_by_role("link", name="Next: confirm the factors").click()
-
-        p.wait_for_url(re.compile(r"/factors/$"))
-        select = p.get_by_label("Factor for Electricity")
-        if "Ireland" not in select.locator(f'option[value="{select.input_value()}"]').inner_text():
-            option = select.locator("option", has_text="Ireland").first
-            select.select_option(option.get_attribute("value"))
-            p.locator('tr:has-text("Electricity") .saved').wait_for()
-        value = select.input_value()
-        assert value.startswith("lib:"), value
-        factor_id = int(value[4:])
-        p.get_by_role("button", name="Confirm factors and continue").click()
-
+        factor_id = _upload_map_and_confirm(p, base, n_import, n_export)
         p.wait_for_url(re.compile(r"/commit/$"))
         assert p.get_by_test_id("commit-excluded").inner_text() == str(n_export)
         commit_kg = _number(p.get_by_test_id("commit-kg").inner_text())
@@ -99,6 +106,25 @@ def test_it_imports_the_import_reads_of_a_meter_export(server: str) -> None:  # 
 
         p.wait_for_url(re.compile(r"/activities/\?run=\d+$"))
         total_kg = float(p.get_by_test_id("total-kg").get_attribute("data-kg"))
+
+        # The same export again, mapped and filtered the same way: the import page says its rows
+        # are already in the inventory; skipping them counts nothing twice.
+        p.goto(f"{base}/activities/")
+        inventory_kg = float(p.get_by_test_id("total-kg").get_attribute("data-kg"))
+        assert _upload_map_and_confirm(p, base, n_import, n_export) == factor_id
+        p.wait_for_url(re.compile(r"/commit/$"))
+        duplicates = p.locator("fieldset#duplicates")
+        assert (
+            f"{n_import} rows are already in your inventory"
+            in duplicates.locator("legend").inner_text()
+        )
+        duplicates.get_by_label("Skip them", exact=False).check()
+        p.get_by_role("button", name="Import now").click()
+        p.wait_for_url(re.compile(r"/progress/$"))
+        p.get_by_role("link", name="See the records in Activities").wait_for(timeout=30_000)
+        assert f"{n_import} rows were already in the inventory and skipped." in p.content()
+        p.goto(f"{base}/activities/")
+        assert float(p.get_by_test_id("total-kg").get_attribute("data-kg")) == inventory_kg
 
     with schema_context("public"):
         grid = EmissionFactor.objects.get(id=factor_id)

@@ -74,6 +74,7 @@ ACCESS: dict[str, Row] = {
     "import_results": Row(EDIT, "run"),
     "import_fix": Row(WRITE, "run"),
     "import_apply_all": Row(WRITE, "run"),
+    "import_add_sites": Row(OWNER, "run"),
     "import_export": Row(READ, "run", kwargs={"fmt": "csv"}),
     "import_factors": Row(EDIT, "run"),
     "import_factor_choose": Row(WRITE, "run"),
