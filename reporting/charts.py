@@ -19,6 +19,15 @@ def _number(value: float) -> str:
     return f"{value:,.1f}"
 
 
+# Characters of a bar label that fit LABEL_WIDTH at font size 12 (about 6.5 px a character).
+LABEL_CHARS = 34
+
+
+def _fit(label: str) -> str:
+    """A bar label cut to the space beside the bars (the whole label stays in its tooltip)."""
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+
+
 def bar_chart(
     rows: Sequence[tuple[str, float]], *, unit: str = "t CO2e", title: str = ""
 ) -> SafeString:
@@ -38,7 +47,7 @@ def bar_chart(
         bar = max(0.0, value) / top * BAR_WIDTH
         parts.append(
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end" font-size="12" '
-            f'fill="#333">{escape(label[:40])}</text>'
+            f'fill="#333"><title>{escape(label)}</title>{escape(_fit(label))}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{bar:.1f}" height="{ROW_HEIGHT - 6}" '
             f'fill="{PALETTE[i % len(PALETTE)]}"/>'
             f'<text x="{LABEL_WIDTH + bar + 4:.1f}" y="{y + 15}" font-size="12" fill="#333">'
