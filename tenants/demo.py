@@ -10,6 +10,7 @@ activity data, not factors; the emissions come from the factor library when the 
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import csv
 import io
 from dataclasses import dataclass
@@ -114,8 +115,12 @@ def demo_workspace_seed(*, owner_email: str) -> SeedResult:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from accounts.models import User
-    from emissions.models import OrganisationProfile, Site
-    from emissions.services_org import organisation_profile_save, site_create
+    from emissions.models import OrganisationProfile, ReportingPeriod, Site
+    from emissions.services_org import (
+        organisation_profile_save,
+        reporting_period_create,
+        site_create,
+    )
     from imports.models import ImportRun, ImportStatus
     from imports.services import (
         ImportInputError,
@@ -130,11 +135,24 @@ def demo_workspace_seed(*, owner_email: str) -> SeedResult:
     if not OrganisationProfile.objects.exists():
         organisation_profile_save(
             legal_name="Demo Components GmbH",
+            # A made-up commercial-register number of the demo company (reports name the entity).
+            identifier="HRB 700001",
+            identifier_scheme="national",
             country="DE",
             nace_code="25.62",  # machining (NACE Rev. 2)
             consolidation_approach="operational",
             base_year=YEAR,
             employees=250,
+        )
+    if not ReportingPeriod.objects.exists():
+        # The demo company's fiscal year, so a report can be generated at once (its revenue, made
+        # up like the rest of the demo, gives the intensity per net revenue).
+        reporting_period_create(
+            name=f"FY{YEAR}",
+            start=dt.date(YEAR, 1, 1),
+            end=dt.date(YEAR, 12, 31),
+            net_revenue=48_000_000,
+            currency="EUR",
         )
     for name, country in (ULM, BRNO):
         if not Site.objects.filter(name=name).exists():

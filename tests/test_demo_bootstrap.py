@@ -17,7 +17,7 @@ from django.test import Client, TestCase, override_settings
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
-from emissions.models import ActivityRecord, OrganisationProfile, Site
+from emissions.models import ActivityRecord, OrganisationProfile, ReportingPeriod, Site
 from imports.models import ImportRun, ImportStatus
 from tenants.demo import LINES, sample_file, supplier_file, supplier_rows
 from tests.conftest import ALICE
@@ -84,6 +84,10 @@ def test_the_demo_inventory_is_imported_once_through_the_pipeline(library: None)
         sites_used = set(ActivityRecord.objects.values_list("site", flat=True))
     assert scopes == {1, 2, 3}
     assert sites_used == {"Werk Ulm", "Werk Brno"}
+    with schema_context("acme"):
+        # A report can be generated at once: the entity has an identifier and a period.
+        assert OrganisationProfile.objects.get().identifier
+        assert ReportingPeriod.objects.filter(name="FY2024").count() == 1
 
     again = _seed()
     assert not again.created
