@@ -10,8 +10,8 @@ activity data, not factors; the emissions come from the factor library when the 
 from __future__ import annotations
 
 import calendar
-import datetime as dt
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass
 
