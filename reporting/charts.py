@@ -25,7 +25,7 @@ LABEL_CHARS = 34
 
 def _fit(label: str) -> str:
     """A bar label cut to the space beside the bars (the whole label stays in its tooltip)."""
-    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 3].rstrip() + "..."
 
 
 def bar_chart(
@@ -46,8 +46,8 @@ def bar_chart(
         y = 4 + i * ROW_HEIGHT
         bar = max(0.0, value) / top * BAR_WIDTH
         parts.append(
-            f'<text x="{LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end" font-size="12" '
-            f'fill="#333"><title>{escape(label)}</title>{escape(_fit(label))}</text>'
+            f'<g><title>{escape(label)}</title><text x="{LABEL_WIDTH - 6}" y="{y + 15}" '
+            f'text-anchor="end" font-size="12" fill="#333">{escape(_fit(label))}</text></g>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{bar:.1f}" height="{ROW_HEIGHT - 6}" '
             f'fill="{PALETTE[i % len(PALETTE)]}"/>'
             f'<text x="{LABEL_WIDTH + bar + 4:.1f}" y="{y + 15}" font-size="12" fill="#333">'
