@@ -682,6 +682,9 @@ class ActivityChoiceRow:
     # supplier's emission rate; the location-based figure keeps the grid's factor.
     market_supplier_factor_id: int | None = None
     market_rate: float | None = None
+    # When no factor of the quantity's dimension matches: the nearest factors of any dimension,
+    # so the row error can say what unit they need (never picked silently).
+    nearest: list[Any] = field(default_factory=list)
 
     @property
     def factor_key(self) -> str | None:
@@ -907,6 +910,11 @@ def assign_factors(
                     choice.supplier_factor_id = best.factor_id
                 else:
                     choice.factor_id = best.factor_id
+            if choice.factor_key is None and not candidates and item.dimension != "money":
+                near_key = ("nearest", text.casefold(), region)
+                if near_key not in matched:
+                    matched[near_key] = _nearest_of_other_units(text, item.dimension, region, year)
+                choice.nearest = matched[near_key]
         if choice.supplier_factor_id in electricity_rates:
             _grid_behind_supplier(choice, electricity_rates, matched, region, year)
         if choice.factor_id and not choice.supplier_factor_id and not explicit:
@@ -928,6 +936,37 @@ _DIMENSION_UNIT = {
     "freight (mass x distance)": "tonne * km",
     "count (room-nights)": "room_night",
 }
+
+
+def _nearest_of_other_units(text: str, dimension: str, region: str, year: int | None) -> list[Any]:
+    """The best three factors for ``text`` among the other unit dimensions (a flight given in km
+    finds the per passenger.km ones): shown in the row error, never picked."""
+    found: list[Any] = []
+    for other, unit in _DIMENSION_UNIT.items():
+        if other != dimension:
+            found += match_factors(description=text, unit=unit, region=region, year=year, limit=3)
+    return sorted(found, key=lambda c: c.score, reverse=True)[:3]
+
+
+def _no_factor_text(choice: ActivityChoiceRow | None) -> tuple[str, str]:
+    """The row error of an activity no factor of its unit's dimension matches: when the nearest
+    factors are of another dimension, what unit they need and which they are."""
+    search = "Search the library for one in the factor step, or add a supplier factor."
+    if choice is None or not choice.nearest:
+        return "No emission factor matches this activity.", search
+    from emissions.engine.unit_display import display_unit
+
+    best = choice.nearest[0].factor
+    given = choice.unit_dimension
+    message = (
+        f"The quantity is a {given}, but the nearest factor, “{best.name}”, is per "
+        f"{display_unit(best.unit)}: give the quantity in that unit (or add a conversion), or "
+        "choose another factor."
+    )
+    names = "; ".join(
+        f"{c.factor.name} (per {display_unit(c.factor.unit)})" for c in choice.nearest[:3]
+    )
+    return message, f"Nearest factors: {names}. {search}"
 
 
 def _unit_for_dimension(dimension: str) -> str | None:
@@ -1175,6 +1214,15 @@ def _calculate(
     if missing.any():
         activity_col = mapping.source_of("activity") or "activity"
         miss = rows.loc[missing]
+        # Per distinct group, as the factor lookup above: the nearest factors of another unit.
+        near = {
+            (c.key, c.unit_dimension, c.region, c.year or 0): _no_factor_text(c)
+            for c in choices
+            if not c.factor_key
+        }
+        texts = [near.get(tuple(col[f] for col in columns), _no_factor_text(None)) for f in first]
+        texts.append(_no_factor_text(None))
+        picked = [texts[g] for g in group_codes[missing]]
         error_frames.append(
             pd.DataFrame(
                 {
@@ -1183,8 +1231,8 @@ def _calculate(
                     "field": "activity",
                     "value": miss["activity"].astype(str).to_numpy(),
                     "code": "no_factor",
-                    "message": "No emission factor matches this activity.",
-                    "suggestion": "Choose a factor for it in the factor step, or add a supplier factor.",
+                    "message": [m for m, _ in picked],
+                    "suggestion": [h for _, h in picked],
                 }
             )
         )

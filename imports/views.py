@@ -733,6 +733,8 @@ def _factor_lines(run: ImportRun) -> list[dict[str, Any]]:
                 "selected": selected,
                 "options": options,
                 "chosen": next((o for o in options if o["selected"]), None),
+                # No factor of the quantity's unit: the nearest ones need another unit.
+                "nearest": [{"name": c.factor.name, "unit": c.factor.unit} for c in s.nearest],
             }
         )
     return lines

@@ -315,3 +315,36 @@ def test_it_ranks_in_factor_search_exactly_as_the_wizard(acme: None) -> None:
     ]
     assert ranked[0]["source"] == "supplier"
     assert "UK factor used for a DE activity" in ranked[1]["reasons"]
+
+
+def test_it_names_the_unit_the_nearest_factors_need_when_none_of_the_quantitys_matches(
+    acme: None,
+) -> None:
+    # A flight in plain km: DEFRA's flight factors are per passenger.km, so nothing of the
+    # quantity's dimension (a distance) matches and none of them is picked silently.
+    csv = (
+        b"Datum;Beschreibung;Menge;Einheit;Land\n"
+        b"10.02.2024;Flug Kurzstrecke FRA-LHR;1200;km;DE\n"
+        b"15.01.2024;Diesel;100;Liter;DE\n"
+    )
+    run = import_run_create(upload=_upload(csv, "reisen.csv"), user=None)
+    prepared = import_run_validate(run=run)
+    assert (prepared.n_valid, prepared.n_invalid) == (1, 1)
+    (error,) = RowError.objects.filter(run=run)
+    assert error.row == 2
+    assert "the nearest factor, “Flights:" in error.message
+    assert "is per passenger·km" in error.message
+    assert error.suggestion.startswith("Nearest factors: Flights:")
+    assert error.suggestion.count("(per ") == 3
+
+
+def test_the_factor_step_names_the_nearest_factors_of_another_unit(acme: None, alice: Any) -> None:
+    from django.urls import reverse
+
+    csv = "Datum;Beschreibung;Menge;Einheit;Land\n10.02.2024;Flug Kurzstrecke;1200;km;DE\n"
+    run = import_run_create(upload=_upload(csv.encode(), "reisen.csv"), user=None)
+    import_run_validate(run=run)
+    page = alice.get(reverse("import_factors", kwargs={"run_id": run.id})).content.decode()
+    assert 'data-testid="nearest-factors"' in page
+    assert "Flights: Short-haul" in page
+    assert "(per passenger·km)" in page
