@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from emissions.engine.calculate import calculate, money_of
@@ -129,25 +128,6 @@ def compute(
 ) -> pd.DataFrame:
     """Run the engine; tiers default from the factor (supplier -> primary, spend -> spend)."""
     return calculate(activities, factors, gwp_set=gwp_set)
-
-
-def with_money(provenance: np.ndarray, result: pd.DataFrame) -> np.ndarray:
-    """Records' provenance JSON texts (one per result row, each a JSON object) with the FX rate
-    (date, source) and deflator (index values) each row used added as ``"money"``, so the
-    record replays from its provenance alone (``emissions.replay``)."""
-    money = money_of(result).to_numpy(dtype=object)
-    out = np.asarray(provenance, dtype=object).copy()
-    rows = np.flatnonzero(pd.notna(money))
-    if not len(rows):
-        return out
-    # Joined once per distinct (provenance, money) pair, then broadcast to the rows.
-    codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([out[rows], money[rows]]))
-    joined = []
-    for text, extra in pairs:
-        text = str(text).rstrip()
-        joined.append(text[:-1] + (", " if text != "{}" else "") + f'"money": {extra}}}')
-    out[rows] = np.asarray(joined, dtype=object)[codes]
-    return out
 
 
 def provenance_key(provenance_json: str) -> str:
