@@ -55,14 +55,10 @@ from factors.models import FactorDataset  # noqa: E402
 from factors.services import available_mappings, factors_ingest  # noqa: E402
 from imports.models import FactorChoice, ImportRun, ImportStatus  # noqa: E402
 from imports.pipeline import isolate, suggest_mapping  # noqa: E402
-from imports.services import (  # noqa: E402
-    count_duplicates,
-    import_run_create,
-    import_run_validate,
-    import_run_write,
-    prepare,
-    read_source,
-)
+from imports.preparation import prepare  # noqa: E402
+from imports.selectors import read_source  # noqa: E402
+from imports.services import import_run_create, import_run_validate  # noqa: E402
+from imports.writer import count_duplicates, import_run_write  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 from tenants.services import tenant_create  # noqa: E402
 

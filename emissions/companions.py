@@ -10,7 +10,7 @@ never a per-row loop.
 
 Companion records carry ``line_kind`` (wtt, td, td_wtt), the import run and source row of their
 main line, their own factor, scope, category and provenance; they are written in the same COPY and
-transaction as the main rows (``imports.services.import_run_write``) and removed with the run's
+transaction as the main rows (``imports.writer.import_run_write``) and removed with the run's
 undo. When a main line is edited or re-factored, ``companions_recompute`` replaces its companions
 with those of its new factor and quantity (none when the new factor has none). A tenant turns them
 off with ``InventorySettings.companion_lines`` (on by default); records already written stay.
@@ -34,13 +34,13 @@ import yaml
 from django.db import transaction
 from django.db.models import Q
 
+from emissions.factor_keys import factor_key_id, library_key
 from emissions.inventory import (
     DEFAULT_GWP_SET,
     _apply_result,
     compute,
     factor_frame,
     factor_version,
-    library_key,
     scope_int,
 )
 from emissions.models import ActivityRecord, InventorySettings, LineKind
@@ -164,7 +164,7 @@ def companion_records(
     records table like it, and their calculations (provenance); (``{}``, None) when there are none
     or the tenant turned them off.
 
-    ``prepared`` is the import's ``imports.services.Prepared``; ``frame_of`` turns one like it into
+    ``prepared`` is the import's ``imports.preparation.Prepared``; ``frame_of`` turns one like it into
     records (``records_frame`` with the run and user bound).
     """
     if table.num_rows == 0 or "quantity" not in prepared.result.data or not enabled():
@@ -202,7 +202,7 @@ def companion_records(
         )
         if category.notna().any():
             activities["scope3_category"] = category.astype("object")
-        factors = factor_frame(factor_ids=[int(k[4:]) for k in set(key)])
+        factors = factor_frame(factor_ids=[factor_key_id(k) for k in set(key)])
         result = compute(activities, factors, gwp_set=gwp_set)
         result = result.loc[result["ok"].astype(bool)]
         if result.empty:

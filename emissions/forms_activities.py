@@ -7,11 +7,11 @@ from typing import Any
 from django import forms
 
 from emissions.engine.unit_display import display_unit
+from emissions.factor_keys import parse_factor_key
 from emissions.inventory import clean_unit_text
 from emissions.models import ActivityRecord, DataQuality, Scope, Scope3Category
 from emissions.selectors_activities import ActivityFilters
 from emissions.services_refactor import REASON_MAX_LENGTH
-from imports.forms import parse_factor_choice
 
 
 class ActivityFilterForm(forms.Form):
@@ -159,6 +159,6 @@ class FactorChangeForm(forms.Form):
 
     def clean_factor(self) -> tuple[int | None, int | None]:
         try:
-            return parse_factor_choice(self.cleaned_data["factor"])
+            return parse_factor_key(self.cleaned_data["factor"])
         except ValueError:
             raise forms.ValidationError("Choose a factor in the list.") from None

@@ -24,6 +24,7 @@ from emissions.engine.units import (
     resolve_regional_unit,
     unit_dimension,
 )
+from emissions.factor_keys import library_key, supplier_key
 from emissions.models import ActivityRecord, SupplierFactor
 from emissions.provenance import build
 from factors.models import EmissionFactor
@@ -40,14 +41,6 @@ _BASIS = {
     "supplier": "supplier_specific",
 }
 _SCOPE_INT = {"outside_scopes": 0, "scope_1": 1, "scope_2": 2, "scope_3": 3}
-
-
-def library_key(factor_id: int) -> str:
-    return f"lib:{factor_id}"
-
-
-def supplier_key(supplier_factor_id: int) -> str:
-    return f"sup:{supplier_factor_id}"
 
 
 @functools.lru_cache(maxsize=4096)

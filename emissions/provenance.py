@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emissions.factor_keys import is_library_key
+
 VERSION = 2
 
 # The per-row parts besides the calculation and money, in the order the import builds them.
@@ -135,7 +137,7 @@ def missing(reading: Reading) -> list[str]:
     out = [] if calc.get("gwp_set") else ["calculation.gwp_set"]
     factor = reading.factor
     needed = ["id", "dataset", "kg_co2e_per_unit"]
-    if str(factor.get("key", "")).startswith("lib:"):
+    if is_library_key(str(factor.get("key", ""))):
         needed += ["version", "publisher_id"]
     out += [f"factor.{k}" for k in needed if factor.get(k) in (None, "")]
     for i, step in enumerate(reading.conversion.get("steps") or []):

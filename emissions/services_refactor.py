@@ -21,16 +21,15 @@ from django.utils import timezone
 from accounts.models import User
 from emissions.companions import companions_recompute
 from emissions.engine.calculate import money_of
+from emissions.factor_keys import library_key, supplier_key
 from emissions.inventory import (
     DEFAULT_GWP_SET,
     RESULT_FIELDS,
     compute,
     factor_frame,
     factor_version,
-    library_key,
     record_provenance,
     scope_int,
-    supplier_key,
 )
 from emissions.models import (
     ActivityRecord,
@@ -328,7 +327,7 @@ def _remember(change: FactorChange) -> None:
     """The next imports of this activity use the new factor (the wizard's remembered choice);
     a change of one record is an exception, not a choice for the activity."""
     from imports.models import FactorChoice
-    from imports.services import activity_key
+    from imports.preparation import activity_key
 
     if change.only_record_id is not None:
         return

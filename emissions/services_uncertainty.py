@@ -31,6 +31,15 @@ from emissions.engine.uncertainty import (
     monte_carlo_model,
     monte_carlo_summary,
 )
+from emissions.factor_keys import (
+    LIBRARY,
+    SUPPLIER,
+    factor_key_id,
+    is_library_key,
+    is_supplier_key,
+    library_key,
+    supplier_key,
+)
 from emissions.models import (
     ActivityRecord,
     Scope,
@@ -121,8 +130,8 @@ def cell_factor_keys(cells: pd.DataFrame) -> pd.Series:
     return pd.Series(
         np.where(
             cells["supplier_factor_id"].notna(),
-            "sup:" + sup,
-            np.where(cells["factor_id"].notna(), "lib:" + lib, "none"),
+            SUPPLIER + sup,
+            np.where(cells["factor_id"].notna(), LIBRARY + lib, "none"),
         ),
         index=cells.index,
     )
@@ -132,8 +141,8 @@ def factor_uncertainties(keys: list[str]) -> pd.DataFrame:
     """One row per factor key with the engine's uncertainty columns (published value in
     ``kg_co2e``): a library factor's own distribution, else the documented default by dataset
     family, kind and basis; a supplier factor's stated GSD, else the default."""
-    lib_ids = [int(k[4:]) for k in keys if k.startswith("lib:")]
-    sup_ids = [int(k[4:]) for k in keys if k.startswith("sup:")]
+    lib_ids = [factor_key_id(k) for k in keys if is_library_key(k)]
+    sup_ids = [factor_key_id(k) for k in keys if is_supplier_key(k)]
     rows: dict[str, dict[str, Any]] = {}
     library = EmissionFactor.objects.filter(id__in=lib_ids).values(
         "id",
@@ -160,11 +169,11 @@ def factor_uncertainties(keys: list[str]) -> pd.DataFrame:
                 family=f["dataset__family"], kind=f["kind"], basis=f["basis"]
             )
             row.update(uncertainty_distribution="lognormal", uncertainty_gsd=default["gsd"])
-        rows[f"lib:{f['id']}"] = row
+        rows[library_key(f["id"])] = row
     for s in SupplierFactor.objects.filter(id__in=sup_ids).values(
         "id", "kg_co2e", "uncertainty_gsd"
     ):
-        rows[f"sup:{s['id']}"] = {
+        rows[supplier_key(s["id"])] = {
             "kg_co2e": s["kg_co2e"],
             "uncertainty_distribution": "lognormal",
             "uncertainty_gsd": supplier_factor_gsd(s["uncertainty_gsd"]),

@@ -39,7 +39,7 @@ from factors.ranking import (
 )
 
 # Cost-centre numbers and codes ("Diesel KSt 4100") never name a factor: the import wizard
-# matches the activity text without them (imports.services.assign_factors uses the same rule).
+# matches the activity text without them (imports.preparation.assign_factors uses the same rule).
 _NUMBERS = re.compile(r"(?<!\w)\d[\d.,/-]*(?!\w)")
 PRESELECT_PER_QUERY = 300
 MIN_WORD = 3

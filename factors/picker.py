@@ -11,10 +11,10 @@ from typing import Any
 
 from django.http import QueryDict
 
+from emissions.factor_keys import parse_factor_key
 from emissions.models import SupplierFactor
 from emissions.selectors import supplier_factor_dimension, supplier_factor_list
 from factors.selectors import FactorFilters, factor_browse, library_is_empty, search_words
-from imports.forms import parse_factor_choice
 
 PICKER_PAGE_SIZE = 10
 
@@ -56,7 +56,7 @@ def picker_context(params: QueryDict, **defaults: str) -> dict[str, Any]:
     matching factors on the first page, and which value is chosen."""
     filters = factor_filters(params, **defaults)
     try:
-        chosen = parse_factor_choice(params.get("factor", ""))
+        chosen = parse_factor_key(params.get("factor", ""))
     except ValueError:
         chosen = (None, None)
     page, facets = factor_browse(filters, page=params.get("page"), per_page=PICKER_PAGE_SIZE)

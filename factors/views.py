@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
-from django_htmx.middleware import HtmxDetails
 
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
@@ -29,12 +28,9 @@ from emissions.services import (
 from factors.models import EmissionFactor
 from factors.picker import factor_filters, picker_context
 from factors.selectors import FactorFilters, country_name, factor_browse, library_is_empty
+from factortrace.htmx import HtmxHttpRequest, is_htmx
 
 PAGE_SIZE = 25
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _get_factor_for_user(request: HttpRequest, factor_id: int) -> EmissionFactor:
@@ -88,7 +84,7 @@ def factor_list(request: HtmxHttpRequest) -> HttpResponse:
         "query_string": query.urlencode(),
         "can_edit": request.user.can_edit,  # type: ignore[union-attr]
     }
-    if request.htmx and not request.htmx.history_restore_request:
+    if is_htmx(request):
         response = render(request, "factors/factor_list.html#results", context)
         # The address bar shows the search without the empty filters the form sends.
         page_part = f"page={page.number}" if page.number > 1 else ""
@@ -104,7 +100,7 @@ def factor_picker(request: HtmxHttpRequest) -> HttpResponse:
     """The picker's results (HTMX partial of `factors/_picker.html`), for the pages that choose a
     factor; the full fragment otherwise."""
     template = "factors/_picker.html"
-    if request.htmx:
+    if is_htmx(request):
         template += "#results"
     return render(request, template, {"picker": picker_context(request.GET)})
 

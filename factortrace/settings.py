@@ -227,7 +227,7 @@ JOB_QUEUES = ("default", "imports", "factors")
 # A work-horse killed mid-job still runs the job's failure callback (factortrace/worker.py).
 RQ = {"WORKER_CLASS": "factortrace.worker.Worker"}
 # Run by each worker every minute with rq's maintenance: commits whose job died are failed.
-WORKER_MAINTENANCE_TASKS = ["imports.services.import_runs_sweep_all"]
+WORKER_MAINTENANCE_TASKS = ["imports.jobs.import_runs_sweep_all"]
 RQ_QUEUES = (
     {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in JOB_QUEUES} if REDIS_URL else {}
 )

@@ -257,23 +257,6 @@ class ErrorFilterForm(forms.Form):
         self.fields["column"].choices = [("", "All columns"), *((c, c) for c in columns)]  # type: ignore[attr-defined]
 
 
-def factor_choice_value(*, factor_id: int | None, supplier_factor_id: int | None) -> str:
-    """The select value of a factor: ``lib:<id>`` for the library, ``sup:<id>`` for yours."""
-    if supplier_factor_id is not None:
-        return f"sup:{supplier_factor_id}"
-    if factor_id is not None:
-        return f"lib:{factor_id}"
-    return ""
-
-
-def parse_factor_choice(value: str) -> tuple[int | None, int | None]:
-    """``lib:<id>`` / ``sup:<id>`` -> (factor_id, supplier_factor_id); ValueError otherwise."""
-    kind, _, number = value.partition(":")
-    if kind not in {"lib", "sup"} or not number.isdigit():
-        raise ValueError(f"{value!r} is not a factor choice")
-    return (int(number), None) if kind == "lib" else (None, int(number))
-
-
 class CommitForm(forms.Form):
     """The import step's choices: invalid rows left for later, rows already in the inventory."""
 

@@ -26,6 +26,28 @@ class ImportStatus(models.TextChoices):
     UNDONE = "undone", "Undone"
 
 
+# Statuses in which the wizard still changes the run (rows checked and fixed; a partly imported
+# run's remaining rows too); later ones are read-only.
+EDITABLE = frozenset(
+    {
+        ImportStatus.UPLOADED,
+        ImportStatus.MAPPED,
+        ImportStatus.VALIDATED,
+        ImportStatus.FAILED,
+        ImportStatus.PARTIAL,
+    }
+)
+# Statuses with checked rows: the check, factor and import steps are open.
+CHECKED = frozenset({ImportStatus.VALIDATED, ImportStatus.FAILED, ImportStatus.PARTIAL})
+# Runs a commit can be claimed from: checked, or partly imported with rows fixed since.
+COMMITTABLE = (ImportStatus.VALIDATED, ImportStatus.PARTIAL)
+# Runs with records in the inventory.
+WITH_RECORDS = frozenset({ImportStatus.COMMITTED, ImportStatus.PARTIAL})
+FINISHED = frozenset({ImportStatus.COMMITTED, ImportStatus.UNDONE})
+# Statuses before the wizard opens: the file is being read, or its reading failed.
+READ_PENDING = frozenset({ImportStatus.READING, ImportStatus.UNREADABLE})
+
+
 class MappingTemplate(models.Model):
     """A named column mapping, re-applied when a file with the same header set comes back."""
 
@@ -98,6 +120,51 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def is_editable(self) -> bool:
+        """The wizard may still change it: rows checked and fixed, factors chosen."""
+        return self.status in EDITABLE
+
+    @property
+    def is_mapping_editable(self) -> bool:
+        """Its sheet and columns may change: a partly imported run's records were read with them."""
+        return self.is_editable and self.status != ImportStatus.PARTIAL
+
+    @property
+    def is_checked(self) -> bool:
+        """Its rows were checked: the check, factor and import steps are open."""
+        return self.status in CHECKED
+
+    @property
+    def is_committable(self) -> bool:
+        """A commit can be claimed from it."""
+        return self.status in COMMITTABLE
+
+    @property
+    def is_committing(self) -> bool:
+        return self.status == ImportStatus.COMMITTING
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def is_read_pending(self) -> bool:
+        """The file is being read, or its reading failed: the wizard is not open yet."""
+        return self.status in READ_PENDING
+
+    @property
+    def has_records(self) -> bool:
+        """Its records are in the inventory (committed, or partly imported)."""
+        return self.status in WITH_RECORDS
+
+    @property
+    def has_failed(self) -> bool:
+        """Its last commit failed (a partly imported run keeps the reason in ``error``)."""
+        return self.status == ImportStatus.FAILED or (
+            self.status == ImportStatus.PARTIAL and bool(self.error)
+        )
 
 
 class FactorChoice(models.Model):

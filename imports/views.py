@@ -21,13 +21,15 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
+from emissions.factor_keys import factor_key, parse_factor_key
 from emissions.models import SupplierFactor
 from factors.models import EmissionFactor
 from factors.picker import picker_context
+from factortrace.htmx import HtmxHttpRequest, is_htmx
+from imports.errors import ImportInputError
 from imports.forms import (
     ApplyToAllForm,
     CommitForm,
@@ -36,56 +38,50 @@ from imports.forms import (
     MappingForm,
     SheetForm,
     UploadForm,
-    factor_choice_value,
-    parse_factor_choice,
 )
+from imports.jobs import import_runs_sweep, import_runs_sweep_reading
 from imports.models import ImportRun, ImportStatus
 from imports.pipeline import Mapping, filter_candidates
-from imports.selectors_wizard import (
-    CHECKED,
-    EDITABLE,
-    READ_PENDING,
+from imports.selectors import (
+    activity_suggestions,
+    commit_options,
+    duplicate_runs,
     error_columns,
     error_groups,
     error_rows_page,
     has_sheet_step,
+    import_run_current_totals,
+    import_run_export_invalid,
     import_run_page,
+    import_run_preview,
+    import_run_read,
+    import_run_suggestion,
+    import_run_value_counts,
+    next_step_url,
     resume_url,
     run_error_rows,
     run_has_activity_errors,
     run_headers,
+    run_mapping,
     run_records_kg_co2e,
     run_sheets,
     wizard_steps,
 )
 from imports.services import (
-    DUPLICATES_REFUSE,
-    ImportInputError,
-    activity_suggestions,
-    commit_options,
-    duplicate_runs,
     factor_choice_set,
     import_run_apply_to_all,
     import_run_confirm_factors,
-    import_run_current_totals,
-    import_run_export_invalid,
-    import_run_preview,
-    import_run_read,
+    import_run_fix_cell_and_recount,
     import_run_set_encoding,
     import_run_set_mapping,
     import_run_set_sheet,
     import_run_start_commit,
-    import_run_suggestion,
     import_run_undo,
     import_run_upload,
     import_run_validate,
-    import_run_value_counts,
-    import_runs_sweep,
-    import_runs_sweep_reading,
-    run_mapping,
 )
-from imports.services_ui import import_run_fix_cell_and_recount
 from imports.uploads import limit_message, limit_uploads
+from imports.writer import DUPLICATES_REFUSE
 
 # A multipart body carries the file plus its part headers and the CSRF field: allow that much
 # above the file limit before refusing from Content-Length alone.
@@ -95,10 +91,6 @@ EXPORT_FORMATS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 # Files up to this many rows are re-checked in the request before the job is queued.
@@ -115,11 +107,6 @@ def _get_import_run_for_user(request: HttpRequest, run_id: int) -> ImportRun:
         raise Http404("No such import in your organisation.") from exc
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
-
-
 def _can_edit(request: HttpRequest) -> bool:
     return bool(request.user.can_edit)  # type: ignore[union-attr]
 
@@ -133,7 +120,7 @@ def _wizard(run: ImportRun, step: str, request: HttpRequest, **extra: Any) -> di
         "run": run,
         "steps": wizard_steps(run, step),
         "can_edit": _can_edit(request),
-        "editable": run.status in EDITABLE,
+        "editable": run.is_editable,
         **extra,
     }
 
@@ -148,7 +135,7 @@ def _locked(request: HttpRequest, run: ImportRun, *, columns: bool = False) -> H
             "Fix the remaining rows here.",
         )
         return redirect("import_results", run_id=run.id)
-    if run.status in EDITABLE:
+    if run.is_editable:
         return None
     messages.info(
         request, f"This import is {run.get_status_display().lower()}; its steps are closed."
@@ -195,7 +182,7 @@ def _upload_response(
     request: HttpRequest, form: UploadForm, error: str, status: int
 ) -> HttpResponse:
     template = "imports/import_upload.html"
-    if _is_htmx(request):
+    if is_htmx(request):
         template += "#uploader"
     return render(request, template, {"upload": _upload_context(form, error)}, status=status)
 
@@ -237,7 +224,7 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
             "Importing it again would count its activities twice.",
         )
     target = reverse("import_reading", kwargs={"run_id": run.id})
-    if _is_htmx(request):
+    if is_htmx(request):
         return HttpResponseClientRedirect(target)
     return redirect(target)
 
@@ -257,7 +244,7 @@ def import_sample(request: HttpRequest) -> HttpResponse:
         upload = SimpleUploadedFile(SAMPLE_NAME, sample_file(), content_type="text/csv")
         run = import_run_upload(upload=upload, user=request.user)  # type: ignore[arg-type]
         target = reverse("import_reading", kwargs={"run_id": run.id})
-        if _is_htmx(request):
+        if is_htmx(request):
             return HttpResponseClientRedirect(target)
         return redirect(target)
     response = HttpResponse(sample_file(), content_type="text/csv; charset=utf-8")
@@ -273,7 +260,7 @@ def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if run.status == ImportStatus.READING and import_runs_sweep_reading():
         run = _get_import_run_for_user(request, run_id)
-    if run.status not in READ_PENDING:
+    if not run.is_read_pending:
         target = (
             reverse("import_sheet", kwargs={"run_id": run.id})
             if has_sheet_step(run) and run.status in {ImportStatus.UPLOADED, ImportStatus.MAPPED}
@@ -283,11 +270,11 @@ def import_reading(request: HttpRequest, run_id: int) -> HttpResponse:
             messages.info(
                 request, f"Your template “{run.template.name}” fits this file: it is applied."
             )
-        if _is_htmx(request):
+        if is_htmx(request):
             return HttpResponseClientRedirect(target)
         return redirect(target)
     template = "imports/import_reading.html"
-    if _is_htmx(request):
+    if is_htmx(request):
         template += "#reading"
     context = {
         "run": run,
@@ -313,7 +300,7 @@ def import_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             "resume": resume_url(run),
             "duplicates": duplicates,
             "can_edit": _can_edit(request),
-            "editable": run.status in EDITABLE,
+            "editable": run.is_editable,
             "skipped": (run.detected or {}).get("skipped") or [],
             "records_kg_co2e": run_records_kg_co2e(run),
         },
@@ -334,7 +321,7 @@ def import_sheet(request: HttpRequest, run_id: int) -> HttpResponse:
         except ImportInputError as exc:
             error = exc.message
         else:
-            return redirect("import_mapping", run_id=run.id)
+            return redirect(next_step_url(run, "sheet"))
     status = 422 if request.method == "POST" else 200
     context = _wizard(run, "sheet", request, form=form, error=error, sheets=sheets)
     return render(request, "imports/import_sheet.html", context, status=status)
@@ -446,7 +433,7 @@ def import_mapping(request: HttpRequest, run_id: int) -> HttpResponse:
                 messages.success(
                     request, f"Saved the template “{form.cleaned_data['template_name']}”."
                 )
-            return redirect("import_preview", run_id=run.id)
+            return redirect(next_step_url(run, "mapping"))
     samples = _samples(run, headers)
     used = set(current.columns.values())
     unused = [h for h in headers if h not in used]
@@ -511,7 +498,7 @@ def import_validate(request: HttpRequest, run_id: int) -> HttpResponse:
     except ImportInputError as exc:
         messages.error(request, exc.message)
         return redirect("import_mapping", run_id=run.id)
-    return redirect("import_results", run_id=run.id)
+    return redirect(next_step_url(run, "preview"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -572,15 +559,15 @@ def _sites_formset(request: HttpRequest, run: ImportRun) -> Any:
 
 @role_required(Role.EDITOR, writes_only=True)
 @require_GET
-def import_results(request: HttpRequest, run_id: int) -> HttpResponse:
+def import_results(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in CHECKED:
+    if not run.is_checked:
         return redirect(resume_url(run))
     template = "imports/import_results.html"
-    if _is_htmx(request):
-        target = request.htmx.target  # type: ignore[attr-defined]
+    if is_htmx(request):
+        target = request.htmx.target
         template += f"#{target}" if target in {"totals", "actions"} else "#errors"
     return render(request, template, _results_context(request, run))
 
@@ -590,7 +577,7 @@ def import_results(request: HttpRequest, run_id: int) -> HttpResponse:
 def import_fix(request: HttpRequest, run_id: int) -> HttpResponse:
     """Fix one cell in place: the row's re-check replaces the row in the errors table."""
     run = _get_import_run_for_user(request, run_id)
-    if run.status not in EDITABLE:
+    if not run.is_editable:
         return HttpResponse("This import can no longer be changed.", status=409)
     form = FixCellForm(request.POST)
     if not form.is_valid():
@@ -661,7 +648,7 @@ def import_export(request: HttpRequest, run_id: int, fmt: str) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if fmt not in EXPORT_FORMATS:
         raise Http404("Invalid rows download as CSV or XLSX.")
-    if run.status not in CHECKED:
+    if not run.is_checked:
         messages.info(request, "Check the rows first; then the invalid ones can be downloaded.")
         return redirect(resume_url(run))
     try:
@@ -691,14 +678,14 @@ def _factor_lines(run: ImportRun) -> list[dict[str, Any]]:
     sup_names = {f.id: f for f in SupplierFactor.objects.filter(id__in=chosen_sup)}
     lines = []
     for i, s in enumerate(suggestions):
-        selected = factor_choice_value(
+        selected = factor_key(
             factor_id=None if s.supplier_factor_id else s.factor_id,
             supplier_factor_id=s.supplier_factor_id,
         )
         options = []
         for c in s.candidates:
             f = c.factor
-            value = factor_choice_value(
+            value = factor_key(
                 factor_id=f.factor_id if f.source != "supplier" else None,
                 supplier_factor_id=f.factor_id if f.source == "supplier" else None,
             )
@@ -750,7 +737,7 @@ def _scope_label(scope: object) -> str:
 def _chosen_option(
     value: str, library: dict[int, EmissionFactor], yours: dict[int, SupplierFactor]
 ) -> dict[str, Any]:
-    factor_id, supplier_factor_id = parse_factor_choice(value)
+    factor_id, supplier_factor_id = parse_factor_key(value)
     if supplier_factor_id is not None and supplier_factor_id in yours:
         s = yours[supplier_factor_id]
         return {
@@ -783,7 +770,7 @@ def _save_choice(
 ) -> str:
     """Store one activity's factor; returns an error message ('' when saved)."""
     try:
-        factor_id, supplier_factor_id = parse_factor_choice(value)
+        factor_id, supplier_factor_id = parse_factor_key(value)
     except ValueError:
         return "Choose one of the listed factors."
     try:
@@ -812,7 +799,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in CHECKED:
+    if not run.is_checked:
         return redirect(resume_url(run))
     errors: list[str] = []
     if request.method == "POST":
@@ -833,7 +820,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
                 errors.append(f"{request.POST.get(f'activity_{i}', '')}: {error}")
         if not errors:
             import_run_confirm_factors(run=run)
-            return redirect("import_commit", run_id=run.id)
+            return redirect(next_step_url(run, "factors"))
     try:
         lines = _factor_lines(run)
         error = ""
@@ -848,7 +835,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
 def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
     """Save one line's factor as soon as it is picked (HTMX); the line re-renders itself."""
     run = _get_import_run_for_user(request, run_id)
-    if run.status not in EDITABLE:
+    if not run.is_editable:
         return HttpResponse("This import can no longer be changed.", status=409)
     index = request.POST.get("index", "")
     if not index.isdigit():
@@ -946,11 +933,11 @@ def import_commit(request: HttpRequest, run_id: int) -> HttpResponse:
     and stops with nothing written if rows have errors the user did not choose to skip.
     """
     run = _get_import_run_for_user(request, run_id)
-    if run.status == ImportStatus.COMMITTING:
+    if run.is_committing:
         return redirect("import_progress", run_id=run.id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in CHECKED:
+    if not run.is_checked:
         return redirect(resume_url(run))
     error = ""
     form = CommitForm(request.POST if request.method == "POST" else None)
@@ -1015,19 +1002,16 @@ def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     import_runs_sweep()
     run = _get_import_run_for_user(request, run_id)
     template = "imports/import_progress.html"
-    if _is_htmx(request):
+    if is_htmx(request):
         template += "#bar"
     context = {
         "run": run,
-        "running": run.status == ImportStatus.COMMITTING,
-        "failed": run.status == ImportStatus.FAILED
-        or (run.status == ImportStatus.PARTIAL and bool(run.error)),
+        "running": run.is_committing,
+        "failed": run.has_failed,
         "retry": commit_options(run),
         "activities_url": f"{reverse('activities')}?run={run.id}",
         "can_edit": _can_edit(request),
-        "records_kg_co2e": run_records_kg_co2e(run)
-        if run.status in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}
-        else None,
+        "records_kg_co2e": run_records_kg_co2e(run) if run.has_records else None,
     }
     return render(request, template, context)
 
@@ -1036,7 +1020,7 @@ def import_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 def import_undo(request: HttpRequest, run_id: int) -> HttpResponse:
     """Remove a committed import's records, after the user confirmed on this page."""
     run = _get_import_run_for_user(request, run_id)
-    if run.status not in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}:
+    if not run.has_records:
         messages.info(request, "Only an imported file can be undone.")
         return redirect("import_detail", run_id=run.id)
     if request.method == "POST":

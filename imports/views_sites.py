@@ -14,9 +14,9 @@ from accounts.access import role_required
 from accounts.models import Role
 from emissions.forms_org import UnknownSiteFormSet
 from emissions.services_org import sites_add_names
+from imports.errors import ImportInputError
 from imports.models import ImportRun
-from imports.selectors_wizard import CHECKED
-from imports.services import ImportInputError, import_run_validate
+from imports.services import import_run_validate
 from imports.views import _get_import_run_for_user, _locked, _results_context
 
 PREFIX = "sites"
@@ -43,7 +43,7 @@ def import_add_sites(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _get_import_run_for_user(request, run_id)
     if (locked := _locked(request, run)) is not None:
         return locked
-    if run.status not in CHECKED:
+    if not run.is_checked:
         return redirect("import_results", run_id=run.id)
     formset = unknown_sites_formset(run, request.POST)
     if not formset.is_valid():

@@ -121,15 +121,15 @@ def demo_workspace_seed(*, owner_email: str) -> SeedResult:
         reporting_period_create,
         site_create,
     )
+    from imports.errors import ImportInputError
     from imports.models import ImportRun, ImportStatus
+    from imports.selectors import run_mapping
     from imports.services import (
-        ImportInputError,
         import_run_confirm_factors,
         import_run_create,
         import_run_set_mapping,
         import_run_start_commit,
         import_run_validate,
-        run_mapping,
     )
 
     if not OrganisationProfile.objects.exists():

@@ -45,11 +45,11 @@ class PausingWorker(Worker):
 def _pause_copy() -> None:
     import pyarrow.csv as pacsv
 
-    import imports.services
+    import imports.writer
 
     if getattr(pacsv.write_csv, "paused", False):
         return
-    imports.services.COPY_BATCH_ROWS = 2
+    imports.writer.COPY_BATCH_ROWS = 2
     original = pacsv.write_csv
     calls = {"n": 0}
 

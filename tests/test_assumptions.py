@@ -390,12 +390,8 @@ def test_it_imports_without_silent_assumptions_and_stores_them(acme: None) -> No
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from imports.models import RowError
-    from imports.services import (
-        factor_choice_set,
-        import_run_create,
-        import_run_preview,
-        import_run_validate,
-    )
+    from imports.selectors import import_run_preview
+    from imports.services import factor_choice_set, import_run_create, import_run_validate
 
     run = import_run_create(upload=SimpleUploadedFile("mixed.csv", MIXED_CSV), user=None)
     assert run.mapping["columns"]["country"] == "Country"

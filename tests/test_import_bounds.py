@@ -17,11 +17,12 @@ from django.test import Client
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
+from imports.errors import ImportInputError
 from imports.models import ImportRun, ImportStatus
 from imports.pipeline import PipelineError, read_upload
 from imports.pipeline.isolate import ChildLimits, read_upload_isolated
 from imports.pipeline.read import ReadLimits
-from imports.services import ImportInputError, import_run_create, import_run_set_encoding
+from imports.services import import_run_create, import_run_set_encoding
 from tests.import_helpers import post_upload, upload
 
 _CELL = '<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'

@@ -26,17 +26,16 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from emissions.models import ActivityRecord, SupplierFactor
+from imports.errors import ImportInputError
+from imports.jobs import import_runs_sweep
 from imports.models import ImportRun, ImportStatus
 from imports.services import (
-    DUPLICATES_IMPORT,
-    DUPLICATES_SKIP,
-    ImportInputError,
     import_run_create,
     import_run_fix_cell,
     import_run_start_commit,
     import_run_validate,
-    import_runs_sweep,
 )
+from imports.writer import DUPLICATES_IMPORT, DUPLICATES_SKIP
 from tests.conftest import ALICE, client_for
 from tests.import_helpers import upload
 
@@ -232,17 +231,17 @@ def test_it_writes_nothing_when_the_run_was_swept_during_the_copy(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    import imports.services
+    import imports.writer
 
     settings.JOBS_IN_PROCESS = True
     run = _validated(SIX_ROWS)
-    remember = imports.services.factor_choices_remember
+    remember = imports.writer.factor_choices_remember
 
     def swept_meanwhile(*args: Any) -> None:
         remember(*args)  # the records are copied by now
         assert import_runs_sweep(now=timezone.now() + dt.timedelta(hours=1)) == 1
 
-    monkeypatch.setattr(imports.services, "factor_choices_remember", swept_meanwhile)
+    monkeypatch.setattr(imports.writer, "factor_choices_remember", swept_meanwhile)
     with schema_context("acme"), django_capture_on_commit_callbacks(execute=True):
         assert import_run_start_commit(run=run, user=None)
     failed = _run(run.id)

@@ -9,7 +9,8 @@ import pytest
 from django_tenants.utils import schema_context
 
 from imports.pipeline import Mapping, read_upload
-from imports.services import FINGERPRINT_COLUMNS, fingerprint_table, prepare, records_frame
+from imports.preparation import prepare
+from imports.writer import FINGERPRINT_COLUMNS, fingerprint_table, records_frame
 
 MAPPING = Mapping(
     columns={

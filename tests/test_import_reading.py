@@ -15,8 +15,8 @@ from django.test import Client, TestCase, override_settings
 from django.urls import reverse
 from django_tenants.utils import schema_context
 
+from imports.jobs import import_run_parse_failed, import_run_parse_job
 from imports.models import ImportRun, ImportStatus
-from imports.services import import_run_parse_failed, import_run_parse_job
 from tests.import_helpers import FUEL_CSV, upload
 
 

@@ -27,10 +27,10 @@ from imports.pipeline import (
     load_mapping_file,
     read_upload,
 )
+from imports.selectors import import_run_preview
 from imports.services import (
     import_run_apply_to_all,
     import_run_create,
-    import_run_preview,
     import_run_set_mapping,
     import_run_validate,
 )

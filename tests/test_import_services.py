@@ -12,11 +12,11 @@ from django_tenants.utils import schema_context
 
 from emissions.models import ActivityRecord
 from factors.models import EmissionFactor
+from imports.errors import ImportInputError
 from imports.models import FactorChoice, ImportRun, ImportStatus, MappingTemplate, RowError
 from imports.pipeline import Mapping
+from imports.selectors import activity_suggestions
 from imports.services import (
-    ImportInputError,
-    activity_suggestions,
     factor_choice_set,
     import_run_apply_to_all,
     import_run_create,
@@ -236,7 +236,7 @@ def test_it_rebuilds_the_indexes_after_a_large_first_load(
     settings: Any,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    import imports.services as services
+    import imports.writer as writer
 
     def indexes() -> set[str]:
         with connection.cursor() as cursor:
@@ -248,7 +248,7 @@ def test_it_rebuilds_the_indexes_after_a_large_first_load(
 
     before = indexes()
     assert len(before) >= 3  # primary key, date, import run, supplier factor
-    monkeypatch.setattr(services, "BULK_REBUILD_ROWS", 1)
+    monkeypatch.setattr(writer, "BULK_REBUILD_ROWS", 1)
     settings.JOBS_IN_PROCESS = True
     run = import_run_create(
         upload=_upload(GERMAN_CSV.replace(b"abc", b"1").replace(b"Fass", b"L")), user=None
@@ -286,7 +286,7 @@ def test_it_ranks_in_factor_search_exactly_as_the_wizard(acme: None) -> None:
     import pandas as pd
     from django.core.management import call_command
 
-    from imports.services import assign_factors
+    from imports.preparation import assign_factors
     from tests.factor_helpers import make_supplier_factor
 
     make_supplier_factor()

@@ -13,11 +13,7 @@ from django_tenants.utils import schema_context
 
 from emissions.models import Site
 from imports.models import ImportRun
-from imports.services import (
-    import_run_create,
-    import_run_set_mapping,
-    import_run_validate,
-)
+from imports.services import import_run_create, import_run_set_mapping, import_run_validate
 from tests.org_helpers import make_site
 from tests.test_org_regions import MAPPING, chosen_factor, prepare_csv
 

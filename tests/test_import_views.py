@@ -679,6 +679,6 @@ def test_it_offers_an_alias_suggestion_for_all_rows(alice: Client) -> None:
     ],
 )
 def test_it_reads_the_values_a_suggestion_proposes(suggestion: str, values: list[str]) -> None:
-    from imports.selectors_wizard import suggested_replacements
+    from imports.selectors import suggested_replacements
 
     assert suggested_replacements(suggestion) == values

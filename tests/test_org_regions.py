@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from emissions.models import OrganisationProfile
 from factors.models import EmissionFactor
 from imports.pipeline import Mapping, read_upload
-from imports.services import prepare
+from imports.preparation import prepare
 from tests.org_helpers import make_site
 
 MAPPING = Mapping(

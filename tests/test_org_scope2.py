@@ -220,7 +220,7 @@ def test_heat_takes_heat_contracts_and_never_the_electricity_residual_mix(acme: 
         "2024-03-31,District heat,1000,,DE\n"
     )
     from imports.pipeline import read_upload
-    from imports.services import prepare
+    from imports.preparation import prepare
 
     prepared = prepare(
         read_upload(csv.encode(), filename="heat.csv"),

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_tenants.utils import schema_context
 
+from imports.errors import ImportInputError
 from imports.models import ImportRun, ImportStatus, MappingTemplate
 from imports.pipeline import (
     Mapping,
@@ -31,15 +32,14 @@ from imports.pipeline import (
     load_mapping_file,
     suggest_mapping,
 )
-from imports.services import (
+from imports.preparation import prepare
+from imports.selectors import read_source
+from imports.writer import (
     DUPLICATE_CHOICES,
     DUPLICATES_REFUSE,
     DUPLICATES_SKIP,
-    ImportInputError,
     count_duplicates,
     import_run_write,
-    prepare,
-    read_source,
 )
 from tenants.models import Tenant
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from imports.services import import_runs_sweep_all
+from imports.jobs import import_runs_sweep_all
 
 
 class Command(BaseCommand):
