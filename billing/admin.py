@@ -97,9 +97,7 @@ class TenantAccountAdmin(ReadOnlyAdmin):
         return int(obj.paid_)
 
     @admin.action(description="Grant credits (asks for a reason)")
-    def grant_credits(
-        self, request: HttpRequest, queryset: QuerySet[Any]
-    ) -> HttpResponse | None:
+    def grant_credits(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         form = GrantForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             for tenant in queryset:
@@ -151,7 +149,15 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 @admin.register(CreditTransaction)
 class CreditTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "tenant_id", "kind", "credits", "balance_after", "reason", "actor")
+    list_display = (
+        "created_at",
+        "tenant_id",
+        "kind",
+        "credits",
+        "balance_after",
+        "reason",
+        "actor",
+    )
     list_filter = ("kind",)
     search_fields = ("reason", "actor", "reference")
 
@@ -205,5 +211,3 @@ class VoucherAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None or not obj.redemptions
-
-

@@ -66,9 +66,7 @@ def credits_change(
             ).update(credits=F("credits") + credits)
             if changed != 1:
                 raise NoCreditsError("No report credits left: buy credits or redeem a voucher.")
-            after = CreditBalance.objects.values_list("credits", flat=True).get(
-                tenant_id=tenant_id
-            )
+            after = CreditBalance.objects.values_list("credits", flat=True).get(tenant_id=tenant_id)
             return CreditTransaction.objects.create(
                 tenant_id=tenant_id,
                 kind=kind,
@@ -82,9 +80,12 @@ def credits_change(
                 voucher=voucher,
             )
     except IntegrityError as exc:
-        if reference and CreditTransaction.objects.filter(
-            tenant_id=tenant_id, kind=kind, reference=reference
-        ).exists():
+        if (
+            reference
+            and CreditTransaction.objects.filter(
+                tenant_id=tenant_id, kind=kind, reference=reference
+            ).exists()
+        ):
             raise AlreadyRecordedError(reference) from exc
         raise
 

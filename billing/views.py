@@ -14,7 +14,7 @@ from accounts.models import Role
 from billing import gateway
 from billing.forms import VoucherForm
 from billing.ledger import credit_balance, credit_history
-from billing.models import Payment, PaymentStatus
+from billing.models import Payment
 from billing.vouchers import VoucherError, voucher_redeem
 from factortrace.context import tenant_url
 
@@ -62,7 +62,7 @@ def billing_buy(request: HttpRequest) -> HttpResponse:
         return redirect("billing")
     slug = request.tenant.slug  # type: ignore[attr-defined]
     try:
-        payment, url = gateway.checkout_start(
+        _payment, url = gateway.checkout_start(
             tenant_id=_tenant_id(request),
             chosen=chosen,
             user_email=request.user.email,  # type: ignore[union-attr]
@@ -79,7 +79,9 @@ def billing_buy(request: HttpRequest) -> HttpResponse:
 def billing_redeem(request: HttpRequest) -> HttpResponse:
     form = VoucherForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("code", ["Enter a voucher code."])))
+        messages.error(
+            request, " ".join(str(e) for e in form.errors.get("code", ["Enter a code."]))
+        )
         return redirect("billing")
     try:
         row = voucher_redeem(

@@ -40,9 +40,7 @@ def voucher_redeem(*, tenant_id: int, code: str, user_email: str) -> CreditTrans
             if voucher is None or not voucher.active:
                 raise VoucherError(f"The code {code} is not a valid voucher.")
             if voucher.expires_at is not None and voucher.expires_at <= timezone.now():
-                raise VoucherError(
-                    f"The voucher {code} expired on {voucher.expires_at:%d %b %Y}."
-                )
+                raise VoucherError(f"The voucher {code} expired on {voucher.expires_at:%d %b %Y}.")
             if VoucherRedemption.objects.filter(voucher=voucher, tenant_id=tenant_id).exists():
                 raise VoucherError(f"Your organisation has already redeemed {code}.")
             counted = Voucher.objects.filter(

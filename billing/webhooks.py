@@ -71,9 +71,7 @@ def event_handle(event: dict[str, Any]) -> str:
     granted: int | None = None
     try:
         with transaction.atomic():
-            record = StripeEvent.objects.create(
-                event_id=str(event["id"]), type=kind, payload=event
-            )
+            record = StripeEvent.objects.create(event_id=str(event["id"]), type=kind, payload=event)
             if kind not in HANDLED:
                 outcome = "ignored"
             elif kind.startswith("checkout.session."):
@@ -132,9 +130,7 @@ def _payment_for_session(obj: dict[str, Any], record: StripeEvent) -> Payment | 
     )
 
 
-def _checkout_event(
-    kind: str, obj: dict[str, Any], record: StripeEvent
-) -> tuple[str, int | None]:
+def _checkout_event(kind: str, obj: dict[str, Any], record: StripeEvent) -> tuple[str, int | None]:
     payment = _payment_for_session(obj, record)
     if payment is None:
         logger.warning("stripe %s for session %s: no tenant in its metadata", kind, obj.get("id"))
@@ -158,14 +154,20 @@ def _checkout_event(
     if obj.get("currency"):
         payment.currency = str(obj["currency"])
     paid = kind == "checkout.session.async_payment_succeeded" or (
-        kind == "checkout.session.completed" and obj.get("payment_status") in ("paid", "no_payment_required")
+        kind == "checkout.session.completed"
+        and obj.get("payment_status") in ("paid", "no_payment_required")
     )
     outcome = "recorded"
     granted = None
     if paid:
         if payment.granted_at is None:
             payment.granted_at = timezone.now()
-            if payment.status in (PaymentStatus.OPEN, PaymentStatus.PROCESSING, PaymentStatus.FAILED, PaymentStatus.EXPIRED):
+            if payment.status in (
+                PaymentStatus.OPEN,
+                PaymentStatus.PROCESSING,
+                PaymentStatus.FAILED,
+                PaymentStatus.EXPIRED,
+            ):
                 payment.status = PaymentStatus.PAID
             credits_change(
                 tenant_id=payment.tenant_id,
@@ -235,7 +237,7 @@ def _take_back(kind: str, obj: dict[str, Any], payment: Payment) -> str:
     owed = due - payment.credits_taken_back - payment.credits_not_recovered
     taken = spent = 0
     if owed > 0:
-        row, spent = credits_take_back(
+        _row, spent = credits_take_back(
             tenant_id=payment.tenant_id,
             up_to=owed,
             kind=Kind.REFUND,

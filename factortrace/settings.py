@@ -379,7 +379,9 @@ def _packs(raw: str) -> dict[str, dict[str, int]]:
 
 
 # Amounts in cents of BILLING_CURRENCY: 1 credit EUR 350, 5 credits EUR 1,500, 20 credits EUR 5,000.
-BILLING_PACKS = _packs(os.environ.get("BILLING_PACKS", "") or "one:1:35000,five:5:150000,twenty:20:500000")
+BILLING_PACKS = _packs(
+    os.environ.get("BILLING_PACKS", "") or "one:1:35000,five:5:150000,twenty:20:500000"
+)
 # Stripe: no secret key -> the Billing page says payments are not configured. STRIPE_API_BASE points
 # the real client at another server (the local stand-in, scripts/stripe_standin.py, in development).
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "").strip()

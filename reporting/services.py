@@ -220,9 +220,7 @@ def report_generate_job(*, report_id: int) -> dict[str, Any]:
         Report.objects.filter(id=report_id).update(
             status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
         )
-        credit_return_for_report(
-            schema_name=current_schema(), report_id=report_id, reason=str(exc)
-        )
+        credit_return_for_report(schema_name=current_schema(), report_id=report_id, reason=str(exc))
         return {"status": "failed", "error": str(exc)}
     return {"status": "done", "verdict": report.verdict}
 

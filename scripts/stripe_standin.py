@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-DEFAULT_API_KEY = "sk_test_standin"  # noqa: S105 - the stand-in's own, not a secret
+DEFAULT_API_KEY = "sk_test_standin"
 DEFAULT_WEBHOOK_SECRET = "whsec_standin"  # noqa: S105
 
 
@@ -106,13 +106,13 @@ class Standin:
             raise StandinError(400, "This stand-in supports mode=payment only.", param="mode")
         for name in ("success_url", "cancel_url"):
             if not str(params.get(name, "")).startswith(("http://", "https://")):
-                raise StandinError(
-                    400, f"Not a valid URL: {name}", code="url_invalid", param=name
-                )
+                raise StandinError(400, f"Not a valid URL: {name}", code="url_invalid", param=name)
         items = params.get("line_items")
         if not isinstance(items, list) or not items:
             raise StandinError(
-                400, "Missing required param: line_items.", code="parameter_missing",
+                400,
+                "Missing required param: line_items.",
+                code="parameter_missing",
                 param="line_items",
             )
         total, currency = 0, ""
@@ -123,8 +123,10 @@ class Standin:
                 currency = str(price["currency"]).lower()
             except (KeyError, TypeError, ValueError):
                 raise StandinError(
-                    400, "Invalid line item: price_data with currency and unit_amount needed.",
-                    code="parameter_invalid_integer", param=f"line_items[{n}][price_data]",
+                    400,
+                    "Invalid line item: price_data with currency and unit_amount needed.",
+                    code="parameter_invalid_integer",
+                    param=f"line_items[{n}][price_data]",
                 ) from None
             total += unit * quantity
         now = int(time.time())
@@ -158,7 +160,9 @@ class Standin:
         session = self.sessions.get(session_id)
         if session is None:
             raise StandinError(
-                404, f"No such checkout.session: '{session_id}'", code="resource_missing",
+                404,
+                f"No such checkout.session: '{session_id}'",
+                code="resource_missing",
                 param="session",
             )
         return session
@@ -187,8 +191,8 @@ class Standin:
             if session["status"] != "open":
                 raise StandinError(
                     400,
-                    f"Only Checkout Sessions with a status in [\"open\"] can be expired. This "
-                    f"Checkout Session has a status of \"{session['status']}\"."
+                    f'Only Checkout Sessions with a status in ["open"] can be expired. This '
+                    f'Checkout Session has a status of "{session["status"]}".',
                 )
             session["status"] = "expired"
         self.fire("checkout.session.expired", session)
@@ -221,9 +225,7 @@ class Standin:
             events.append("checkout.session.async_payment_succeeded")
         elif method == "delayed_fail":
             events.append("checkout.session.async_payment_failed")
-        threading.Thread(
-            target=self._fire_later, args=(events, session), daemon=True
-        ).start()
+        threading.Thread(target=self._fire_later, args=(events, session), daemon=True).start()
         return str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
 
     def _fire_later(self, events: list[str], session: dict[str, Any]) -> None:
@@ -277,7 +279,7 @@ class Standin:
         if not self.webhook_url:
             return event
         payload = json.dumps(event)
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - the configured http(s) webhook URL
             self.webhook_url,
             data=payload.encode(),
             headers={
@@ -314,7 +316,7 @@ def handler_for(standin: Standin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "stripe-standin/1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
@@ -356,7 +358,9 @@ def handler_for(standin: Standin) -> type[BaseHTTPRequestHandler]:
                     )
                     self._json(200, event)
                 elif path.startswith("/receipts/"):
-                    self._html(200, "<!doctype html><title>Receipt</title><p>Receipt (stand-in)</p>")
+                    self._html(
+                        200, "<!doctype html><title>Receipt</title><p>Receipt (stand-in)</p>"
+                    )
                 else:
                     raise StandinError(404, f"Unrecognized request URL ({method}: {path}).")
             except StandinError as exc:
@@ -404,13 +408,13 @@ def handler_for(standin: Standin) -> type[BaseHTTPRequestHandler]:
                 ),
             )
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._route("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._route("POST")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._route("DELETE")
 
     return Handler
