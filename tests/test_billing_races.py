@@ -126,3 +126,9 @@ def test_twenty_report_requests_against_one_credit_make_one_report(
     assert len(queued) == 1
     consumed = CreditTransaction.objects.filter(tenant_id=committed.id, kind=Kind.CONSUME)
     assert list(consumed.values_list("report_id", flat=True)) == reports
+
+
+def test_a_new_workspace_starts_with_its_trial_credit(racer: Any, db: None) -> None:
+    # (Also makes pytest-django set up the test database when this module runs alone.)
+    trial = CreditTransaction.objects.get(tenant_id=racer.id, kind=Kind.GRANT, reference="trial")
+    assert (trial.credits, trial.balance_after, trial.actor) == (1, 1, "system")
