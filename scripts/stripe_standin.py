@@ -15,6 +15,7 @@ Nothing here is persistent: sessions live in memory while the process runs."""
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import hmac
 import html
@@ -334,8 +335,13 @@ def handler_for(standin: Standin) -> type[BaseHTTPRequestHandler]:
 
         def _authorised(self) -> None:
             auth = self.headers.get("Authorization", "")
-            if auth != f"Bearer {standin.api_key}":
-                key = auth.removeprefix("Bearer ")
+            key = auth.removeprefix("Bearer ")
+            if auth.startswith("Basic "):  # curl -u KEY: (Stripe accepts both)
+                try:
+                    key = base64.b64decode(auth[6:]).decode().split(":", 1)[0]
+                except (ValueError, UnicodeDecodeError):
+                    key = ""
+            if key != standin.api_key:
                 raise StandinError(
                     401, f"Invalid API Key provided: {key[:8]}{'*' * max(0, len(key) - 8)}"
                 )
