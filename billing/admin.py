@@ -25,7 +25,7 @@ from billing.models import (
     Voucher,
     VoucherRedemption,
 )
-from billing.vouchers import voucher_code_new
+from billing.vouchers import normalise_code, voucher_code_new
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -205,6 +205,7 @@ class VoucherAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: Voucher, form: Any, change: bool) -> None:
+        obj.code = normalise_code(obj.code)  # as customers' codes are read when redeemed
         if not change:
             obj.created_by = request.user.get_username()
         super().save_model(request, obj, form, change)

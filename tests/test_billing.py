@@ -481,3 +481,23 @@ def test_the_operator_sees_balances_and_grants_with_a_reason(
         "admin:billing_stripeevent_changelist",
     ):
         assert operator.get(reverse(name, urlconf=PUBLIC_URLCONF)).status_code == 200, name
+
+
+def test_the_operator_creates_a_voucher_an_owner_redeems(operator: Client, acme_id: int) -> None:
+    url = reverse("admin:billing_voucher_add", urlconf=PUBLIC_URLCONF)
+    response = operator.post(
+        url,
+        {
+            "code": "spring 2027",
+            "credits": "2",
+            "max_redemptions": "10",
+            "active": "on",
+            "redeemed-TOTAL_FORMS": "0",
+            "redeemed-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    voucher = Voucher.objects.get(code="SPRING2027")
+    assert voucher.created_by == "ops@factortrace.example"
+    row = voucher_redeem(tenant_id=acme_id, code="spring2027", user_email="alice@acme.example")
+    assert row.voucher_id == voucher.id
