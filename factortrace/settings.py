@@ -121,6 +121,7 @@ SHARED_APPS = [
     "factors",
     "accounts",
     "factortrace",
+    "billing",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -353,6 +354,57 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 XBRL_TAXONOMY_DIR = os.environ.get("XBRL_TAXONOMY_DIR", "")
 if XBRL_TAXONOMY_DIR and not Path(XBRL_TAXONOMY_DIR).is_dir():
     raise ImproperlyConfigured(f"XBRL_TAXONOMY_DIR: {XBRL_TAXONOMY_DIR!r} is not a directory.")
+
+# Credits (billing/): packs sold through Stripe Checkout, the trial credit of a new workspace.
+# BILLING_PACKS="key:credits:amount_in_cents,..." replaces the packs; the currency is one for all.
+BILLING_CURRENCY = os.environ.get("BILLING_CURRENCY", "eur").strip().lower()
+if len(BILLING_CURRENCY) != 3 or not BILLING_CURRENCY.isalpha():
+    raise ImproperlyConfigured(f"BILLING_CURRENCY: {BILLING_CURRENCY!r} is not an ISO 4217 code.")
+BILLING_TRIAL_CREDITS = _env_int("BILLING_TRIAL_CREDITS", 1)
+
+
+def _packs(raw: str) -> dict[str, dict[str, int]]:
+    packs: dict[str, dict[str, int]] = {}
+    for item in raw.split(","):
+        try:
+            key, credits, amount = (part.strip() for part in item.split(":"))
+            packs[key] = {"credits": int(credits), "amount": int(amount)}
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"BILLING_PACKS: {item!r} is not key:credits:amount_in_cents."
+            ) from exc
+        if not key.isidentifier() or packs[key]["credits"] < 1 or packs[key]["amount"] < 50:
+            raise ImproperlyConfigured(f"BILLING_PACKS: {item!r} has a bad key, credits or amount.")
+    return packs
+
+
+# Amounts in cents of BILLING_CURRENCY: 1 credit EUR 350, 5 credits EUR 1,500, 20 credits EUR 5,000.
+BILLING_PACKS = _packs(
+    os.environ.get("BILLING_PACKS", "") or "one:1:35000,five:5:150000,twenty:20:500000"
+)
+# Stripe: no secret key -> the Billing page says payments are not configured. STRIPE_API_BASE points
+# the real client at another server (the local stand-in, scripts/stripe_standin.py, in development).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "").strip()
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "").strip().rstrip("/")
+# Seconds a webhook's signature timestamp may be off (Stripe's library default).
+STRIPE_WEBHOOK_TOLERANCE = _env_int("STRIPE_WEBHOOK_TOLERANCE", 300, minimum=1)
+if STRIPE_SECRET_KEY and not STRIPE_WEBHOOK_SECRET:
+    raise ImproperlyConfigured(
+        "STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (webhooks cannot be verified)."
+    )
+if STRIPE_API_BASE and not STRIPE_API_BASE.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"STRIPE_API_BASE: {STRIPE_API_BASE!r} is not an http(s) URL.")
+if IS_PRODUCTION and STRIPE_API_BASE.startswith("http://"):
+    raise ImproperlyConfigured("STRIPE_API_BASE: must be https in production.")
+# "Buy" posts to our host, which redirects to the checkout page: browsers apply form-action to that
+# redirect, so Stripe's checkout host (or the stand-in's) is allowed as well.
+_CHECKOUT_ORIGIN = (
+    "{0.scheme}://{0.netloc}".format(urlsplit(STRIPE_API_BASE))
+    if STRIPE_API_BASE
+    else "https://checkout.stripe.com"
+)
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_CHECKOUT_ORIGIN)
 
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
 if SENTRY_DSN:

@@ -4,10 +4,10 @@
 from django.urls import path
 
 from accounts import views as accounts
+from billing import views as billing
 from emissions import views as activities
 from emissions import views_settings
 from factors import views as factors
-from factortrace import views
 from imports import views as imports
 from imports import views_sites as import_sites
 from reporting import views as reporting
@@ -115,7 +115,15 @@ urlpatterns = [
         reporting.report_download,
         name="report_download",
     ),
-    path("billing/", views.billing, name="billing"),
+    path("billing/", billing.billing, name="billing"),
+    path("billing/buy/", billing.billing_buy, name="billing_buy"),
+    path("billing/voucher/", billing.billing_redeem, name="billing_redeem"),
+    path("billing/payments/<int:payment_id>/", billing.billing_payment, name="billing_payment"),
+    path(
+        "billing/payments/<int:payment_id>/cancel/",
+        billing.billing_payment_cancel,
+        name="billing_payment_cancel",
+    ),
     path("settings/", views_settings.settings_page, name="settings"),
     path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),
     path(

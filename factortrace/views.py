@@ -45,6 +45,3 @@ def _upcoming(section: str) -> Callable[..., HttpResponseBase]:
 
     view.__name__ = f"{section}_upcoming"
     return view
-
-
-billing = _upcoming("billing")

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from billing.ledger import NoCreditsError, credit_consume_for_report, credit_return_for_report
 from emissions.models import ReportingPeriod, Scope
 from emissions.selectors_activities import activity_records
 from emissions.selectors_inventory import inventory_breakdown, inventory_totals
@@ -124,11 +125,22 @@ def report_create(
 def report_request(
     *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
 ) -> Report:
-    """Create the report and queue its generation once this transaction commits."""
+    """Create the report, consume one credit for it and queue its generation once this
+    transaction commits; with no credit left, ReportError and nothing is created."""
     with transaction.atomic():
         report = report_create(
             user=user, period_id=period_id, regime_key=regime_key, formats=formats
         )
+        try:
+            credit_consume_for_report(
+                schema_name=current_schema(),
+                report_id=report.id,
+                actor=getattr(user, "email", "") or "system",
+            )
+        except NoCreditsError as exc:
+            raise ReportError(
+                "No report credits left: buy credits or redeem a voucher on the Billing page."
+            ) from exc
         enqueue_for_tenant(
             report_generate_job,
             schema_name=current_schema(),
@@ -208,18 +220,25 @@ def report_generate_job(*, report_id: int) -> dict[str, Any]:
         Report.objects.filter(id=report_id).update(
             status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
         )
+        credit_return_for_report(schema_name=current_schema(), report_id=report_id, reason=str(exc))
         return {"status": "failed", "error": str(exc)}
     return {"status": "done", "verdict": report.verdict}
 
 
 def report_generate_failed(*, report_id: int, reason: str = "") -> None:
-    Report.objects.filter(id=report_id).filter(
-        Q(status=ReportStatus.PENDING) | Q(status=ReportStatus.RUNNING)
-    ).update(
-        status=ReportStatus.FAILED,
-        error="The report could not be generated; please try again.",
-        finished_at=timezone.now(),
+    failed = (
+        Report.objects.filter(id=report_id)
+        .filter(Q(status=ReportStatus.PENDING) | Q(status=ReportStatus.RUNNING))
+        .update(
+            status=ReportStatus.FAILED,
+            error="The report could not be generated; please try again.",
+            finished_at=timezone.now(),
+        )
     )
+    if failed:
+        credit_return_for_report(
+            schema_name=current_schema(), report_id=report_id, reason=reason or "job failed"
+        )
     logger.warning("report %s failed: %s", report_id, reason)
 
 

@@ -31,13 +31,51 @@ def _taxonomy_defaults() -> None:
         os.environ["VSME_TAXONOMY_JSON"] = str(dump)
 
 
+def _stripe_standin(port: str) -> subprocess.Popen[bytes] | None:
+    """In development with no Stripe key, the local Stripe stand-in serves Checkout (its hosted
+    page "pays" and sends the signed webhook to this server), so buying credits works end to end
+    without Stripe's servers. A real STRIPE_SECRET_KEY, production, or STRIPE_STANDIN=0 skips it."""
+    if os.environ.get("STRIPE_SECRET_KEY") or os.environ.get("STRIPE_STANDIN", "1") == "0":
+        return None
+    if os.environ.get("ENVIRONMENT", "development").strip().lower() == "production":
+        return None
+    from stripe_standin import DEFAULT_API_KEY, DEFAULT_WEBHOOK_SECRET
+
+    standin_port = os.environ.get("STRIPE_STANDIN_PORT", "12111")
+    base_domain = os.environ.get("BASE_DOMAIN", "localhost")
+    os.environ.update(
+        STRIPE_SECRET_KEY=DEFAULT_API_KEY,
+        STRIPE_WEBHOOK_SECRET=DEFAULT_WEBHOOK_SECRET,
+        STRIPE_API_BASE=f"http://127.0.0.1:{standin_port}",
+    )
+    print(
+        f"[run] no STRIPE_SECRET_KEY: payments go to the local Stripe stand-in on port "
+        f"{standin_port} (no money moves)",
+        file=sys.stderr,
+    )
+    return subprocess.Popen(
+        [
+            PY,
+            str(ROOT / "scripts" / "stripe_standin.py"),
+            "--port",
+            standin_port,
+            "--webhook-url",
+            f"http://{base_domain}:{port}/stripe/webhook/",
+        ],
+        cwd=ROOT,
+    )
+
+
 def main() -> int:
     _taxonomy_defaults()
     manage("prepare")
     # Links are built with PUBLIC_PORT: serve on it unless told otherwise.
     port = os.environ.get("PUBLIC_PORT", "").strip() or "8000"
     address = os.environ.get("RUN_ADDRESS", f"0.0.0.0:{port}")
+    standin = _stripe_standin(port)
     children = [subprocess.Popen([PY, "manage.py", "runserver", address, "--noreload"], cwd=ROOT)]
+    if standin is not None:
+        children.append(standin)
     if os.environ.get("REDIS_URL"):
         children.append(
             subprocess.Popen(

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
 from accounts.models import Role, User
+from billing.ledger import credits_trial_grant
 from tenants.models import Domain, Tenant
 from tenants.rules import schema_name_for
 
@@ -40,6 +41,7 @@ def tenant_create(
             tenant = Tenant(name=company_name, slug=slug, schema_name=schema_name)
             tenant.save()
             Domain.objects.create(domain=tenant_domain(slug), tenant=tenant, is_primary=True)
+            credits_trial_grant(tenant_id=tenant.id)
             with schema_context(schema_name):
                 User.objects.create_user(
                     owner_email, owner_password, full_name=owner_name, role=Role.OWNER

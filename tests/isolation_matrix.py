@@ -177,6 +177,22 @@ def _make_report(schema: str, state: str) -> int:
     return int(report.id)
 
 
+def _make_payment(schema: str, state: str) -> int:
+    from billing.models import Payment
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(schema_name=schema)
+    payment = Payment.objects.create(
+        tenant_id=tenant.id,
+        pack="one",
+        credits=1,
+        amount=35000,
+        currency="eur",
+        checkout_session_id=f"cs_test_{get_random_string(16)}",
+    )
+    return int(payment.id)
+
+
 @dataclass(frozen=True)
 class ObjectType:
     kwarg: str
@@ -188,8 +204,11 @@ class ObjectType:
 def _ids(model: str, schema: str) -> set[int]:
     from django.apps import apps
 
+    rows = apps.get_model(model).objects
+    if model.startswith("billing."):  # public-schema rows carry their tenant
+        return set(rows.filter(tenant__schema_name=schema).values_list("id", flat=True))
     with schema_context(schema):
-        return set(apps.get_model(model).objects.values_list("id", flat=True))
+        return set(rows.values_list("id", flat=True))
 
 
 OBJECTS: dict[str, ObjectType] = {
@@ -207,6 +226,7 @@ OBJECTS: dict[str, ObjectType] = {
     "period": ObjectType("period_id", _make_period, "emissions.ReportingPeriod"),
     "instrument": ObjectType("instrument_id", _make_instrument, "emissions.ContractualInstrument"),
     "report": ObjectType("report_id", _make_report, "reporting.Report"),
+    "payment": ObjectType("payment_id", _make_payment, "billing.Payment"),
 }
 
 

@@ -21,7 +21,8 @@ VSME_JSON = SHARED_DATA / "vsme" / "vsme-2026-05-01-taxonomy.json"
 
 def seed_tenant(schema: str = "acme", *, identifier: str = "5299000J2N45DDNE4Y28") -> Any:
     """FY2024 with Scope 1 at two sites, Scope 2 both ways, two Scope 3 categories, biogenic CO2
-    outside the scopes and one 2023 record outside the period; returns the period."""
+    outside the scopes and one 2023 record outside the period, and 10 report credits; returns the
+    period."""
     make_activity_record(schema, kg_co2e=1250.0, activity="Diesel")
     make_activity_record(schema, date=dt.date(2024, 3, 10), site="Bonn", kg_co2e=500.5)
     make_activity_record(
@@ -42,6 +43,12 @@ def seed_tenant(schema: str = "acme", *, identifier: str = "5299000J2N45DDNE4Y28
             identifier=identifier,
             identifier_scheme="lei",
         )
+    from billing.ledger import credits_operator_adjust, tenant_id_for_schema
+
+    # Credits for the reports a test generates (each consumes one).
+    credits_operator_adjust(
+        tenant_id=tenant_id_for_schema(schema), credits=10, reason="report tests", operator="tests"
+    )
     return make_period(schema, net_revenue=2_000_000)
 
 

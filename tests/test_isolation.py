@@ -96,6 +96,10 @@ ACCESS: dict[str, Row] = {
     "supplier_factor_edit": Row(WRITE, "supplier_factor"),
     "supplier_factor_delete": Row(WRITE, "supplier_factor"),
     "billing": Row(READ),
+    "billing_buy": Row(OWNER, post={"pack": "one"}),
+    "billing_redeem": Row(OWNER, post={"code": "NO-SUCH-CODE"}),
+    "billing_payment": Row(READ, "payment"),
+    "billing_payment_cancel": Row(OWNER, "payment"),
     "settings": Row(OWNER_WRITES),
     "settings_period_add": Row(OWNER),
     "settings_period_delete": Row(OWNER, "period"),
@@ -112,6 +116,8 @@ PUBLIC_ACCESS: dict[str, str] = {
     "landing": OPEN,
     "signup": OPEN,
     "signin": OPEN,
+    # Anyone may post; only a body signed with STRIPE_WEBHOOK_SECRET changes anything (test_billing).
+    "stripe_webhook": OPEN,
     "admin:*": OPERATOR,
 }
 # Answered by middleware before any URLconf, on every host: path -> what it must show.

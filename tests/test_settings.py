@@ -44,6 +44,11 @@ def _import_settings(**env: str) -> subprocess.CompletedProcess[str]:
         ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS"),
         ({"XBRL_TAXONOMY_DIR": "/nonexistent/taxonomy"}, "XBRL_TAXONOMY_DIR"),
         ({"SENTRY_DSN": "not-a-url"}, "SENTRY_DSN"),
+        ({"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": ""}, "STRIPE_WEBHOOK_SECRET"),
+        ({"STRIPE_API_BASE": "localhost:12111"}, "STRIPE_API_BASE"),
+        ({"BILLING_PACKS": "five:5"}, "BILLING_PACKS"),
+        ({"BILLING_PACKS": "five:0:150000"}, "BILLING_PACKS"),
+        ({"BILLING_CURRENCY": "euro"}, "BILLING_CURRENCY"),
         ({"ENVIRONMENT": "production", "SECRET_KEY": STRONG_KEY, "DEBUG": "true"}, "DEBUG"),
     ],
 )

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from billing.ledger import credits_trial_grant
 from factortrace.context import public_url, tenant_url
 from tenants.demo import DEMO_FILE_NAME, SeedResult, demo_workspace_seed
 from tenants.models import Domain, Tenant
@@ -44,6 +45,7 @@ class Command(BaseCommand):
                 owner_password=logins["demo"],
             )
         demo = Tenant.objects.get(slug=DEMO_SLUG)
+        credits_trial_grant(tenant_id=demo.id)  # a demo made before credits existed gets it too
         with schema_context(demo.schema_name):
             seeded = demo_workspace_seed(owner_email=DEMO_OWNER)
         with schema_context("public"):
