@@ -21,6 +21,62 @@ LIFE_CYCLE_WARNING = (
 )
 
 
+# Direct-emission grid generation factors by dataset family: what the location-based figure
+# took, and why, stored with each row (provenance "location_source") and said in the preview.
+GENERATION_SOURCES = {
+    "aib_residual_mix": (
+        "Location-based Scope 2 uses the AIB production mix ({region} {year}, {value} kg CO2 "
+        "per kWh): the direct CO2 emissions of the country's electricity generation per kWh "
+        "produced (Association of Issuing Bodies, European Residual Mix, via the ignite factor "
+        "database; CO2 only, no upstream, imports or grid losses), the grid-average generation "
+        "factor the GHG Protocol Scope 2 Guidance asks for, used before Our World in Data's "
+        "life-cycle intensity."
+    ),
+}
+
+
+def location_sources(calculated: pd.DataFrame) -> np.ndarray:
+    """Per row of an import's calculation, the text saying which dataset gave a Scope 2 row its
+    direct generation factor and why ('' on other rows); one lookup per distinct factor."""
+    from factors.models import EmissionFactor
+
+    out = np.full(len(calculated), "", dtype=object)
+    if calculated.empty or "factor_key" not in calculated:
+        return out
+    keys = calculated["factor_key"].astype(str)
+    codes, uniques = pd.factorize(keys)
+    ids = {int(k[4:]): k for k in uniques if k.startswith("lib:")}
+    texts = {
+        ids[fid]: GENERATION_SOURCES[family].format(region=region, year=year, value=f"{value:g}")
+        for fid, family, region, year, value in EmissionFactor.objects.filter(
+            id__in=list(ids),
+            kind="grid_electricity",
+            basis="location",
+            dataset__family__in=list(GENERATION_SOURCES),
+        ).values_list("id", "dataset__family", "region", "year", "kg_co2e")
+    }
+    if not texts:
+        return out
+    values = np.array([texts.get(u, "") for u in uniques] + [""], dtype=object)
+    scope_2 = (calculated["scope"].astype(str) == "scope_2").to_numpy()
+    return np.where(scope_2, values[codes], "")
+
+
+def location_notes(calculated: pd.DataFrame) -> list[dict[str, Any]]:
+    """The preview's notes on location-based Scope 2: a life-cycle intensity used as the
+    fallback (a warning), and each direct generation factor used instead (an assumption)."""
+    notes: list[dict[str, Any]] = []
+    if "location_note" in calculated and (calculated["location_note"] != "").any():
+        notes.append({"code": "life_cycle_grid", "message": LIFE_CYCLE_WARNING})
+    if "location_source" in calculated:
+        used = calculated["location_source"]
+        notes.extend(
+            {"code": "location_source", "message": text}
+            for text in used[used != ""].drop_duplicates()
+        )
+    return notes
+
+
 def _instruments() -> list[Instrument]:
     from emissions.models import ContractualInstrument
 
@@ -108,6 +164,7 @@ def apply_market_based(
     calculated["scope2_market"] = ""
     if calculated.empty:
         return calculated
+    calculated["location_source"] = location_sources(calculated)
     carrier = (
         carriers.fillna("").astype(str)
         if carriers is not None

@@ -135,13 +135,18 @@ class Vintage:
 def vintage_for(factor_id: int, year: int | None, cache: dict[Any, Any]) -> Vintage:
     """The edition of a library factor for the activity's year: the same factor (dataset family,
     region, kind, basis, unit and name but its year) of that year, else the nearest earlier one,
-    else the earliest; flagged when more than VINTAGE_GAP_YEARS from the activity's year."""
+    else the earliest; flagged when more than VINTAGE_GAP_YEARS from the activity's year.
+
+    A life-cycle grid intensity (``generation_editions``) is replaced by the region's direct
+    generation factor of the same rule's year wherever the library has one."""
     from factors.models import EmissionFactor
 
     if factor_id not in cache:
         f = EmissionFactor.objects.select_related("dataset").filter(id=factor_id).first()
-        editions: list[tuple[int, int]] = []
-        if f is not None and f.year:
+        # A life-cycle grid intensity gives way to the region's generation factor.
+        generation = generation_editions(f) if f is not None else []
+        editions: list[tuple[int, int]] = generation
+        if f is not None and f.year and not generation:
             # The same factor in other editions: the same name but for a year in it.
             year_in_name = _YEAR.search(f.name)
             same_name = (
@@ -164,10 +169,15 @@ def vintage_for(factor_id: int, year: int | None, cache: dict[Any, Any]) -> Vint
                 {(int(y or 0), i) for i, y, n in siblings if _family_name(n) == name}
                 | {(int(f.year), f.id)}
             )
-        cache[factor_id] = (f.year if f else None, editions)
-    own_year, editions = cache[factor_id]
-    if not year or not editions:
+        cache[factor_id] = (f.year if f else None, editions, bool(generation))
+    own_year, editions, replaced = cache[factor_id]
+    if not editions:
         return Vintage(factor_id, own_year)
+    if not year:
+        # No activity year: a generation factor still replaces a life-cycle one (its latest).
+        return (
+            Vintage(editions[-1][1], editions[-1][0]) if replaced else Vintage(factor_id, own_year)
+        )
     earlier = [(y, i) for y, i in editions if y <= year]
     chosen_year, chosen_id = earlier[-1] if earlier else editions[0]
     note = ""
@@ -177,3 +187,44 @@ def vintage_for(factor_id: int, year: int | None, cache: dict[Any, Any]) -> Vint
             f"activity's {year}: no closer edition is in the library."
         )
     return Vintage(chosen_id, chosen_year, note)
+
+
+def generation_editions(factor: Any) -> list[tuple[int, int]]:
+    """(year, id) of the direct-emission grid generation factors of a life-cycle grid
+    intensity's region, when ``factor`` is one (else empty).
+
+    The Scope 2 Guidance (2015, section 6.2 and Table 6.2) asks location-based figures for the
+    grid-average *generation* emission factor where the electricity is consumed; Our World in
+    Data's intensities are life-cycle (IPCC AR5 WG III Annex III), so for a region a dataset
+    covers with a location-based grid factor (the AIB production mix of
+    ``data/mappings/aib_residual_mix_2021.yml``: direct CO2 of the country's generation,
+    2019-2021) that dataset's editions are used; OWID stays the labelled fallback. Of several
+    such datasets, the one with the most recent year."""
+    from emissions.scope2 import LIFE_CYCLE_FAMILIES
+    from factors.models import EmissionFactor
+
+    if (
+        factor.dataset.family not in LIFE_CYCLE_FAMILIES
+        or factor.kind != "grid_electricity"
+        or factor.region in ("", "GLOBAL")
+    ):
+        return []
+    found = (
+        EmissionFactor.objects.filter(
+            dataset__is_current=True,
+            kind="grid_electricity",
+            basis="location",
+            region=factor.region,
+            unit=factor.unit,
+            year__isnull=False,
+        )
+        .exclude(dataset__family__in=LIFE_CYCLE_FAMILIES)
+        .values_list("dataset__family", "year", "id")
+    )
+    by_family: dict[str, list[tuple[int, int]]] = {}
+    for family, year, fid in found:
+        by_family.setdefault(family, []).append((int(year), int(fid)))
+    if not by_family:
+        return []
+    newest = max(by_family.values(), key=lambda editions: (max(editions), len(editions)))
+    return sorted(newest)

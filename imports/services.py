@@ -57,7 +57,12 @@ from emissions.inventory import (
     supplier_key,
 )
 from emissions.models import ActivityRecord
-from emissions.scope2 import LIFE_CYCLE_WARNING, apply_market_based, life_cycle_factor_ids
+from emissions.scope2 import (
+    LIFE_CYCLE_WARNING,
+    apply_market_based,
+    life_cycle_factor_ids,
+    location_notes,
+)
 from emissions.services_uncertainty import uncertainty_run_request
 from emissions.uncertainty_defaults import record_data_quality
 from factors.matching import match_factors
@@ -1136,8 +1141,7 @@ def _region_notes(
         for c in choices
         if c.vintage_note
     )
-    if "location_note" in calculated and (calculated["location_note"] != "").any():
-        notes.append({"code": "life_cycle_grid", "message": LIFE_CYCLE_WARNING})
+    notes.extend(location_notes(calculated))
     return notes
 
 
