@@ -154,13 +154,15 @@ def apply_market_based(
     regions: pd.Series,
     years: pd.Series,
     supplier_rates: pd.Series | None = None,
-    covered_shares: pd.Series | None = None,
     carriers: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Replace the engine's market-based columns of Scope 2 electricity and heat rows (by their
     factor's kind, ``carriers``: "electricity", "heat" or "") by the Guidance's hierarchy; add
     ``scope2_market`` (JSON text per row, '' on other rows). The series are aligned with
-    ``calculated``'s index. Without ``carriers``, Scope 2 rows in kWh count as electricity."""
+    ``calculated``'s index. Without ``carriers``, Scope 2 rows in kWh count as electricity.
+
+    A capped contract is allocated here over these rows only; once written, the records of its
+    site are allocated together (``emissions.services_scope2.scope2_market_reallocate``)."""
     calculated["scope2_market"] = ""
     if calculated.empty:
         return calculated
@@ -182,33 +184,19 @@ def apply_market_based(
     if not energy.any():
         return calculated
     index = calculated.index[energy]
-    row_carrier = carrier.loc[index].to_numpy(dtype=object)
-    kwh = (calculated.loc[index, "quantity_converted"] * per_kwh.loc[index]).to_numpy(
-        dtype="float64"
-    )
-    location_kg = calculated.loc[index, "kg_co2e"].to_numpy(dtype="float64")
-    site = site_ids.loc[index].fillna(-1).to_numpy(dtype="int64")
-    day = pd.to_datetime(dates.loc[index]).to_numpy(dtype="datetime64[D]")
-    rates, residual_ids = residual_mix(regions.loc[index], years.loc[index])
-    # The residual mix is of electricity; heat and steam fall back to location-based.
-    rates = np.where(row_carrier == "electricity", rates, np.nan)
-    instruments = _instruments()
-    result = market_based(
-        kwh=kwh,
-        location_kg=location_kg,
-        site=site,
-        day=day,
-        residual_rate=rates,
+    kwh_per_unit = per_kwh.loc[index].to_numpy(dtype="float64")
+    result, details = market_of(
+        kwh=calculated.loc[index, "quantity_converted"].to_numpy(dtype="float64") * kwh_per_unit,
+        kwh_per_unit=kwh_per_unit,
+        location_kg=calculated.loc[index, "kg_co2e"].to_numpy(dtype="float64"),
+        site=site_ids.loc[index].fillna(-1).to_numpy(dtype="int64"),
+        day=pd.to_datetime(dates.loc[index]).to_numpy(dtype="datetime64[D]"),
+        regions=regions.loc[index],
+        years=years.loc[index],
+        carrier=carrier.loc[index].to_numpy(dtype=object),
         supplier_rate=(
             supplier_rates.loc[index].to_numpy(dtype="float64")
             if supplier_rates is not None
-            else None
-        ),
-        instruments=instruments,
-        carrier=row_carrier,
-        covered_share=(
-            covered_shares.loc[index].to_numpy(dtype="float64")
-            if covered_shares is not None
             else None
         ),
     )
@@ -218,18 +206,55 @@ def apply_market_based(
     basis = calculated["market_basis"].astype(object).to_numpy(copy=True)
     basis[energy] = result.basis
     calculated["market_basis"] = basis
-    details = np.full(len(calculated), "", dtype=object)
-    rate_of = {i.id: i.kg_co2e_per_kwh for i in instruments}
-    instrument_rates = np.array([rate_of.get(int(i), np.nan) for i in result.instrument])
-    details[energy] = _details(
-        result, residual_ids, per_kwh.loc[index].to_numpy(dtype="float64"), instrument_rates
-    )
-    calculated["scope2_market"] = details
+    texts = np.full(len(calculated), "", dtype=object)
+    texts[energy] = details
+    calculated["scope2_market"] = texts
     return calculated
 
 
+def market_of(
+    *,
+    kwh: np.ndarray,
+    kwh_per_unit: np.ndarray,
+    location_kg: np.ndarray,
+    site: np.ndarray,
+    day: np.ndarray,
+    regions: pd.Series,
+    years: pd.Series,
+    carrier: np.ndarray,
+    supplier_rate: np.ndarray | None = None,
+    order: np.ndarray | None = None,
+    instruments: list[Instrument] | None = None,
+) -> tuple[Any, np.ndarray]:
+    """The market-based result of Scope 2 energy rows (``emissions.engine.scope2``) with the
+    tenant's contracts and the library's residual mix, and each row's detail (JSON text)."""
+    rates, residual_ids = residual_mix(regions, years)
+    # The residual mix is of electricity; heat and steam fall back to location-based.
+    rates = np.where(carrier == "electricity", rates, np.nan)
+    instruments = _instruments() if instruments is None else instruments
+    result = market_based(
+        kwh=kwh,
+        location_kg=location_kg,
+        site=site,
+        day=day,
+        residual_rate=rates,
+        supplier_rate=supplier_rate,
+        instruments=instruments,
+        carrier=carrier,
+        order=order,
+    )
+    rate_of = {i.id: i.kg_co2e_per_kwh for i in instruments}
+    instrument_rates = np.array([rate_of.get(int(i), np.nan) for i in result.instrument])
+    stated = np.full(len(kwh), np.nan) if supplier_rate is None else supplier_rate
+    return result, _details(result, residual_ids, kwh_per_unit, instrument_rates, stated)
+
+
 def _details(
-    result: Any, residual_ids: np.ndarray, kwh_per_unit: np.ndarray, instrument_rates: np.ndarray
+    result: Any,
+    residual_ids: np.ndarray,
+    kwh_per_unit: np.ndarray,
+    instrument_rates: np.ndarray,
+    stated_rates: np.ndarray,
 ) -> np.ndarray:
     """Each row's market-based detail as JSON text, made once per distinct detail (a row's
     covered kWh is its share x its kWh, so rows of one contract share one text). With the kWh
@@ -247,6 +272,7 @@ def _details(
             ),
             "kwh_per_unit": kwh_per_unit,
             "instrument_rate": np.where(result.instrument >= 0, instrument_rates, np.nan),
+            "stated": stated_rates,
         }
     )
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(parts))
@@ -263,8 +289,12 @@ def _detail(
     residual: int,
     kwh_per_unit: float,
     instrument_rate: float,
+    stated: float,
 ) -> dict[str, Any]:
     detail: dict[str, Any] = {"basis": basis, "kwh_per_unit": float(kwh_per_unit)}
+    if np.isfinite(stated):
+        # The supplier's own rate the row came with (kept for a later re-allocation).
+        detail["stated_kg_co2e_per_kwh"] = float(stated)
     if np.isfinite(instrument_rate):
         detail["instrument_kg_co2e_per_kwh"] = float(instrument_rate)
     if np.isfinite(rate):
@@ -294,8 +324,9 @@ def life_cycle_factor_ids(factor_ids: set[int]) -> set[int]:
 
 def record_market_based(record: Any, result: pd.DataFrame) -> None:
     """The market-based figure of one edited record (``result``: its one-row engine result),
-    by the same hierarchy as an import; a contract's share of the record is the one its import
-    allocated. Sets kg_co2e_market, market_basis and the provenance's scope2_market."""
+    by the same hierarchy as an import. Sets kg_co2e_market, market_basis and the provenance's
+    scope2_market; a capped contract's share of the record is then set with the other records
+    of its site (``emissions.services_scope2.scope2_market_reallocate``)."""
     from emissions.selectors_org import organisation_country, site_key, site_names
     from imports.regions import site_region
 
@@ -315,11 +346,6 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         if value
     )
     index = result.index
-    supplier = previous.get("fallback_kg_co2e_per_kwh")
-    stated = str(previous.get("basis", "")).endswith("supplier") and not previous.get(
-        "supplier_rate_instrument_id"
-    )
-    share = previous.get("covered_share")
     kind = record.factor.kind if record.factor_id and record.factor else ""
     carrier = {"grid_electricity": "electricity", "heat_steam": "heat"}.get(kind, "")
     apply_market_based(
@@ -328,10 +354,7 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         site_ids=pd.Series([site.id if site else None], index=index, dtype=object),
         regions=pd.Series([region], index=index),
         years=pd.Series([record.date.year], index=index),
-        supplier_rates=pd.Series([supplier if stated else np.nan], index=index, dtype="float64"),
-        covered_shares=pd.Series(
-            [np.nan if share is None else share], index=index, dtype="float64"
-        ),
+        supplier_rates=pd.Series([stated_rate(previous)], index=index, dtype="float64"),
         carriers=pd.Series([carrier], index=index),
     )
     row = result.iloc[0]
@@ -345,3 +368,14 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         # No longer Scope 2 energy: the market-based figure is the engine's.
         provenance.pop("scope2_market", None)
     record.provenance = provenance
+
+
+def stated_rate(detail: dict[str, Any]) -> float:
+    """The supplier's own rate (kg CO2e/kWh) a record came with, from its market-based detail
+    (NaN none). Details written before it was kept name it only where it was the fallback."""
+    if "stated_kg_co2e_per_kwh" in detail:
+        return float(detail["stated_kg_co2e_per_kwh"])
+    basis = str(detail.get("basis", ""))
+    if basis.endswith("supplier") and not detail.get("supplier_rate_instrument_id"):
+        return float(detail.get("fallback_kg_co2e_per_kwh", np.nan))
+    return float("nan")

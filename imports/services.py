@@ -63,6 +63,7 @@ from emissions.scope2 import (
     life_cycle_factor_ids,
     location_notes,
 )
+from emissions.services_scope2 import scope2_market_reallocate, scope2_sites_of_run
 from emissions.services_uncertainty import uncertainty_run_request
 from emissions.uncertainty_defaults import record_data_quality
 from factors.matching import match_factors
@@ -1865,6 +1866,8 @@ def import_run_write(
         calculations = {**calculations, **line_calculations}
         check()
         copy_records(pa.concat_tables([table, lines]) if lines else table, checkpoint=check)
+        # A contract's MWh cover its site's records of every import, in date order.
+        scope2_market_reallocate(site_ids=scope2_sites_of_run(run_id=run.id))
         written = table.num_rows
         factor_choices_remember(prepared.choices, run.committed_by_id)
         check()
@@ -2269,7 +2272,9 @@ def import_run_undo(*, run: ImportRun, user: User | None) -> int:
         locked = ImportRun.objects.select_for_update().get(id=run.id)
         if locked.status not in {ImportStatus.COMMITTED, ImportStatus.PARTIAL}:
             raise ImportInputError("Only a committed import can be undone.", code="not_committed")
+        sites = scope2_sites_of_run(run_id=locked.id)
         removed, _ = ActivityRecord.objects.filter(import_run=locked).delete()
+        scope2_market_reallocate(site_ids=sites)
         locked.status = ImportStatus.UNDONE
         locked.progress_message = f"Undone: {removed:,} records removed"
         locked.save(update_fields=["status", "progress_message"])

@@ -76,8 +76,9 @@ def test_de_and_fr_rows_get_the_national_direct_generation_factor(acme: None) ->
     # No life-cycle warning; the assumption names the dataset and why.
     assert list(calc["location_note"]) == ["", "", ""]
     assert "AIB production mix (DE 2021, 0.37764 kg CO2 per kWh)" in calc.loc[2, "location_source"]
-    assert "direct CO2 emissions of the country's electricity generation" in (
-        calc.loc[3, "location_source"]
+    assert (
+        "direct CO2 emissions of the country's electricity generation"
+        in (calc.loc[3, "location_source"])
     )
     codes = [n["code"] for n in prepared.result.notes]
     assert "life_cycle_grid" not in codes
