@@ -12,6 +12,7 @@ transaction. The location-based figure is never touched.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,8 @@ from emissions.provenance import read
 from emissions.replay import kwh_in, record_quantity
 from emissions.scope2 import market_of, stated_rate
 from emissions.selectors_org import site_key, site_names
+
+logger = logging.getLogger(__name__)
 
 # Scope 2 energy carriers by the library factor's kind (as the import reads them).
 CARRIER_OF_KIND = {"grid_electricity": "electricity", "heat_steam": "heat"}
@@ -127,6 +130,8 @@ def _recompute(records: list[ActivityRecord], names: dict[str, Any]) -> int:
         calc = reading.calculation
         quantity = record_quantity(record)
         if calc is None or quantity is None:
+            # Nothing to allocate it by (a record put in by hand): it keeps its figure.
+            logger.warning("scope 2 record without a calculation", extra={"record": record.id})
             continue
         detail = reading.scope2_market or {}
         conversion = calc.get("conversion") or {}

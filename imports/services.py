@@ -1866,8 +1866,6 @@ def import_run_write(
         calculations = {**calculations, **line_calculations}
         check()
         copy_records(pa.concat_tables([table, lines]) if lines else table, checkpoint=check)
-        # A contract's MWh cover its site's records of every import, in date order.
-        scope2_market_reallocate(site_ids=scope2_sites_of_run(run_id=run.id))
         written = table.num_rows
         factor_choices_remember(prepared.choices, run.committed_by_id)
         check()
@@ -1914,6 +1912,8 @@ def import_run_write(
         )
         if updated != 1:
             raise LeaseLostError(STOPPED_MESSAGE)
+        # A contract's MWh cover its site's records of every import, in date order.
+        scope2_market_reallocate(site_ids=scope2_sites_of_run(run_id=run.id))
         uncertainty_run_request()
     return written
 
