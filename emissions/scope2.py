@@ -68,6 +68,21 @@ def location_notes(calculated: pd.DataFrame) -> list[dict[str, Any]]:
     notes: list[dict[str, Any]] = []
     if "location_note" in calculated and (calculated["location_note"] != "").any():
         notes.append({"code": "life_cycle_grid", "message": LIFE_CYCLE_WARNING})
+    if "region_why" in calculated:
+        why = calculated["region_why"].dropna().astype(str)
+        states = why[why.str.contains("without an eGRID subregion", regex=False)].unique()
+        if len(states):
+            notes.append(
+                {
+                    "code": "us_state_average",
+                    "message": "US sites with a state but no eGRID subregion take the US "
+                    "average grid factor (EPA publishes no state-to-subregion table and many "
+                    "states are served by several subregions): "
+                    + "; ".join(sorted(states))
+                    + ". Give each site its eGRID subregion in Settings (EPA's Power Profiler "
+                    "finds it by ZIP code).",
+                }
+            )
     if "location_source" in calculated:
         used = calculated["location_source"]
         notes.extend(
@@ -328,7 +343,7 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
     scope2_market; a capped contract's share of the record is then set with the other records
     of its site (``emissions.services_scope2.scope2_market_reallocate``)."""
     from emissions.selectors_org import organisation_country, site_key, site_names
-    from imports.regions import site_region
+    from imports.regions import site_reason, site_region
 
     provenance = dict(record.provenance or {})
     previous = provenance.get("scope2_market") or {}
@@ -338,7 +353,7 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
         (value, reason)
         for value, reason in (
             (record.country, "the row's country"),
-            (site_country, f"site “{site.name}”" if site else ""),
+            (site_country, site_reason(site) if site else ""),
             (provenance.get("region"), provenance.get("region_why") or "as imported"),
             (organisation_country(), "the organisation's country"),
             ("GLOBAL", "no country known: world average"),

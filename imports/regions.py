@@ -31,14 +31,38 @@ _EGRID_TABLE = "epa_hub/epa_hub2025_table6_egrid2023_subregions.csv"
 
 
 @functools.cache
-def egrid_subregions() -> frozenset[str]:
-    """The eGRID subregion acronyms of the EPA GHG Emission Factors Hub (Table 6)."""
+def egrid_subregion_names() -> dict[str, str]:
+    """The eGRID subregions of the EPA GHG Emission Factors Hub 2025, Table 6 (eGRID2023), by
+    acronym (CAMX: WECC California); the "US Average" row is not a subregion."""
     path = Path(getattr(settings, "BASE_DIR", ".")) / "data" / "raw" / _EGRID_TABLE
     try:
         with path.open(encoding="utf-8") as handle:
-            return frozenset(row["egrid_subregion"] for row in csv.DictReader(handle))
+            return {
+                row["egrid_subregion"]: row["name"]
+                for row in csv.DictReader(handle)
+                if row["egrid_subregion"] != "US Average"
+            }
     except OSError:
-        return frozenset()
+        return {}
+
+
+def egrid_subregions() -> frozenset[str]:
+    """The eGRID subregion acronyms of the EPA GHG Emission Factors Hub (Table 6)."""
+    return frozenset(egrid_subregion_names())
+
+
+@functools.cache
+def us_states() -> frozenset[str]:
+    """US states, DC and outlying areas (ISO 3166-2:US, without the "US-")."""
+    import pycountry
+
+    return frozenset(s.code[3:] for s in pycountry.subdivisions.get(country_code="US"))
+
+
+# EPA publishes eGRID emission rates by subregion, not a table of the subregions that serve each
+# state (the Hub has none; EPA's Power Profiler finds a subregion by ZIP code, and many states are
+# served by several): a state alone is never mapped to a subregion here.
+US_STATE_ONLY = "US state {state} without an eGRID subregion: US average"
 
 
 @dataclass
@@ -53,11 +77,25 @@ class RowRegions:
 
 
 def site_region(site: Any) -> str:
-    """The region a site's electricity comes from: its eGRID subregion (US), else its country."""
+    """The region a site's electricity comes from: its eGRID subregion (US), else its country
+    (a US site with only a state: the US average, ``site_reason`` says so)."""
     subregion = (site.subregion or "").upper()
     if site.country == "US" and subregion in egrid_subregions():
         return subregion
     return str(site.country)
+
+
+def site_reason(site: Any) -> str:
+    """Why a row has its site's region, as the record stores it."""
+    subregion = (site.subregion or "").upper()
+    if site.country == "US" and subregion not in egrid_subregions():
+        detail = (
+            US_STATE_ONLY.format(state=subregion)
+            if subregion
+            else ("no eGRID subregion: US average")
+        )
+        return f"site “{site.name}” ({detail})"
+    return f"site “{site.name}”"
 
 
 def row_regions(data: pd.DataFrame, mapping: Mapping | None) -> RowRegions:
@@ -84,9 +122,7 @@ def row_regions(data: pd.DataFrame, mapping: Mapping | None) -> RowRegions:
         unknown = sorted({str(u) for u, s in zip(uniques, found, strict=True) if s is None})
         ids = np.array([s.id if s else None for s in found] + [None], dtype=object)
         values = np.array([site_region(s) if s else None for s in found] + [None], dtype=object)
-        reasons = np.array(
-            [f"site “{s.name}”" if s else None for s in found] + [None], dtype=object
-        )
+        reasons = np.array([site_reason(s) if s else None for s in found] + [None], dtype=object)
         site_id[:] = ids[codes]
         todo = (region.isna() & pd.Series(values[codes], index=index).notna()).to_numpy()
         region[todo] = values[codes][todo]
