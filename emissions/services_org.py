@@ -58,7 +58,10 @@ def contractual_instrument_update(
 ) -> ContractualInstrument:
     """Change a contract (the form has checked it overlaps no other); the records of its site,
     and of its former site, are allocated again."""
-    sites = {instrument.site_id}
+    # Its site before the change (a ModelForm has already set the new values on the instance).
+    sites = set(
+        ContractualInstrument.objects.filter(id=instrument.id).values_list("site_id", flat=True)
+    )
     for name, value in values.items():
         setattr(instrument, name, value)
     instrument.save(update_fields=list(values))

@@ -199,3 +199,70 @@ def test_deleting_a_covered_record_passes_its_coverage_on(
         "Apr": (pytest.approx(1000 * RESIDUAL_DE), "residual_mix", 0.0),
     }
     _assert_replays()
+
+
+def test_the_owner_edits_a_contract_and_the_records_follow(
+    acme: None, alice: Any, bob: Any, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    site = make_site(name="Werk Ulm", country="DE", aliases=["Ulm"])
+    certificate = _certificate(site, 5.0)
+    _commit(FILE_A, "a.csv", django_capture_on_commit_callbacks)
+    _commit(FILE_B, "b.csv", django_capture_on_commit_callbacks)
+    url = f"/settings/contracts/{certificate.id}/"
+    page = alice.get(url)
+    assert page.status_code == 200
+    assert b'data-testid="contract-edit-form"' in page.content
+    form = {
+        "kind": "certificate",
+        "carrier": "electricity",
+        "site": str(site.id),
+        "supplier": "Stadtwerke Ulm",
+        "start": "2024-01-01",
+        "end": "2024-12-31",
+        "mwh_covered": "8",
+        "kg_co2e_per_kwh": "0",
+        "certificate_ids": "GO-2024-0001",
+    }
+    assert bob.post(url, form).status_code == 403  # a viewer changes nothing
+    assert _market()["Mar"][1] == "residual_mix"
+    bad = alice.post(url, {**form, "end": "2023-12-31"})
+    assert bad.status_code == 422  # ends before it starts: nothing saved
+    assert _market()["Mar"][1] == "residual_mix"
+    assert alice.post(url, form).status_code == 302
+    assert _market()["Mar"] == (
+        pytest.approx(1000 * RESIDUAL_DE),
+        "contractual+residual_mix",
+        pytest.approx(0.5),
+    )
+    _assert_replays()
+
+
+def test_moving_a_contract_to_another_site_frees_the_first_sites_records(
+    acme: None, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from emissions.forms_org import ContractualInstrumentForm
+
+    ulm = make_site(name="Werk Ulm", country="DE", aliases=["Ulm"])
+    other = make_site(name="Werk Neu-Ulm", country="DE", aliases=[])
+    certificate = _certificate(ulm, 5.0)
+    _commit(FILE_A, "a.csv", django_capture_on_commit_callbacks)
+    form = ContractualInstrumentForm(
+        data={
+            "kind": "certificate",
+            "carrier": "electricity",
+            "site": str(other.id),
+            "supplier": "Stadtwerke Ulm",
+            "start": "2024-01-01",
+            "end": "2024-12-31",
+            "mwh_covered": "5",
+            "kg_co2e_per_kwh": "0",
+        },
+        instance=certificate,
+    )
+    assert form.is_valid(), form.errors
+    contractual_instrument_update(instrument=certificate, site=form.cleaned_data["site"])
+    assert _market() == {
+        "Jan": (pytest.approx(3000 * RESIDUAL_DE), "residual_mix", 0.0),
+        "Mar": (pytest.approx(2000 * RESIDUAL_DE), "residual_mix", 0.0),
+    }
+    _assert_replays()
