@@ -9,6 +9,7 @@ import re
 from typing import Any, ClassVar, cast
 
 from django import forms
+from django.utils.safestring import SafeString
 
 from emissions.models import (
     ContractualInstrument,
@@ -189,7 +190,7 @@ class SubregionInput(forms.TextInput):
 
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
-    ) -> str:
+    ) -> SafeString:
         from django.utils.html import format_html, format_html_join
 
         from imports.regions import egrid_subregion_names

@@ -27,6 +27,7 @@ from emissions.provenance import read
 from emissions.replay import kwh_in, record_quantity
 from emissions.scope2 import market_of, stated_rate
 from emissions.selectors_org import site_key, site_names
+from factortrace.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _lock() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtext(%s))",
-            [f"scope2.allocation:{connection.schema_name}"],
+            [f"scope2.allocation:{current_schema()}"],
         )
 
 
@@ -115,7 +116,7 @@ def _recompute(records: list[ActivityRecord], names: dict[str, Any]) -> int:
             "id", "kind"
         )
     )
-    records = [r for r in records if kinds.get(r.factor_id) in CARRIER_OF_KIND]
+    records = [r for r in records if kinds.get(r.factor_id or 0, "") in CARRIER_OF_KIND]
     calculations = {
         run_id: (detected or {}).get("calculations", {})
         for run_id, detected in ImportRun.objects.filter(
@@ -154,7 +155,7 @@ def _recompute(records: list[ActivityRecord], names: dict[str, Any]) -> int:
                 "day": np.datetime64(record.date, "D"),
                 "region": reading.region or record.country or "GLOBAL",
                 "year": record.date.year,
-                "carrier": CARRIER_OF_KIND[kinds[record.factor_id]],
+                "carrier": CARRIER_OF_KIND[kinds[record.factor_id or 0]],
                 "stated": stated_rate(detail),
                 "order": record.id,
             }

@@ -259,7 +259,7 @@ def generation_editions(factor: Any) -> list[tuple[int, int]]:
     )
     by_family: dict[str, list[tuple[int, int]]] = {}
     for family, year, fid in found:
-        by_family.setdefault(family, []).append((int(year), int(fid)))
+        by_family.setdefault(family, []).append((int(year or 0), int(fid)))
     if not by_family:
         return []
     newest = max(by_family.values(), key=lambda editions: (max(editions), len(editions)))
