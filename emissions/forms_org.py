@@ -9,6 +9,7 @@ import re
 from typing import Any, ClassVar, cast
 
 from django import forms
+from django.utils.safestring import SafeString
 
 from emissions.models import (
     ContractualInstrument,
@@ -184,6 +185,26 @@ def _aliases(text: str) -> list[str]:
     return list(seen.values())
 
 
+class SubregionInput(forms.TextInput):
+    """A text input offering the eGRID subregions of EPA's Hub (Table 6) as a datalist."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        from django.utils.html import format_html, format_html_join
+
+        from imports.regions import egrid_subregion_names
+
+        list_id = f"{(attrs or {}).get('id') or name}-egrid"
+        html = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join(
+            "",
+            '<option value="{}">{}</option>',
+            sorted(egrid_subregion_names().items()),
+        )
+        return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
+
+
 class SiteForm(forms.ModelForm):
     country = forms.CharField(max_length=60, help_text="ISO 3166 code (DE, GB, US) or name.")
     aliases_text = forms.CharField(
@@ -197,7 +218,14 @@ class SiteForm(forms.ModelForm):
         model = Site
         fields: ClassVar[list[str]] = ["name", "country", "subregion", "active_from", "active_to"]
         labels: ClassVar[dict[str, str]] = {"subregion": "US state or eGRID subregion"}
+        help_texts: ClassVar[dict[str, str]] = {
+            "subregion": "US sites: the eGRID subregion gives the site its grid's factor. A state "
+            "alone takes the US average: EPA publishes no table of the subregions serving each "
+            "state, and many states have several (EPA's Power Profiler finds a site's subregion "
+            "by ZIP code)."
+        }
         widgets: ClassVar[dict[str, Any]] = {
+            "subregion": SubregionInput(),
             "active_from": forms.DateInput(attrs={"type": "date"}),
             "active_to": forms.DateInput(attrs={"type": "date"}),
         }
@@ -211,9 +239,16 @@ class SiteForm(forms.ModelForm):
         return country_code(self.cleaned_data["country"])
 
     def clean_subregion(self) -> str:
+        from imports.regions import egrid_subregions, us_states
+
         code = self.cleaned_data["subregion"].strip().upper()
-        if code and not _SUBREGION.match(code):
-            raise forms.ValidationError("A US state (CA) or an eGRID subregion code (CAMX).")
+        if code and not (
+            _SUBREGION.match(code) and (code in egrid_subregions() or code in us_states())
+        ):
+            raise forms.ValidationError(
+                "Not a US state (TX) or an eGRID subregion of EPA's eGRID2023 (ERCT); the list "
+                "offers the subregions."
+            )
         return code
 
     def clean(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ records, an edited record, a re-factored record, a companion line of an import) 
       "scope2_market": {"basis", "kwh_per_unit", "fallback_kg_co2e_per_kwh", "instrument_id",
                         "instrument_kg_co2e_per_kwh", "covered_share", ...},  # Scope 2 energy
       "vintage_note" / "location_note": "...",                     # warnings, where any
+      "location_source": "...",            # which generation factor location-based took, why
       "edited": true, "corrected": {"by", "at", "fields"},        # after an edit
       "factor_changes": [...]                                      # after each re-factoring
     }
@@ -38,7 +39,14 @@ from emissions.factor_keys import is_library_key
 VERSION = 2
 
 # The per-row parts besides the calculation and money, in the order the import builds them.
-ROW_PARTS = ("region", "region_why", "scope2_market", "vintage_note", "location_note")
+ROW_PARTS = (
+    "region",
+    "region_why",
+    "scope2_market",
+    "vintage_note",
+    "location_note",
+    "location_source",
+)
 
 
 def build(
@@ -53,7 +61,7 @@ def build(
     """A record's provenance (the documented shape above). ``calculation``: the engine's
     calculation dict, or its key in the import run's calculations; ``money``: the FX rate and
     deflator the row used (``emissions.engine.calculate.money_of``); ``notes``: other keys kept
-    as given (vintage_note, location_note, edited, factor_changes), empty ones dropped."""
+    as given (vintage_note, location_note, location_source, edited, factor_changes), empty ones dropped."""
     out: dict[str, Any] = {"v": VERSION, "calculation": calculation}
     if money:
         out["money"] = dict(money)

@@ -61,7 +61,7 @@ def _kind(record: ActivityRecord, reading: Reading) -> str:
     return kind
 
 
-def _quantity(record: ActivityRecord) -> float | None:
+def record_quantity(record: ActivityRecord) -> float | None:
     """What the engine was given: the quantity, or the amount of a spend row (no unit)."""
     if record.unit and record.quantity is not None:
         return record.quantity
@@ -76,7 +76,7 @@ def market_replay(
     location-based average). None when the detail lacks what it needs (written before v2)."""
     per_unit = detail.get("kwh_per_unit")
     if per_unit is None:  # written before v2: the kWh in the unit the calculation converted to
-        per_unit = _kwh_per(
+        per_unit = kwh_in(
             str((calculation.get("conversion") or {}).get("to") or "")
             or str((calculation.get("factor") or {}).get("unit") or "")
         )
@@ -102,7 +102,7 @@ def market_replay(
     return contract + remaining * fallback
 
 
-def _kwh_per(unit: str) -> float | None:
+def kwh_in(unit: str) -> float | None:
     """kWh in one ``unit`` (a pure unit conversion: no table that changes), None if not energy."""
     from emissions.engine.errors import EngineError
     from emissions.engine.units import conversion_factor
@@ -132,7 +132,7 @@ def record_replay(
     reading = read(record.provenance, calculations)
     kind = _kind(record, reading)
     calculation = reading.calculation
-    quantity = _quantity(record)
+    quantity = record_quantity(record)
 
     def failed(reason: str) -> Replayed:
         return Replayed(record.id, record.kg_co2e, None, record.kg_co2e_market, None, reason, kind)

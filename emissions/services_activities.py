@@ -11,6 +11,7 @@ from accounts.models import User
 from emissions.companions import companions_recompute
 from emissions.inventory import RESULT_FIELDS, RecalculationError, activity_record_recalculate
 from emissions.models import ActivityRecord
+from emissions.services_scope2 import scope2_market_reallocate, scope2_sites_of
 from emissions.services_uncertainty import uncertainty_run_request
 
 EDITABLE_FIELDS = (
@@ -46,6 +47,7 @@ def activity_record_update(
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
     changed = [name for name, value in values.items() if getattr(record, name) != value]
+    site_before = record.site
     for name, value in values.items():
         setattr(record, name, value)
     try:
@@ -74,6 +76,11 @@ def activity_record_update(
         record.save(update_fields=[*values, *RESULT_FIELDS, "updated_at"])
         # Its WTT / T&D lines follow the corrected quantity (emissions/companions.py).
         companions_recompute(records=[record])
+        if record.scope == 2:
+            # Contracts cover the site's records in date order: the others may move too.
+            scope2_market_reallocate(
+                site_ids=scope2_sites_of(site_texts=[site_before, record.site])
+            )
         uncertainty_run_request()
     return record
 
@@ -81,5 +88,8 @@ def activity_record_update(
 def activity_record_delete(*, record: ActivityRecord) -> None:
     """Remove one record from the inventory."""
     with transaction.atomic():
+        scope_2, site = record.scope == 2, record.site
         record.delete()
+        if scope_2:
+            scope2_market_reallocate(site_ids=scope2_sites_of(site_texts=[site]))
         uncertainty_run_request()

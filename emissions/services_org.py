@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from emissions.models import ContractualInstrument, OrganisationProfile, ReportingPeriod, Site
+from emissions.services_scope2 import scope2_market_reallocate
 
 
 @transaction.atomic
@@ -45,12 +46,35 @@ def site_update(*, site: Site, **values: Any) -> Site:
 
 @transaction.atomic
 def contractual_instrument_create(**values: Any) -> ContractualInstrument:
-    return ContractualInstrument.objects.create(**values)
+    """Add a contract; the market-based figures of its site's records follow at once."""
+    instrument = ContractualInstrument.objects.create(**values)
+    scope2_market_reallocate(site_ids=[instrument.site_id])
+    return instrument
+
+
+@transaction.atomic
+def contractual_instrument_update(
+    *, instrument: ContractualInstrument, **values: Any
+) -> ContractualInstrument:
+    """Change a contract (the form has checked it overlaps no other); the records of its site,
+    and of its former site, are allocated again."""
+    # Its site before the change (a ModelForm has already set the new values on the instance).
+    sites = set(
+        ContractualInstrument.objects.filter(id=instrument.id).values_list("site_id", flat=True)
+    )
+    for name, value in values.items():
+        setattr(instrument, name, value)
+    instrument.save(update_fields=list(values))
+    scope2_market_reallocate(site_ids=sites | {instrument.site_id})
+    return instrument
 
 
 @transaction.atomic
 def contractual_instrument_delete(*, instrument: ContractualInstrument) -> None:
+    """Remove a contract; the records it covered fall to the next step of the hierarchy."""
+    site_id = instrument.site_id
     instrument.delete()
+    scope2_market_reallocate(site_ids=[site_id])
 
 
 @transaction.atomic

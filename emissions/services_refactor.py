@@ -39,6 +39,7 @@ from emissions.models import (
     Tier,
 )
 from emissions.selectors_refactor import activity_group, activity_text_key, record_dimension
+from emissions.services_scope2 import scope2_market_reallocate, scope2_sites_of
 from factors.models import EmissionFactor
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -303,6 +304,10 @@ def _recalculate_group(change: FactorChange) -> tuple[int, float, float]:
         provenance.pop("scope2_market", None)
         record.provenance = provenance | {"factor_changes": history}
     ActivityRecord.objects.bulk_update(records, [*CHANGED_FIELDS, "updated_at"], batch_size=1000)
+    # Contracts of their sites cover the re-factored Scope 2 records again, in date order.
+    scope2_market_reallocate(
+        site_ids=scope2_sites_of(site_texts={r.site for r in records if r.scope == 2 and r.site})
+    )
     # The WTT / T&D lines of the new factor replace the old ones (emissions/companions.py).
     companions_recompute(records=records)
     _remember(change)

@@ -29,6 +29,7 @@ from emissions.selectors_org import (
 from emissions.services_org import (
     contractual_instrument_create,
     contractual_instrument_delete,
+    contractual_instrument_update,
     organisation_profile_save,
     reporting_period_create,
     reporting_period_delete,
@@ -146,6 +147,20 @@ def settings_contract_add(request: HttpRequest) -> HttpResponse:
     instrument = contractual_instrument_create(**form.cleaned_data)
     messages.success(request, f"Added {instrument}.")
     return redirect("settings")
+
+
+@owner_only
+def settings_contract_edit(request: HttpRequest, instrument_id: int) -> HttpResponse:
+    instrument = _get_instrument_for_user(request, instrument_id)
+    form = ContractualInstrumentForm(request.POST or None, instance=instrument)
+    if request.method == "POST" and form.is_valid():
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        instrument = contractual_instrument_update(instrument=instrument, **changed)
+        messages.success(request, f"Saved {instrument}.")
+        return redirect("settings")
+    status = 422 if request.method == "POST" else 200
+    context = {"form": form, "title": str(instrument)}
+    return render(request, "emissions/settings_contract.html", context, status=status)
 
 
 @owner_only

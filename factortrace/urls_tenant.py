@@ -143,6 +143,11 @@ urlpatterns = [
         name="settings_contract_add",
     ),
     path(
+        "settings/contracts/<int:instrument_id>/",
+        views_settings.settings_contract_edit,
+        name="settings_contract_edit",
+    ),
+    path(
         "settings/contracts/<int:instrument_id>/delete/",
         views_settings.settings_contract_delete,
         name="settings_contract_delete",

@@ -19,7 +19,12 @@ from emissions.inventory import (
     compute,
     factor_frame,
 )
-from emissions.scope2 import LIFE_CYCLE_WARNING, apply_market_based, life_cycle_factor_ids
+from emissions.scope2 import (
+    LIFE_CYCLE_WARNING,
+    apply_market_based,
+    life_cycle_factor_ids,
+    location_notes,
+)
 from factors.matching import match_factors
 from imports.errors import ImportInputError
 from imports.models import FactorChoice
@@ -528,8 +533,7 @@ def _region_notes(
         for c in choices
         if c.vintage_note
     )
-    if "location_note" in calculated and (calculated["location_note"] != "").any():
-        notes.append({"code": "life_cycle_grid", "message": LIFE_CYCLE_WARNING})
+    notes.extend(location_notes(calculated))
     return notes
 
 

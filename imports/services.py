@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from emissions.models import ActivityRecord
+from emissions.services_scope2 import scope2_market_reallocate, scope2_sites_of_run
 from emissions.services_uncertainty import uncertainty_run_request
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -521,7 +522,9 @@ def import_run_undo(*, run: ImportRun, user: User | None) -> int:
         locked = ImportRun.objects.select_for_update().get(id=run.id)
         if not locked.has_records:
             raise ImportInputError("Only a committed import can be undone.", code="not_committed")
+        sites = scope2_sites_of_run(run_id=locked.id)
         removed, _ = ActivityRecord.objects.filter(import_run=locked).delete()
+        scope2_market_reallocate(site_ids=sites)
         locked.status = ImportStatus.UNDONE
         locked.progress_message = f"Undone: {removed:,} records removed"
         locked.save(update_fields=["status", "progress_message"])

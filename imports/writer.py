@@ -30,6 +30,7 @@ from emissions.inventory import (
     scope_int,
 )
 from emissions.models import ActivityRecord
+from emissions.services_scope2 import scope2_market_reallocate, scope2_sites_of_run
 from emissions.services_uncertainty import uncertainty_run_request
 from emissions.uncertainty_defaults import record_data_quality
 from factortrace.tenancy import current_schema
@@ -255,6 +256,8 @@ def import_run_write(
         )
         if updated != 1:
             raise LeaseLostError(STOPPED_MESSAGE)
+        # A contract's MWh cover its site's records of every import, in date order.
+        scope2_market_reallocate(site_ids=scope2_sites_of_run(run_id=run_id))
         uncertainty_run_request()
     return written
 

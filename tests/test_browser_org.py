@@ -3,7 +3,7 @@ green tariff for one), imports a meter file with rows for both sites, and sees S
 location- and market-based side by side, equal to the figures computed here by hand.
 
 Location-based: each row's kWh x the grid factor of its site's country (the factors the import
-chose, read from the library). Market-based: the UK depot's green tariff covers all of its kWh at
+chose, read from the library: DEFRA for the UK, AIB's production mix for Germany). Market-based: the UK depot's green tariff covers all of its kWh at
 0 kg; Werk Ulm has no contract, so its kWh take Germany's residual mix (AIB, latest year <= 2024).
 """
 
@@ -185,6 +185,8 @@ def test_the_owner_sees_both_scope_2_figures_of_two_sites(server: str, tmp_path:
             .first()
         )
     assert (ulm.region, depot.region) == ("DE", "GB")
+    # Germany's direct generation factor (AIB production mix), not a life-cycle intensity.
+    assert (ulm.dataset.family, ulm.basis) == ("aib_residual_mix", "location")
     assert residual_de is not None
     assert location == pytest.approx((4000 + 6000) * ulm.kg_co2e + 2000 * depot.kg_co2e, abs=1e-5)
     assert market == pytest.approx((4000 + 6000) * residual_de.kg_co2e + 2000 * 0.0, abs=1e-5)

@@ -18,24 +18,50 @@ def _instrument(site: int, kind: str, kwh: float | None, rate: float, id_: int =
     return Instrument(id_, kind, site, D("2024-01-01"), D("2024-12-31"), kwh, rate)
 
 
-def test_it_splits_partial_certificate_coverage_and_leaves_location_alone() -> None:
-    # A site uses 400 + 600 MWh; 300 MWh of guarantees of origin at 0 kg cover 30% of each row;
-    # the other 70% takes the residual mix, 0.5 kg/kWh. Location-based is 0.4 kg/kWh.
-    kwh = np.array([400_000.0, 600_000.0])
+def test_partial_coverage_goes_to_the_first_kwh_and_leaves_location_alone() -> None:
+    # A site uses 400 MWh in March and 600 MWh in September; 300 MWh of guarantees of origin at
+    # 0 kg cover the first 300 MWh consumed: 300 of March's 400. The rest takes the residual
+    # mix, 0.5 kg/kWh. Location-based is 0.4 kg/kWh. Rows come in any order.
+    kwh = np.array([600_000.0, 400_000.0])
     location = kwh * 0.4
     result = market_based(
         kwh=kwh,
         location_kg=location,
         site=np.array([7, 7]),
-        day=np.array([D("2024-03-31"), D("2024-09-30")]),
+        day=np.array([D("2024-09-30"), D("2024-03-31")]),
         residual_rate=np.array([0.5, 0.5]),
         instruments=[_instrument(7, "certificate", 300_000.0, 0.0)],
     )
-    # 400,000 x 0.7 x 0.5 = 140,000 kg; 600,000 x 0.7 x 0.5 = 210,000 kg.
-    assert result.kg_co2e == pytest.approx([140_000.0, 210_000.0])
-    assert result.covered_kwh == pytest.approx([120_000.0, 180_000.0])
-    assert list(result.basis) == ["contractual+residual_mix"] * 2
-    assert location == pytest.approx([160_000.0, 240_000.0])  # never changed
+    # September: 600,000 x 0.5 = 300,000 kg; March: 100,000 x 0.5 = 50,000 kg.
+    assert result.kg_co2e == pytest.approx([300_000.0, 50_000.0])
+    assert result.covered_kwh == pytest.approx([0.0, 300_000.0])
+    assert result.covered_share == pytest.approx([0.0, 0.75])
+    assert list(result.instrument) == [-1, 1]
+    assert list(result.basis) == ["residual_mix", "contractual+residual_mix"]
+    assert location == pytest.approx([240_000.0, 160_000.0])  # never changed
+
+
+def test_rows_of_one_day_take_coverage_in_their_order_and_corrections_none() -> None:
+    # Three rows of 1 May (ids 30, 10, 20) and a correction of -50 kWh; 150 kWh at 0 kg.
+    # By id: 10 gets 100, 20 gets 50 of its 100, 30 none; the correction takes none.
+    result = market_based(
+        kwh=np.array([100.0, 100.0, 100.0, -50.0]),
+        location_kg=np.array([30.0, 30.0, 30.0, -15.0]),
+        site=np.array([1, 1, 1, 1]),
+        day=np.array([D("2024-05-01")] * 4),
+        residual_rate=np.array([0.5] * 4),
+        instruments=[_instrument(1, "ppa", 150.0, 0.0)],
+        order=np.array([30, 10, 20, 5]),
+    )
+    assert result.covered_kwh == pytest.approx([0.0, 100.0, 50.0, 0.0])
+    # 100 x 0.5; 0; 50 x 0.5; -50 x 0.5.
+    assert result.kg_co2e == pytest.approx([50.0, 0.0, 25.0, -25.0])
+    assert list(result.basis) == [
+        "residual_mix",
+        "contractual",
+        "contractual+residual_mix",
+        "residual_mix",
+    ]
 
 
 def test_it_follows_the_hierarchy_to_the_location_fallback() -> None:

@@ -106,6 +106,7 @@ ACCESS: dict[str, Row] = {
     "settings_site_add": Row(OWNER),
     "settings_site_edit": Row(OWNER_WRITES, "site"),
     "settings_contract_add": Row(OWNER),
+    "settings_contract_edit": Row(OWNER, "instrument"),
     "settings_contract_delete": Row(OWNER, "instrument"),
     "settings_language": Row(OWNER),
 }

@@ -73,7 +73,8 @@ CSV = (
 def _sites_and_contracts() -> None:
     ulm = make_site(name="Werk Ulm", country="DE", aliases=["Ulm"])
     depot = make_site(name="UK depot", country="GB", aliases=[])
-    # 3 MWh of guarantees of origin at 0 kg for Ulm's 10 MWh of 2024: 30% of each row.
+    # 3 MWh of guarantees of origin at 0 kg for Ulm's 10 MWh of 2024, first kWh first: 3,000 of
+    # January's 4,000 kWh; February's 6,000 kWh are not covered.
     make_instrument(site=ulm, kind="certificate", mwh_covered=3.0, kg_co2e_per_kwh=0.0)
     # A green tariff for all of the depot's electricity, the supplier's rate 0.
     make_instrument(site=depot, kind="green_tariff", mwh_covered=None, kg_co2e_per_kwh=0.0)
@@ -90,8 +91,8 @@ def test_it_computes_both_scope_2_figures_by_the_hierarchy(acme: None) -> None:
     # AIB publishes residual mixes for 2019-2021: 2024 rows take the nearest earlier, 2021.
     de, fr = residual("DE", 2021), residual("FR", 2021)
     expected = {
-        2: 4000 * 0.7 * de,  # 1,200 kWh certificate at 0, 2,800 kWh residual mix
-        3: 6000 * 0.7 * de,
+        2: 1000 * de,  # 3,000 kWh certificate at 0, 1,000 kWh residual mix
+        3: 6000 * de,  # the certificate's MWh ran out in January
         4: 0.0,  # green tariff
         5: 1000 * fr,  # no contract: residual mix of France
         6: 1000 * rates[6],  # no residual mix for the US: location-based, disclosed
@@ -100,7 +101,7 @@ def test_it_computes_both_scope_2_figures_by_the_hierarchy(acme: None) -> None:
         assert calc.loc[row, "kg_co2e_market"] == pytest.approx(kg), row
     assert list(calc["market_basis"]) == [
         "contractual+residual_mix",
-        "contractual+residual_mix",
+        "residual_mix",
         "contractual",
         "residual_mix",
         "location",
@@ -126,11 +127,11 @@ def test_it_stores_both_figures_and_why_on_each_record(
     ulm = records[2]
     assert ulm.scope == 2
     assert ulm.kg_co2e == pytest.approx(4000 * ulm.factor.kg_co2e)
-    assert ulm.kg_co2e_market == pytest.approx(4000 * 0.7 * residual("DE", 2021))
+    assert ulm.kg_co2e_market == pytest.approx(1000 * residual("DE", 2021))
     assert ulm.market_basis == "contractual+residual_mix"
     assert (ulm.provenance["region"], ulm.provenance["region_why"]) == ("DE", "site “Werk Ulm”")
     market = ulm.provenance["scope2_market"]
-    assert market["covered_share"] == pytest.approx(0.3)  # 3 MWh of the site's 10 MWh
+    assert market["covered_share"] == pytest.approx(0.75)  # 3 MWh of January's 4 MWh
     assert (
         market["residual_mix_factor_id"]
         == EmissionFactor.objects.get(
@@ -154,14 +155,14 @@ def test_it_stores_both_figures_and_why_on_each_record(
     for r in life_cycle:
         assert "life-cycle" in r.provenance["location_note"]
     assert (b'data-testid="life-cycle-warning"' in page.content) == bool(life_cycle)
-    # An edit recomputes both figures; the certificate keeps the share of the record the import
-    # gave it (30%).
+    # An edit recomputes both figures; the certificate's 3 MWh still go to January first:
+    # 3,000 of its 5,000 kWh (60%), 2,000 kWh at the residual mix.
     activity_record_update(record=ulm, user=None, quantity=5000.0)
     ulm.refresh_from_db()
     assert ulm.kg_co2e == pytest.approx(5000 * ulm.factor.kg_co2e)
-    assert ulm.kg_co2e_market == pytest.approx(5000 * 0.7 * residual("DE", 2021))
+    assert ulm.kg_co2e_market == pytest.approx(2000 * residual("DE", 2021))
     assert ulm.market_basis == "contractual+residual_mix"
-    assert ulm.provenance["scope2_market"]["covered_share"] == pytest.approx(0.3)
+    assert ulm.provenance["scope2_market"]["covered_share"] == pytest.approx(0.6)
     assert ulm.provenance["edited"] is True
 
 

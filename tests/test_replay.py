@@ -379,7 +379,8 @@ def test_it_replays_every_kind_of_record_after_factors_contracts_and_rates_chang
     rows = {r.source_row: r for r in ActivityRecord.objects.filter(import_run=run)}
     imported = rows[2]
     assert imported.market_basis == "contractual+location"
-    assert imported.kg_co2e_market == pytest.approx(4000 * 0.7 * GRID_KG)
+    # The certificate's 3 MWh cover 3,000 of January's 4,000 kWh (first kWh first).
+    assert imported.kg_co2e_market == pytest.approx(1000 * GRID_KG)
     # The documented shape, complete, on an imported record (its calculation is the run's).
     reading = read(imported.provenance, run.detected["calculations"].get)
     assert reading.version == VERSION

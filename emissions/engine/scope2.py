@@ -4,8 +4,12 @@ The market-based figure of each electricity row follows the Guidance's hierarchy
 contractual instruments for the site and time (energy attribute certificates, PPAs, green
 tariffs) -> the supplier's emission rate -> the residual mix of the country -> the location-based
 grid average, used and disclosed when nothing else exists. An instrument that covers fewer MWh
-than the rows it applies to covers each of them pro rata; the rest of each row's kWh falls to the
-next step of the hierarchy. The location-based figure is never changed here.
+than the rows it applies to covers them in date order (the first kWh consumed in its period are
+the first covered; rows of one day in ``order``): the rows before the MWh run out are covered
+whole, the row where they run out in part, the later ones not; the rest of each row's kWh falls
+to the next step of the hierarchy. The caller passes every row of the site in the instrument's
+period (whatever import it came from), so the allocation does not depend on how the rows were
+imported. The location-based figure is never changed here.
 
 ``market_based(...)`` works over whole columns; the only loop is over the (few) instruments.
 """
@@ -56,8 +60,8 @@ def market_based(
     residual_rate: np.ndarray,
     instruments: list[Instrument],
     supplier_rate: np.ndarray | None = None,
-    covered_share: np.ndarray | None = None,
     carrier: np.ndarray | None = None,
+    order: np.ndarray | None = None,
 ) -> MarketResult:
     """Market-based kg CO2e of electricity rows.
 
@@ -66,10 +70,10 @@ def market_based(
     datetime64[D]; ``residual_rate``: kg CO2e/kWh of the residual mix for the row's country and
     year (NaN where none is published); ``supplier_rate``: kg CO2e/kWh the row's supplier states
     (a Scope 2 supplier factor; NaN none), below a supplier-rate instrument for the site;
-    ``covered_share``: a row's share covered by its instrument when already allocated (a record
-    edited after its import keeps the share the import gave it; NaN: allocate here);
     ``carrier``: "electricity" or "heat" per row (all electricity when None): an instrument
-    covers rows of its own carrier; the residual mix is given for electricity rows only.
+    covers rows of its own carrier; the residual mix is given for electricity rows only;
+    ``order``: the order of rows of one day (a record's id; the row's position when None).
+    A row of zero or negative kWh (a correction) takes no part of a capped instrument's MWh.
     """
     n = len(kwh)
     use = np.isfinite(kwh)
@@ -80,6 +84,7 @@ def market_based(
     fallback = np.full(n, np.nan)
     fallback_id = np.full(n, -1, dtype=np.int64)
     fallback_basis = np.full(n, "", dtype=object)
+    rank = np.arange(n) if order is None else np.asarray(order)
     for inst in instruments:
         rows = use & (site == inst.site) & (day >= inst.start) & (day <= inst.end)
         if carrier is not None:
@@ -91,17 +96,17 @@ def market_based(
             fallback_id[rows] = inst.id
             fallback_basis[rows] = "supplier"
             continue
-        total = float(kwh[rows].sum())
-        share = (
-            1.0 if inst.kwh_covered is None or total <= 0 else min(1.0, inst.kwh_covered / total)
-        )
-        shares[rows] = share
-        if covered_share is not None:
-            kept = rows & np.isfinite(covered_share)
-            shares[kept] = covered_share[kept]
-        covered[rows] = kwh[rows] * shares[rows]
-        contract_kg[rows] = covered[rows] * inst.kg_co2e_per_kwh
-        contract_id[rows] = inst.id
+        if inst.kwh_covered is None:
+            claimed = rows
+            covered[rows] = kwh[rows]
+        else:
+            claimed = _claim_in_date_order(
+                rows & (kwh > 0), kwh, day, rank, inst.kwh_covered, covered
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares[claimed] = np.where(kwh[claimed] > 0, covered[claimed] / kwh[claimed], 1.0)
+        contract_kg[claimed] = covered[claimed] * inst.kg_co2e_per_kwh
+        contract_id[claimed] = inst.id
     if supplier_rate is not None:
         stated = (fallback_basis == "") & np.isfinite(supplier_rate)
         fallback = np.where(stated, supplier_rate, fallback)
@@ -126,3 +131,23 @@ def market_based(
     ).astype(object)
     basis[~use] = ""
     return MarketResult(kg, basis, covered, contract_id, fallback, fallback_id, remaining, shares)
+
+
+def _claim_in_date_order(
+    rows: np.ndarray,
+    kwh: np.ndarray,
+    day: np.ndarray,
+    rank: np.ndarray,
+    kwh_covered: float,
+    covered: np.ndarray,
+) -> np.ndarray:
+    """Cover ``kwh_covered`` of the ``rows`` first-consumed-first (by day, then ``rank``):
+    writes each row's covered kWh into ``covered``; returns the rows that got any."""
+    where = np.flatnonzero(rows)
+    where = where[np.lexsort((rank[where], day[where]))]
+    used_before = np.cumsum(kwh[where]) - kwh[where]
+    claim = np.clip(kwh_covered - used_before, 0.0, kwh[where])
+    covered[where] = claim
+    out = np.zeros(len(kwh), dtype=bool)
+    out[where[claim > 0]] = True
+    return out
