@@ -20,7 +20,9 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern
 from ninja import Header, NinjaAPI, Query
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -99,6 +101,8 @@ class FactorTraceApi(NinjaAPI):
 
 
 def _problem_405(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """ninja's 405 as a problem; and no answer of the API (tenant data) is kept by any cache."""
+
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(request, *args, **kwargs)
@@ -107,6 +111,8 @@ def _problem_405(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
             refused.status_code = 405
             refused["Allow"] = response.get("Allow", "")
             return refused
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "no-store"
         return response
 
     return wrapper
@@ -247,7 +253,14 @@ def _multipart(request: HttpRequest) -> tuple[Any, dict[str, Any] | None, str | 
     if length is None or length > settings.IMPORT_MAX_BYTES + MULTIPART_SLACK:
         raise ApiProblem("too_large", limit_message())
     limit_uploads(request)
-    files, fields = request.FILES, request.POST
+    try:
+        files, fields = request.FILES, request.POST
+    except MultiPartParserError as exc:
+        raise ApiProblem("invalid_request", f"The multipart body cannot be read: {exc}") from None
+    except RequestDataTooBig:
+        raise ApiProblem("too_large", limit_message()) from None
+    except TooManyFieldsSent:
+        raise ApiProblem("invalid_request", "The body has too many fields.") from None
     if getattr(request, "upload_too_large", False):
         raise ApiProblem("too_large", limit_message())
     unknown = (set(files) | set(fields)) - {"file", "mapping", "template"}

@@ -497,3 +497,18 @@ def test_it_is_not_served_on_the_public_host(tenants: dict[str, object], db: Non
     public = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert public.get("/api/v1/activities").status_code == 404
     assert host("acme") == "acme.localhost"
+
+
+def test_it_refuses_a_broken_multipart_body(writer: Client) -> None:
+    response = writer.post(
+        "/api/v1/imports",
+        data=b'--xyz\r\nContent-Disposition: form-data; name="file"\r\n\r\nbroken',
+        content_type="multipart/form-data; boundary=xyz",
+    )
+    assert response.status_code in {400, 422}
+    assert response["Content-Type"] == PROBLEM
+    assert runs() == 0
+
+
+def test_it_keeps_api_answers_out_of_caches(reader: Client) -> None:
+    assert reader.get("/api/v1/activities")["Cache-Control"] == "no-store"
