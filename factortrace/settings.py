@@ -142,6 +142,7 @@ TENANT_APPS = [
     "emissions",
     "imports",
     "reporting",
+    "api",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
@@ -347,6 +348,11 @@ IMPORT_READ_TIMEOUT_SECONDS = _env_int("IMPORT_READ_TIMEOUT_SECONDS", 180, minim
 # Columns a file may have (the mapping page lists them all).
 IMPORT_MAX_COLUMNS = _env_int("IMPORT_MAX_COLUMNS", 1000, minimum=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# The JSON API (api/): requests per token per minute (429 with Retry-After beyond), and the rows
+# one JSON batch may carry (a bigger feed goes as a file, or in several batches).
+API_RATE_LIMIT_PER_MINUTE = _env_int("API_RATE_LIMIT_PER_MINUTE", 120, minimum=1)
+API_MAX_BATCH_ROWS = _env_int("API_MAX_BATCH_ROWS", 100_000, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # ESRS taxonomy packages are read from a folder (EFRAG's licence keeps them out of the repository):

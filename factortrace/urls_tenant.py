@@ -1,9 +1,11 @@
 """The tenant app, served at <slug>.<BASE_DOMAIN>. Every name here must appear in the isolation matrix
 (tests/test_isolation.py), which fails when one is missing."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from accounts import views as accounts
+from api import views as api_views
+from api.v1 import api
 from billing import views as billing
 from emissions import views as activities
 from emissions import views_settings
@@ -153,4 +155,14 @@ urlpatterns = [
         name="settings_contract_delete",
     ),
     path("settings/language/", tenants.workspace_language, name="settings_language"),
+    path("settings/api-tokens/", api_views.api_tokens, name="api_tokens"),
+    path(
+        "settings/api-tokens/<int:token_id>/revoke/",
+        api_views.api_token_revoke_view,
+        name="api_token_revoke",
+    ),
+    # The JSON API (api/v1.py); /api/v1/health is answered by middleware before any URLconf.
+    path("api/v1/docs", api_views.api_docs, name="api_docs"),
+    path("api/v1/", api.urls),
+    re_path(r"^api/", api_views.api_not_found, name="api_not_found"),
 ]

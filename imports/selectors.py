@@ -32,7 +32,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 
-from emissions.models import ActivityRecord
+from emissions.models import ActivityRecord, SupplierFactor
+from factors.models import EmissionFactor
 from factortrace.tenancy import current_schema
 from imports.errors import ImportInputError
 from imports.models import ImportRun, ImportStatus, MappingTemplate, RowError
@@ -593,3 +594,79 @@ def run_has_activity_errors(run: ImportRun) -> bool:
     """Rows held back by their activity (no factor matches it): the factor step's search can
     reach one for them, so the wizard leads there even before any row is valid."""
     return RowError.objects.filter(run=run, field="activity").exists()
+
+
+def _chosen_factor_summary(
+    factor_id: int | None, supplier_factor_id: int | None
+) -> dict[str, Any] | None:
+    """The chosen factor as the provenance shows it."""
+    if supplier_factor_id:
+        supplier = SupplierFactor.objects.filter(id=supplier_factor_id).first()
+        if supplier is None:
+            return None
+        return {
+            "id": supplier.id,
+            "source": "supplier",
+            "name": supplier.name,
+            "dataset": None,
+            "version": None,
+            "scope": str(supplier.scope),
+            "category": None,
+            "region": supplier.region,
+            "unit": supplier.unit,
+        }
+    if not factor_id:
+        return None
+    f = EmissionFactor.objects.select_related("dataset").filter(id=factor_id).first()
+    if f is None:
+        return None
+    return {
+        "id": f.id,
+        "source": "library",
+        "name": f.name,
+        "dataset": f.dataset.key,
+        "version": f.dataset.version,
+        "scope": f.scope,
+        "category": f.scope3_category,
+        "region": f.region,
+        "unit": f.unit,
+    }
+
+
+def choice_summaries(choices: list[Any]) -> list[dict[str, Any]]:
+    """Each distinct activity, the factor it was computed with, why, and the other candidates."""
+    out = []
+    for choice in choices:
+        chosen_source = "supplier" if choice.supplier_factor_id else "library"
+        chosen_id = choice.supplier_factor_id or choice.factor_id
+        why: list[str] = []
+        alternatives = []
+        for candidate in choice.candidates:
+            f = candidate.factor
+            if f.source == chosen_source and f.factor_id == chosen_id and not why:
+                why = list(candidate.reasons)
+            else:
+                alternatives.append(
+                    {
+                        "id": f.factor_id,
+                        "source": f.source,
+                        "name": f.name,
+                        "dataset": f.dataset_key or None,
+                        "region": f.region,
+                        "unit": f.unit,
+                        "reasons": list(candidate.reasons),
+                    }
+                )
+        if choice.remembered and not why:
+            why = ["the tenant's remembered choice for this activity"]
+        out.append(
+            {
+                "activity": choice.activity,
+                "unit_dimension": choice.unit_dimension,
+                "rows": choice.rows,
+                "factor": _chosen_factor_summary(choice.factor_id, choice.supplier_factor_id),
+                "why": why,
+                "alternatives": alternatives[:3],
+            }
+        )
+    return out

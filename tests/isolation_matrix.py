@@ -193,6 +193,15 @@ def _make_payment(schema: str, state: str) -> int:
     return int(payment.id)
 
 
+def _make_api_token(schema: str, state: str) -> int:
+    from api.models import ApiToken
+    from tests.api_helpers import make_token
+
+    secret = make_token(schema, "read")
+    with schema_context(schema):
+        return int(ApiToken.objects.get(prefix=secret[:13]).id)
+
+
 @dataclass(frozen=True)
 class ObjectType:
     kwarg: str
@@ -227,6 +236,7 @@ OBJECTS: dict[str, ObjectType] = {
     "instrument": ObjectType("instrument_id", _make_instrument, "emissions.ContractualInstrument"),
     "report": ObjectType("report_id", _make_report, "reporting.Report"),
     "payment": ObjectType("payment_id", _make_payment, "billing.Payment"),
+    "api_token": ObjectType("token_id", _make_api_token, "api.ApiToken"),
 }
 
 
@@ -426,3 +436,116 @@ def cross_tenant_problems(name: str, row: Row, state: str) -> list[str]:
     if got and 404 not in got:
         problems.append(f"globex's {row.obj} was never looked up (got {got})")
     return problems
+
+
+# ---- the JSON API (api/v1.py): bearer tokens, not sessions ---------------------------------------
+
+API_READ, API_WRITE = "api_read", "api_write"
+# What a served API request may answer: done, or refused for its input (never 401/403/404/5xx).
+API_SERVED = frozenset({200, 202, 400, 409, 413, 415, 422})
+
+
+@dataclass(frozen=True)
+class ApiRow:
+    """One API route: OPEN (no token; answers `open_status`), API_READ (any token of this tenant)
+    or API_WRITE (a read-and-write token); the object its URL points at; the method and body."""
+
+    level: str
+    obj: str | None = None
+    method: str = "GET"
+    body: dict[str, Any] = field(default_factory=dict)
+    open_status: int = 200
+
+    def __post_init__(self) -> None:
+        assert self.level in {OPEN, API_READ, API_WRITE}, self.level
+        assert self.obj is None or self.obj in OBJECTS, f"unknown object type {self.obj!r}"
+
+
+def api_url(name: str, row: ApiRow, *, obj_id: int | None = None) -> str:
+    kwargs = {}
+    if row.obj is not None:
+        kind = OBJECTS[row.obj]
+        kwargs[kind.kwarg] = obj_id if obj_id is not None else kind.make("acme", "committed")
+    return reverse(name, urlconf=TENANT_URLCONF, kwargs=kwargs)
+
+
+def _api_send(client: Client, row: ApiRow, url: str, *, method: str | None = None) -> Any:
+    import json
+
+    if (method or row.method) == "GET":
+        return client.get(url)
+    return client.post(url, data=json.dumps(row.body), content_type="application/json")
+
+
+def _is_problem(response: Any, status: int) -> bool:
+    return response.status_code == status and response["Content-Type"] == "application/problem+json"
+
+
+def api_row_problems(name: str, row: ApiRow) -> list[str]:
+    """Every check of one API row against the real stack (CSRF enforced); what failed."""
+    from tests.api_helpers import api_client, make_token
+
+    problems: list[str] = []
+
+    def expect(label: str, make: Callable[[], Any], ok: Callable[[Any], bool]) -> Any:
+        response = _call(problems, label, make)
+        if response is not None and not ok(response):
+            problems.append(f"{label}: got {response.status_code} {response.content[:200]!r}")
+        return response
+
+    url = api_url(name, row)
+    if row.level == OPEN:
+        expect(
+            "no token",
+            lambda: api_client("acme").get(url),
+            lambda r: r.status_code == row.open_status,
+        )
+        return problems
+
+    def send(secret: str | None) -> Any:
+        return _api_send(api_client("acme", secret), row, url)
+
+    unauthorized = lambda r: _is_problem(r, 401)  # noqa: E731
+    expect("no token", lambda: send(None), unauthorized)
+    wrong = expect("a wrong token", lambda: send("ft_0123456789_not-a-token"), unauthorized)
+    other = expect("globex's token on acme", lambda: send(make_token("globex")), unauthorized)
+    if wrong is not None and other is not None and wrong.content != other.content:
+        problems.append("globex's token is answered otherwise than a wrong token")
+    expect("a revoked token", lambda: send(make_token("acme", revoked=True)), unauthorized)
+    expect("an expired token", lambda: send(make_token("acme", expired=True)), unauthorized)
+    expect(
+        "a write token",
+        lambda: send(make_token("acme", "write")),
+        lambda r: r.status_code in API_SERVED,
+    )
+    if row.level == API_WRITE:
+        expect(
+            "a read token", lambda: send(make_token("acme", "read")), lambda r: _is_problem(r, 403)
+        )
+    else:
+        expect(
+            "a read token",
+            lambda: send(make_token("acme", "read")),
+            lambda r: r.status_code in API_SERVED,
+        )
+    other_method = "POST" if row.method == "GET" else "GET"
+    expect(
+        f"{other_method} with a write token",
+        lambda: _api_send(
+            api_client("acme", make_token("acme", "write")), row, url, method=other_method
+        ),
+        lambda r: _is_problem(r, 405),
+    )
+    return problems
+
+
+def api_cross_tenant_problems(name: str, row: ApiRow) -> list[str]:
+    """acme's write token asks for a real object of globex by its id: a 404 problem."""
+    from tests.api_helpers import api_client, make_token
+
+    assert row.obj is not None
+    url = api_url(name, row, obj_id=foreign_id(row.obj, "committed"))
+    response = _api_send(api_client("acme", make_token("acme", "write")), row, url)
+    if not _is_problem(response, 404):
+        return [f"acme's token on globex's {row.obj}: got {response.status_code}"]
+    return []

@@ -14,7 +14,17 @@ from tests.conftest import ALICE, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PAGES = ["/", "/imports/", "/imports/upload/", "/activities/", "/factors/", "/team/", "/settings/"]
+PAGES = [
+    "/",
+    "/imports/",
+    "/imports/upload/",
+    "/activities/",
+    "/factors/",
+    "/team/",
+    "/settings/",
+    "/settings/api-tokens/",
+    "/api/v1/docs",
+]
 
 
 @pytest.fixture

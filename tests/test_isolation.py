@@ -24,6 +24,8 @@ from accounts.access import login_required_tenant
 from imports.models import ImportStatus
 from tests.conftest import BOB
 from tests.isolation_matrix import (
+    API_READ,
+    API_WRITE,
     EDIT,
     OBJECTS,
     OPEN,
@@ -33,7 +35,10 @@ from tests.isolation_matrix import (
     READ,
     TENANT_URLCONF,
     WRITE,
+    ApiRow,
     Row,
+    api_cross_tenant_problems,
+    api_row_problems,
     cross_tenant_problems,
     csrf_client,
     pattern_for,
@@ -109,6 +114,22 @@ ACCESS: dict[str, Row] = {
     "settings_contract_edit": Row(OWNER, "instrument"),
     "settings_contract_delete": Row(OWNER, "instrument"),
     "settings_language": Row(OWNER),
+    "api_tokens": Row(OWNER),
+    "api_token_revoke": Row(OWNER, "api_token"),
+}
+
+# The JSON API: bearer tokens of this tenant, read or read-and-write (tests/isolation_matrix.py's
+# api_row_problems); the docs, the OpenAPI document and unknown API paths need none.
+API_ACCESS: dict[str, ApiRow] = {
+    "api_docs": ApiRow(OPEN),
+    "api_not_found": ApiRow(OPEN, open_status=404),
+    "api:openapi-json": ApiRow(OPEN),
+    "api:imports_create": ApiRow(API_WRITE, method="POST", body={"rows": [{"a": "1"}]}),
+    "api:imports_detail": ApiRow(API_READ, "run"),
+    "api:activities_list": ApiRow(API_READ),
+    "api:inventory": ApiRow(API_READ),
+    "api:factors_list": ApiRow(API_READ),
+    "api:factors_detail": ApiRow(API_READ, "library_factor"),
 }
 
 # The public site (BASE_DOMAIN): its own names, and the operator dashboard's namespace as one row.
@@ -145,8 +166,10 @@ def _cases() -> list[Any]:
 
 def test_it_covers_every_tenant_url() -> None:
     names = url_names(TENANT_URLCONF)
-    assert names - ACCESS.keys() == set(), "add these URL names to the isolation matrix"
-    assert ACCESS.keys() - names == set(), "these names are no longer in the tenant URLconf"
+    covered = ACCESS.keys() | API_ACCESS.keys()
+    assert names - covered == set(), "add these URL names to the isolation matrix"
+    assert covered - names == set(), "these names are no longer in the tenant URLconf"
+    assert not ACCESS.keys() & API_ACCESS.keys()
 
 
 def test_it_covers_every_public_url() -> None:
@@ -269,6 +292,55 @@ def test_it_fails_the_matrix_without_each_access_decorator(
     mutant = stripped if mutation == "removed" else login_required_tenant(stripped)
     monkeypatch.setattr(pattern, "callback", mutant)
     assert row_problems(name, ACCESS[name], ACCESS[name].state), f"{name} without its check passed"
+
+
+# ---- the JSON API -------------------------------------------------------------------------------
+
+
+def test_it_covers_every_api_operation() -> None:
+    from api.v1 import api_operations
+
+    assert {n for n in API_ACCESS if n.startswith("api:")} - {"api:openapi-json"} == set(
+        api_operations()
+    )
+
+
+@pytest.mark.parametrize("name", sorted(API_ACCESS))
+def test_it_holds_every_api_row(name: str, tenants: dict[str, object], library: None) -> None:
+    assert api_row_problems(name, API_ACCESS[name]) == []
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, r in API_ACCESS.items() if r.obj and OBJECTS[r.obj].tenant_owned)
+)
+def test_it_404s_the_other_tenants_objects_in_the_api(
+    name: str, tenants: dict[str, object], db: None
+) -> None:
+    assert api_cross_tenant_problems(name, API_ACCESS[name]) == []
+
+
+def _api_mutations() -> list[Any]:
+    cases = []
+    for name, row in sorted(API_ACCESS.items()):
+        if row.level == OPEN:
+            continue
+        cases.append(pytest.param(name, "removed", id=f"{name}-removed"))
+        if row.level == API_WRITE:  # the write scope weakened to "any token"
+            cases.append(pytest.param(name, "read scope", id=f"{name}-read-scope"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "mutation"), _api_mutations())
+def test_it_fails_the_api_matrix_without_each_operations_auth(
+    name: str, mutation: str, tenants: dict[str, object], library: None, monkeypatch: Any
+) -> None:
+    from api.auth import READ
+    from api.v1 import api_operations
+
+    operation = api_operations()[name]
+    assert operation.auth_callbacks, f"{name} has no auth"
+    monkeypatch.setattr(operation, "auth_callbacks", [] if mutation == "removed" else [READ])
+    assert api_row_problems(name, API_ACCESS[name]), f"{name} without its check passed"
 
 
 # ---- the public site and the middleware endpoints ---------------------------------------------

@@ -33,7 +33,7 @@ from imports.pipeline import (
     suggest_mapping,
 )
 from imports.preparation import prepare
-from imports.selectors import read_source
+from imports.selectors import choice_summaries, read_source
 from imports.writer import (
     DUPLICATE_CHOICES,
     DUPLICATES_REFUSE,
@@ -143,7 +143,7 @@ class Command(BaseCommand):
             "assumptions": prepared.assumptions,
             "duplicates": count_duplicates(prepared)[1],
             "committed": False,
-            "choices": _choices(prepared.choices),
+            "choices": choice_summaries(prepared.choices),
         }
         if options["dry_run"] or (prepared.n_invalid and not options["allow_partial"]):
             return summary
@@ -201,80 +201,3 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Nothing was written.")
-
-
-def _factor_summary(factor_id: int | None, supplier_factor_id: int | None) -> dict[str, Any] | None:
-    """The chosen factor as the provenance shows it."""
-    from emissions.models import SupplierFactor
-    from factors.models import EmissionFactor
-
-    if supplier_factor_id:
-        supplier = SupplierFactor.objects.filter(id=supplier_factor_id).first()
-        if supplier is None:
-            return None
-        return {
-            "id": supplier.id,
-            "source": "supplier",
-            "name": supplier.name,
-            "dataset": None,
-            "version": None,
-            "scope": str(supplier.scope),
-            "category": None,
-            "region": supplier.region,
-            "unit": supplier.unit,
-        }
-    if not factor_id:
-        return None
-    f = EmissionFactor.objects.select_related("dataset").filter(id=factor_id).first()
-    if f is None:
-        return None
-    return {
-        "id": f.id,
-        "source": "library",
-        "name": f.name,
-        "dataset": f.dataset.key,
-        "version": f.dataset.version,
-        "scope": f.scope,
-        "category": f.scope3_category,
-        "region": f.region,
-        "unit": f.unit,
-    }
-
-
-def _choices(choices: list[Any]) -> list[dict[str, Any]]:
-    """Each distinct activity, the factor it was computed with, why, and the other candidates."""
-    out = []
-    for choice in choices:
-        chosen_source = "supplier" if choice.supplier_factor_id else "library"
-        chosen_id = choice.supplier_factor_id or choice.factor_id
-        why: list[str] = []
-        alternatives = []
-        for candidate in choice.candidates:
-            f = candidate.factor
-            if f.source == chosen_source and f.factor_id == chosen_id and not why:
-                why = list(candidate.reasons)
-            else:
-                alternatives.append(
-                    {
-                        "id": f.factor_id,
-                        "source": f.source,
-                        "name": f.name,
-                        "dataset": f.dataset_key or None,
-                        "region": f.region,
-                        "unit": f.unit,
-                        "reasons": list(candidate.reasons),
-                    }
-                )
-        if choice.remembered and not why:
-            why = ["the tenant's remembered choice for this activity"]
-        out.append(
-            {
-                "activity": choice.activity,
-                "unit_dimension": choice.unit_dimension,
-                "rows": choice.rows,
-                "factor": _factor_summary(choice.factor_id, choice.supplier_factor_id),
-                "why": why,
-                "alternatives": alternatives[:3],
-            }
-        )
-    return out
