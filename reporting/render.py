@@ -43,7 +43,8 @@ def entity_scheme(data: ReportInput) -> str:
 
 
 def _shown(fact: Fact) -> str:
-    return f"{abs(fact.value):,.{fact.decimals}f}"
+    shown = abs(fact.value) * 10 ** (-fact.scale)
+    return f"{shown:,.{max(0, fact.decimals + fact.scale)}f}"
 
 
 def render_xhtml(regime: Regime, data: ReportInput, facts: list[Fact], notes: list[str]) -> bytes:
@@ -58,7 +59,9 @@ def render_xhtml(regime: Regime, data: ReportInput, facts: list[Fact], notes: li
             contexts[fact.dimension] = Context(f"c{len(contexts)}", fact.dimension)
         units[fact.unit.id] = fact.unit
         tagged.append(TaggedFact(fact, contexts[fact.dimension].id, _shown(fact), fact.value < 0))
-    dimensional = [t for t in tagged if t.fact.dimension]
+    sections: dict[str, list[TaggedFact]] = {}
+    for t in tagged:
+        sections.setdefault(t.fact.section, []).append(t)
     context: dict[str, Any] = {
         "regime": regime,
         "rendering": rendering,
@@ -66,8 +69,7 @@ def render_xhtml(regime: Regime, data: ReportInput, facts: list[Fact], notes: li
         "scheme": scheme,
         "contexts": list(contexts.values()),
         "units": list(units.values()),
-        "facts": [t for t in tagged if not t.fact.dimension],
-        "dimensional": dimensional,
+        "sections": list(sections.items()),
         "notes": notes,
         "generated": timezone.now(),
         "chart": charts.as_image(

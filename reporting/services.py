@@ -19,6 +19,7 @@ from emissions.selectors_inventory import inventory_breakdown, inventory_totals
 from emissions.selectors_org import organisation_profile
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
+from reporting.energy import energy_mix
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import REGIMES, regime
 from reporting.regimes.base import Fact, RegimeError, ReportInput
@@ -72,6 +73,7 @@ def report_input(period: ReportingPeriod) -> ReportInput:
         categories=inventory_breakdown(by="category", filters=filters),
         datasets=datasets,
         gwp_sets=gwp_sets,
+        energy=energy_mix(period),
     )
 
 

@@ -21,6 +21,7 @@ from django_tenants.utils import schema_context
 from emissions.models import OrganisationProfile, ReportingPeriod
 from emissions.selectors_inventory import inventory_breakdown, inventory_totals
 from reporting import services
+from reporting.energy import energy_mix
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import regime
 from reporting.regimes.base import MWH, TCO2E, Fact, RegimeError
@@ -29,7 +30,13 @@ from reporting.taxonomy import TaxonomyError, vsme_taxonomy
 from reporting.validate import check_against_taxonomy
 from tests.import_helpers import make_activity_record
 from tests.org_helpers import make_period
-from tests.report_helpers import ESRS_DIR, VSME_JSON, pdf_text, seed_tenant
+from tests.report_helpers import (
+    ESRS_DIR,
+    VSME_JSON,
+    expected_energy_mwh,
+    pdf_text,
+    seed_tenant,
+)
 
 
 @pytest.fixture
@@ -155,7 +162,7 @@ def test_it_tags_vsme_b3_with_concepts_from_the_taxonomy_dump(
     assert 'name="vsme:GrossMarketBasedScope2GreenhouseGasEmissions"' in xhtml
     assert "https://xbrl.efrag.org/taxonomy/vsme/2026-05-01/vsme-all.xsd" in xhtml
     assert report.fingerprint == services.records_fingerprint(period)
-    assert report.datasets == ["supplier-specific"]
+    assert "supplier-specific" in report.datasets
 
 
 def test_it_pins_a_new_version_and_a_new_fingerprint_after_the_data_changes(
@@ -287,3 +294,48 @@ def test_the_vsme_check_names_a_wrong_unit_an_unknown_concept_and_an_abstract_on
     ]
     errors = check_against_taxonomy(tax, facts).errors
     assert [e.split("]")[0] for e in errors] == ["[unit", "[concept", "[unit"]
+
+
+def test_it_derives_the_energy_mix_in_mwh_from_the_energy_records(period: Any) -> None:
+    mix = energy_mix(period)
+    expected = expected_energy_mwh()
+    assert mix.fuels["oil"] == pytest.approx(expected["oil"], rel=1e-3)
+    assert mix.fuels["gas"] == pytest.approx(expected["gas"], rel=1e-6)
+    assert mix.fuels["renewable"] == pytest.approx(expected["renewable_fuels"], rel=1e-6)
+    assert mix.electricity_renewable == pytest.approx(7.5)
+    assert mix.electricity_non_renewable == pytest.approx(2.5)
+    assert mix.total == pytest.approx(expected["total"], rel=1e-3)
+    assert mix.renewable == pytest.approx(expected["renewable"], rel=1e-6)
+    # Grid electricity not under a zero-rate contract: fossil or nuclear, which cannot be told.
+    assert (mix.fossil, mix.nuclear, mix.purchased_fossil) == (None, None, None)
+    assert any("1 Scope 1 record(s)" in n for n in mix.notes)
+    facts, notes = regime("esrs_e1").datapoints(services.report_input(period))
+    concepts = {f.concept: f.value for f in facts if f.unit.id in ("MWh", "pure")}
+    assert "esrs:EnergyConsumptionFromFossilSources" not in concepts
+    assert "esrs:EnergyConsumptionFromNuclearSources" not in concepts
+    assert "esrs:PercentageOfFossilSourcesInTotalEnergyConsumption" not in concepts
+    assert concepts["esrs:EnergyConsumptionRelatedToOwnOperations"] == pytest.approx(
+        expected["total"], rel=1e-3
+    )
+    assert concepts["esrs:PercentageOfRenewableSourcesInTotalEnergyConsumption"] == pytest.approx(
+        expected["renewable"] / expected["total"], abs=1e-4
+    )
+    assert any("generation mix" in n for n in notes)
+
+
+def test_it_omits_the_energy_total_when_a_fuel_record_has_no_energy_quantity(
+    period: Any,
+) -> None:
+    from emissions.models import ActivityRecord
+
+    ActivityRecord.objects.filter(activity="Gas boiler").update(unit="EUR", quantity=900.0)
+    mix = energy_mix(period)
+    assert mix.total is None
+    assert mix.fuels_total is None
+    assert mix.electricity_total == pytest.approx(10.0)
+    facts, _ = regime("vsme").datapoints(services.report_input(period))
+    concepts = {(f.concept, f.dimension) for f in facts if f.unit.id == "MWh"}
+    assert ("vsme:TotalEnergyConsumption", None) not in concepts
+    assert ("vsme:EnergyConsumptionFromElectricity", None) in concepts
+    assert not [c for c, _ in concepts if c == "vsme:EnergyConsumptionFromFuels"]
+    assert any("cannot be stated" in n for n in mix.notes)
