@@ -123,9 +123,11 @@ def check_against_taxonomy(taxonomy: Any, facts: list[Any]) -> Verdict:
             continue
         if concept.abstract:
             errors.append(f"[abstract] {fact.concept} is abstract")
-        for qname in fact.dimension or ():
-            if qname.split(":", 1)[-1] not in taxonomy.concepts:
-                errors.append(f"[dimension] {qname} of {fact.concept} is not in the taxonomy")
+        errors.extend(
+            f"[dimension] {qname} of {fact.concept} is not in the taxonomy"
+            for qname in fact.dimension or ()
+            if qname.split(":", 1)[-1] not in taxonomy.concepts
+        )
         if concept.period_type != "duration":
             errors.append(f"[periodType] {fact.concept} is {concept.period_type}, not duration")
         kind = concept.data_type.split(":")[-1]

@@ -124,7 +124,12 @@ def energy_facts(mix: EnergyMix) -> list[Fact]:
             mix.fuels["renewable"] if mix.fuels_complete else None,
             renewable,
         ),
-        ("EnergyConsumptionFromFuels", "Fuels, non-renewable", mix.fuels_non_renewable, non_renewable),
+        (
+            "EnergyConsumptionFromFuels",
+            "Fuels, non-renewable",
+            mix.fuels_non_renewable,
+            non_renewable,
+        ),
         ("EnergyConsumptionFromFuels", "Fuels, total", mix.fuels_total, None),
     ]
     return [
