@@ -88,3 +88,31 @@ def render_pdf(xhtml: bytes) -> bytes:
 
     pdf: bytes = HTML(string=xhtml.decode("utf-8")).write_pdf()
     return pdf
+
+
+# XBRL Report Packages 1.0 (XBRL International, 2023): an inline XBRL report package is a zip
+# with the ".xbri" extension, one top-level folder holding META-INF/reportPackage.json (its
+# documentType) and the report in reports/.
+REPORT_PACKAGE_TYPE = "https://xbrl.org/report-package/2023/xbri"
+REPORT_PACKAGE_EXTENSION = "xbri"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same report always makes the same package
+
+
+def render_package(xhtml: bytes, stem: str) -> bytes:
+    """The inline XBRL report package (zip bytes) around one iXBRL document."""
+    import io
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+
+        def add(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(f"{stem}/{name}", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+
+        document = {"documentInfo": {"documentType": REPORT_PACKAGE_TYPE}}
+        add("META-INF/reportPackage.json", json.dumps(document, indent=2).encode())
+        add(f"reports/{stem}.xhtml", xhtml)
+    return buffer.getvalue()

@@ -5,12 +5,14 @@ versions it used and a fingerprint of its records."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
+from django.templatetags.static import static
 from django.utils import timezone
 
 from emissions.models import ReportingPeriod, Scope
@@ -23,15 +25,28 @@ from reporting.energy import energy_mix
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import REGIMES, regime
 from reporting.regimes.base import Fact, RegimeError, ReportInput
-from reporting.render import render_pdf, render_xhtml
+from reporting.render import REPORT_PACKAGE_EXTENSION, render_package, render_pdf, render_xhtml
 from reporting.selectors import period_filters
 from reporting.taxonomy import TaxonomyError, vsme_taxonomy
-from reporting.validate import ValidationUnavailableError, check_against_taxonomy, validate_ixbrl
+from reporting.validate import (
+    ValidationUnavailableError,
+    check_against_taxonomy,
+    validate_ixbrl,
+    viewer_available,
+)
 from reporting.validate import Verdict as ArelleVerdict
+from reporting.vsme_template import TemplateError, fill_template, template_path
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("pdf", "ixbrl")
+FORMATS = ("pdf", "ixbrl", "package", "template")
+# What each regime can render; the iXBRL is always made (the PDF and the package are built from
+# it). The VSME Digital Template is EFRAG's workbook for VSME only.
+REGIME_FORMATS = {
+    "esrs_e1": ("pdf", "ixbrl", "package"),
+    "vsme": ("pdf", "ixbrl", "package", "template"),
+}
+VIEWER_SCRIPT = "ixbrlviewer/ixbrlviewer.js"  # static path (settings.STATICFILES_DIRS)
 
 
 class ReportError(Exception):
@@ -92,16 +107,24 @@ def _facts_json(facts: list[Fact]) -> list[dict[str, Any]]:
 
 
 def report_create(
-    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = ()
 ) -> Report:
     """A new version of the regime's report for the period, waiting to be built (checked first:
     an unknown regime or format, no period, profile or data raise ReportError, a missing
-    taxonomy TaxonomyError; nothing saved)."""
+    taxonomy TaxonomyError, a missing VSME template TemplateError; nothing saved). No formats:
+    all the regime has."""
     if regime_key not in REGIMES:
         raise ReportError(f"Unknown regime {regime_key!r}; one of {', '.join(REGIMES)}.")
-    unknown = set(formats) - set(FORMATS)
-    if unknown or not formats:
-        raise ReportError(f"Formats are {', '.join(FORMATS)}.")
+    allowed = REGIME_FORMATS.get(regime_key, ("pdf", "ixbrl"))
+    formats = tuple(dict.fromkeys(formats or allowed))
+    unknown = set(formats) - set(allowed)
+    if unknown:
+        raise ReportError(
+            f"A {REGIMES[regime_key].name} report is made as {', '.join(allowed)}; "
+            f"not {', '.join(sorted(unknown))}."
+        )
+    if "template" in formats:
+        template_path()  # no template: TemplateError now, not in the job
     period = ReportingPeriod.objects.filter(id=period_id).first()
     if period is None:
         raise ReportError("No such reporting period.")
@@ -124,7 +147,7 @@ def report_create(
 
 
 def report_request(
-    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = ()
 ) -> Report:
     """Create the report and queue its generation once this transaction commits."""
     with transaction.atomic():
@@ -156,8 +179,18 @@ def report_build(report: Report) -> Report:
     xhtml = render_xhtml(chosen, data, facts, notes)
     _progress(report.id, 40)
     pdf = render_pdf(xhtml) if "pdf" in report.formats else None
+    _progress(report.id, 50)
+    template = None
+    if "template" in report.formats:
+        filled = fill_template(data, facts, vsme_taxonomy())
+        template = filled.content
+        if filled.skipped:
+            notes.append(
+                "Not in the VSME Digital Template (no named range): " + ", ".join(filled.skipped)
+            )
     _progress(report.id, 60)
     verdict, validation = Verdict.UNCHECKED, {}
+    viewer = None
     packages = _packages(report.regime)
     if report.regime == "vsme":
         # No VSME taxonomy package ships (data/vsme/NOTES.md): the facts are checked against
@@ -166,17 +199,27 @@ def report_build(report: Report) -> Report:
         verdict = Verdict.VALID if checked.valid else Verdict.INVALID
         validation = {**checked.summary(), "checked_by": "the VSME taxonomy dump"}
     elif packages:
+        # Arelle opens the report package (as a recipient would) and validates the iXBRL in it;
+        # its ixbrl-viewer plugin writes the viewer page in the same run.
         try:
-            result: ArelleVerdict = validate_ixbrl(xhtml, packages)
+            result: ArelleVerdict = validate_ixbrl(
+                render_package(xhtml, report.stem),
+                packages,
+                filename=f"{report.stem}.{REPORT_PACKAGE_EXTENSION}",
+                viewer_script=static(VIEWER_SCRIPT) if viewer_available() else "",
+            )
         except ValidationUnavailableError as exc:
             validation = {"unavailable": str(exc)}
         else:
             verdict = Verdict.VALID if result.valid else Verdict.INVALID
-            validation = result.summary()
+            validation = {**result.summary(), "checked_by": "Arelle (report package)"}
+            viewer = gzip.compress(result.viewer, mtime=0) if result.viewer else None
     else:
         validation = {"unavailable": "No taxonomy package for this regime: not validated."}
     report.xhtml = xhtml
     report.pdf = pdf
+    report.template = template
+    report.viewer = viewer
     report.facts = _facts_json(facts)
     report.validation = {**validation, "notes": notes}
     report.verdict = verdict
@@ -206,7 +249,7 @@ def report_generate_job(*, report_id: int) -> dict[str, Any]:
     report = Report.objects.select_related("period").get(id=report_id)
     try:
         report_build(report)
-    except (ReportError, RegimeError, TaxonomyError) as exc:
+    except (ReportError, RegimeError, TaxonomyError, TemplateError) as exc:
         Report.objects.filter(id=report_id).update(
             status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
         )

@@ -48,6 +48,18 @@ class Vsme:
                 tot.scope_2_market,
             ),
         ]
+        rows += [
+            (
+                "TotalGrossLocationBasedScope1AndScope2GHGEmissions",
+                "Total Scope 1 and 2 GHG emissions (location-based)",
+                tot.scope_1 + tot.scope_2_location,
+            ),
+            (
+                "TotalGrossMarketBasedScope1AndScope2GHGEmissions",
+                "Total Scope 1 and 2 GHG emissions (market-based)",
+                tot.scope_1 + tot.scope_2_market,
+            ),
+        ]
         notes = []
         if tot.scope_3:
             rows.append(
