@@ -203,8 +203,9 @@ def energy_mix(period: ReportingPeriod) -> EnergyMix:
     )
     mix = EnergyMix()
     renewable_ids = _renewable_instruments()
-    unconverted: dict[str, list[int]] = {"fuels": [0, 0], "purchased": [0, 0]}
-    unknown_scope1 = [0, 0.0]
+    # bucket -> [records, kg CO2e] that have no energy quantity
+    unconverted: dict[str, list[float]] = {"fuels": [0, 0.0], "purchased": [0, 0.0]}
+    unknown_scope1: list[float] = [0, 0.0]
     for g in groups:
         name = g["factor__name"] or g["supplier_factor__name"] or ""
         kind = g["factor__kind"] or ""
@@ -251,7 +252,7 @@ def energy_mix(period: ReportingPeriod) -> EnergyMix:
         if n:
             what = "fuel" if bucket == "fuels" else "purchased energy"
             mix.notes.append(
-                f"{n} {what} record(s) ({kg / 1000:,.3f} t CO2e) have no quantity that converts to "
+                f"{int(n)} {what} record(s) ({kg / 1000:,.3f} t CO2e) have no quantity that converts to "
                 f"energy (spend-based, or no fuel properties): the {what} total cannot be stated "
                 "and is omitted."
             )
@@ -261,7 +262,7 @@ def energy_mix(period: ReportingPeriod) -> EnergyMix:
                 mix.purchased_complete = False
     if unknown_scope1[0]:
         mix.notes.append(
-            f"{unknown_scope1[0]} Scope 1 record(s) ({unknown_scope1[1] / 1000:,.3f} t CO2e) use "
+            f"{int(unknown_scope1[0])} Scope 1 record(s) ({unknown_scope1[1] / 1000:,.3f} t CO2e) use "
             "factors that name no fuel (refrigerants, process emissions or an unnamed supplier "
             "factor): they are not counted as energy."
         )
