@@ -6,8 +6,10 @@ process never starts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import environ
@@ -149,6 +151,11 @@ INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_
 # Reports: the VSME taxonomy dump (EFRAG, MIT); the ESRS packages' folder, XBRL_TAXONOMY_DIR, is
 # read below. Empty: reports say the taxonomy is not configured.
 VSME_TAXONOMY_JSON = os.environ.get("VSME_TAXONOMY_JSON", "")
+# EFRAG's VSME Digital Template that VSME reports fill in (MIT, shipped in data/vsme/ with its
+# licence); set to a newer template's path to use it.
+VSME_TEMPLATE_XLSX = os.environ.get(
+    "VSME_TEMPLATE_XLSX", str(BASE_DIR / "data" / "vsme" / "VSME-Digital-Template-1.3.0.xlsx")
+)
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -250,7 +257,12 @@ MEDIA_URL = "/media/"
 MULTITENANT_RELATIVE_MEDIA_ROOT = "%s"
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS: list[Any] = [BASE_DIR / "static"]
+# Arelle's iXBRL viewer script (ixbrl-viewer, Apache-2.0), served by us as
+# /static/ixbrlviewer/ixbrlviewer.js: the viewer pages of reports load nothing from elsewhere.
+_IXBRL_VIEWER = importlib.util.find_spec("iXBRLViewerPlugin")
+if _IXBRL_VIEWER is not None and _IXBRL_VIEWER.origin:
+    STATICFILES_DIRS.append(("ixbrlviewer", Path(_IXBRL_VIEWER.origin).parent / "viewer" / "dist"))
 WHITENOISE_USE_FINDERS = DEBUG
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {

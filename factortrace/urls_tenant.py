@@ -126,6 +126,7 @@ urlpatterns = [
         billing.billing_payment_cancel,
         name="billing_payment_cancel",
     ),
+    path("reports/<int:report_id>/viewer/", reporting.report_viewer, name="report_viewer"),
     path("settings/", views_settings.settings_page, name="settings"),
     path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),
     path(

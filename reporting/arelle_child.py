@@ -11,10 +11,22 @@ import sys
 from typing import Any
 
 
-def run(path: str, packages: list[str]) -> dict[str, Any]:
+def run(path: str, packages: list[str], viewer: str = "", script_url: str = "") -> dict[str, Any]:
     from arelle.api.Session import Session
     from arelle.RuntimeOptions import RuntimeOptions
 
+    extra: dict[str, Any] = {}
+    if viewer:
+        # Arelle's ixbrl-viewer plugin writes the viewer page (the report with the viewer's data
+        # and a script tag pointing at script_url); the script itself is served by the app.
+        extra = {
+            "plugins": "ixbrl-viewer",
+            "pluginOptions": {
+                "saveViewerDest": viewer,
+                "viewerURL": script_url,
+                "viewerNoCopyScript": True,
+            },
+        }
     options = RuntimeOptions(
         entrypointFile=path,
         packages=packages,
@@ -22,6 +34,7 @@ def run(path: str, packages: list[str]) -> dict[str, Any]:
         internetConnectivity="offline",
         keepOpen=True,
         disablePersistentConfig=True,
+        **extra,
     )
     with Session() as session:
         session.run(options, logFileName="logToBuffer")
@@ -55,8 +68,12 @@ def run(path: str, packages: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
-    path, *packages = sys.argv[1:]
-    json.dump(run(path, packages), sys.stdout)
+    """argv: PATH [--viewer OUT SCRIPT_URL] PACKAGE..."""
+    path, *rest = sys.argv[1:]
+    viewer = script_url = ""
+    if rest[:1] == ["--viewer"]:
+        viewer, script_url, *rest = rest[1:]
+    json.dump(run(path, rest, viewer, script_url), sys.stdout)
 
 
 if __name__ == "__main__":

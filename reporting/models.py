@@ -61,12 +61,24 @@ class Report(models.Model):
     facts = models.JSONField(default=list, help_text="The datapoints the renderings tag.")
     xhtml = models.BinaryField(null=True, blank=True, editable=False)
     pdf = models.BinaryField(null=True, blank=True, editable=False)
+    # EFRAG's VSME Digital Template filled in (xlsx), for VSME reports asked with "template".
+    template = models.BinaryField(null=True, blank=True, editable=False)
+    # Arelle's iXBRL viewer page for the iXBRL (HTML, gzip-compressed: it embeds the taxonomy's
+    # labels and relationships, megabytes for ESRS); its script is served from our static files.
+    viewer = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-id"]
 
     def __str__(self) -> str:
         return f"{self.regime} {self.period_id} v{self.version} ({self.status})"
+
+    @property
+    def stem(self) -> str:
+        """The file name of its renderings, without extension."""
+        from django.utils.text import slugify
+
+        return slugify(f"{self.regime}-{self.period_name}-v{self.version}")
 
     @property
     def is_final(self) -> bool:

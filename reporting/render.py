@@ -43,7 +43,8 @@ def entity_scheme(data: ReportInput) -> str:
 
 
 def _shown(fact: Fact) -> str:
-    return f"{abs(fact.value):,.{fact.decimals}f}"
+    shown = abs(fact.value) * 10 ** (-fact.scale)
+    return f"{shown:,.{max(0, fact.decimals + fact.scale)}f}"
 
 
 def render_xhtml(regime: Regime, data: ReportInput, facts: list[Fact], notes: list[str]) -> bytes:
@@ -58,7 +59,9 @@ def render_xhtml(regime: Regime, data: ReportInput, facts: list[Fact], notes: li
             contexts[fact.dimension] = Context(f"c{len(contexts)}", fact.dimension)
         units[fact.unit.id] = fact.unit
         tagged.append(TaggedFact(fact, contexts[fact.dimension].id, _shown(fact), fact.value < 0))
-    dimensional = [t for t in tagged if t.fact.dimension]
+    sections: dict[str, list[TaggedFact]] = {}
+    for t in tagged:
+        sections.setdefault(t.fact.section, []).append(t)
     context: dict[str, Any] = {
         "regime": regime,
         "rendering": rendering,
@@ -66,8 +69,7 @@ def render_xhtml(regime: Regime, data: ReportInput, facts: list[Fact], notes: li
         "scheme": scheme,
         "contexts": list(contexts.values()),
         "units": list(units.values()),
-        "facts": [t for t in tagged if not t.fact.dimension],
-        "dimensional": dimensional,
+        "sections": list(sections.items()),
         "notes": notes,
         "generated": timezone.now(),
         "chart": charts.as_image(
@@ -86,3 +88,31 @@ def render_pdf(xhtml: bytes) -> bytes:
 
     pdf: bytes = HTML(string=xhtml.decode("utf-8")).write_pdf()
     return pdf
+
+
+# XBRL Report Packages 1.0 (XBRL International, 2023): an inline XBRL report package is a zip
+# with the ".xbri" extension, one top-level folder holding META-INF/reportPackage.json (its
+# documentType) and the report in reports/.
+REPORT_PACKAGE_TYPE = "https://xbrl.org/report-package/2023/xbri"
+REPORT_PACKAGE_EXTENSION = "xbri"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same report always makes the same package
+
+
+def render_package(xhtml: bytes, stem: str) -> bytes:
+    """The inline XBRL report package (zip bytes) around one iXBRL document."""
+    import io
+    import json
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+
+        def add(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(f"{stem}/{name}", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+
+        document = {"documentInfo": {"documentType": REPORT_PACKAGE_TYPE}}
+        add("META-INF/reportPackage.json", json.dumps(document, indent=2).encode())
+        add(f"reports/{stem}.xhtml", xhtml)
+    return buffer.getvalue()

@@ -5,12 +5,14 @@ versions it used and a fingerprint of its records."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
+from django.templatetags.static import static
 from django.utils import timezone
 
 from billing.ledger import NoCreditsError, credit_consume_for_report, credit_return_for_report
@@ -20,18 +22,32 @@ from emissions.selectors_inventory import inventory_breakdown, inventory_totals
 from emissions.selectors_org import organisation_profile
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
+from reporting.energy import energy_mix
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import REGIMES, regime
 from reporting.regimes.base import Fact, RegimeError, ReportInput
-from reporting.render import render_pdf, render_xhtml
+from reporting.render import REPORT_PACKAGE_EXTENSION, render_package, render_pdf, render_xhtml
 from reporting.selectors import period_filters
 from reporting.taxonomy import TaxonomyError, vsme_taxonomy
-from reporting.validate import ValidationUnavailableError, check_against_taxonomy, validate_ixbrl
+from reporting.validate import (
+    ValidationUnavailableError,
+    check_against_taxonomy,
+    validate_ixbrl,
+    viewer_available,
+)
 from reporting.validate import Verdict as ArelleVerdict
+from reporting.vsme_template import TemplateError, fill_template, template_path
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("pdf", "ixbrl")
+FORMATS = ("pdf", "ixbrl", "package", "template")
+# What each regime can render; the iXBRL is always made (the PDF and the package are built from
+# it). The VSME Digital Template is EFRAG's workbook for VSME only.
+REGIME_FORMATS = {
+    "esrs_e1": ("pdf", "ixbrl", "package"),
+    "vsme": ("pdf", "ixbrl", "package", "template"),
+}
+VIEWER_SCRIPT = "ixbrlviewer/ixbrlviewer.js"  # static path (settings.STATICFILES_DIRS)
 
 
 class ReportError(Exception):
@@ -73,6 +89,7 @@ def report_input(period: ReportingPeriod) -> ReportInput:
         categories=inventory_breakdown(by="category", filters=filters),
         datasets=datasets,
         gwp_sets=gwp_sets,
+        energy=energy_mix(period),
     )
 
 
@@ -91,16 +108,24 @@ def _facts_json(facts: list[Fact]) -> list[dict[str, Any]]:
 
 
 def report_create(
-    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = ()
 ) -> Report:
     """A new version of the regime's report for the period, waiting to be built (checked first:
     an unknown regime or format, no period, profile or data raise ReportError, a missing
-    taxonomy TaxonomyError; nothing saved)."""
+    taxonomy TaxonomyError, a missing VSME template TemplateError; nothing saved). No formats:
+    all the regime has."""
     if regime_key not in REGIMES:
         raise ReportError(f"Unknown regime {regime_key!r}; one of {', '.join(REGIMES)}.")
-    unknown = set(formats) - set(FORMATS)
-    if unknown or not formats:
-        raise ReportError(f"Formats are {', '.join(FORMATS)}.")
+    allowed = REGIME_FORMATS.get(regime_key, ("pdf", "ixbrl"))
+    formats = tuple(dict.fromkeys(formats or allowed))
+    unknown = set(formats) - set(allowed)
+    if unknown:
+        raise ReportError(
+            f"A {REGIMES[regime_key].name} report is made as {', '.join(allowed)}; "
+            f"not {', '.join(sorted(unknown))}."
+        )
+    if "template" in formats:
+        template_path()  # no template: TemplateError now, not in the job
     period = ReportingPeriod.objects.filter(id=period_id).first()
     if period is None:
         raise ReportError("No such reporting period.")
@@ -123,7 +148,7 @@ def report_create(
 
 
 def report_request(
-    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = FORMATS
+    *, user: Any, period_id: int, regime_key: str, formats: tuple[str, ...] = ()
 ) -> Report:
     """Create the report, consume one credit for it and queue its generation once this
     transaction commits; with no credit left, ReportError and nothing is created."""
@@ -166,8 +191,18 @@ def report_build(report: Report) -> Report:
     xhtml = render_xhtml(chosen, data, facts, notes)
     _progress(report.id, 40)
     pdf = render_pdf(xhtml) if "pdf" in report.formats else None
+    _progress(report.id, 50)
+    template = None
+    if "template" in report.formats:
+        filled = fill_template(data, facts, vsme_taxonomy())
+        template = filled.content
+        if filled.skipped:
+            notes.append(
+                "Not in the VSME Digital Template (no named range): " + ", ".join(filled.skipped)
+            )
     _progress(report.id, 60)
     verdict, validation = Verdict.UNCHECKED, {}
+    viewer = None
     packages = _packages(report.regime)
     if report.regime == "vsme":
         # No VSME taxonomy package ships (data/vsme/NOTES.md): the facts are checked against
@@ -175,18 +210,38 @@ def report_build(report: Report) -> Report:
         checked = check_against_taxonomy(vsme_taxonomy(), facts)
         verdict = Verdict.VALID if checked.valid else Verdict.INVALID
         validation = {**checked.summary(), "checked_by": "the VSME taxonomy dump"}
+        if _arelle_reads(report.regime):
+            # Without the taxonomy Arelle cannot validate, but it reads the facts back and its
+            # viewer shows them (by concept name: no labels).
+            try:
+                read = validate_ixbrl(xhtml, (), viewer_script=_viewer_script())
+            except ValidationUnavailableError:
+                pass
+            else:
+                validation["facts"] = read.facts
+                viewer = gzip.compress(read.viewer, mtime=0) if read.viewer else None
     elif packages:
+        # Arelle opens the report package (as a recipient would) and validates the iXBRL in it;
+        # its ixbrl-viewer plugin writes the viewer page in the same run.
         try:
-            result: ArelleVerdict = validate_ixbrl(xhtml, packages)
+            result: ArelleVerdict = validate_ixbrl(
+                render_package(xhtml, report.stem),
+                packages,
+                filename=f"{report.stem}.{REPORT_PACKAGE_EXTENSION}",
+                viewer_script=_viewer_script(),
+            )
         except ValidationUnavailableError as exc:
             validation = {"unavailable": str(exc)}
         else:
             verdict = Verdict.VALID if result.valid else Verdict.INVALID
-            validation = result.summary()
+            validation = {**result.summary(), "checked_by": "Arelle (report package)"}
+            viewer = gzip.compress(result.viewer, mtime=0) if result.viewer else None
     else:
         validation = {"unavailable": "No taxonomy package for this regime: not validated."}
     report.xhtml = xhtml
     report.pdf = pdf
+    report.template = template
+    report.viewer = viewer
     report.facts = _facts_json(facts)
     report.validation = {**validation, "notes": notes}
     report.verdict = verdict
@@ -197,6 +252,16 @@ def report_build(report: Report) -> Report:
     report.finished_at = timezone.now()
     report.save()
     return report
+
+
+def _viewer_script() -> str:
+    return static(VIEWER_SCRIPT) if viewer_available() else ""
+
+
+def _arelle_reads(regime_key: str) -> bool:
+    """Arelle reads a report it cannot validate (VSME without its package) back: the facts and
+    the viewer page. Tests that build many reports turn it off."""
+    return True
 
 
 def _packages(regime_key: str) -> tuple[Any, ...]:
@@ -216,7 +281,7 @@ def report_generate_job(*, report_id: int) -> dict[str, Any]:
     report = Report.objects.select_related("period").get(id=report_id)
     try:
         report_build(report)
-    except (ReportError, RegimeError, TaxonomyError) as exc:
+    except (ReportError, RegimeError, TaxonomyError, TemplateError) as exc:
         Report.objects.filter(id=report_id).update(
             status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
         )

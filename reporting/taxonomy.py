@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from defusedxml import ElementTree
@@ -44,6 +44,8 @@ class Taxonomy:
     entry_point: str
     concepts: dict[str, Concept]
     packages: tuple[Path, ...] = ()
+    # Axis -> its default member (QNames): a fact on the default member carries no dimension.
+    defaults: dict[str, str] = field(default_factory=dict)
 
     def concept(self, name: str) -> Concept:
         try:
@@ -134,6 +136,7 @@ def _vsme(path: str) -> Taxonomy:
         namespace=data["namespaces"]["vsme"],
         entry_point=data["entryPoint"],
         concepts=concepts,
+        defaults=dict(data.get("dimensions", {}).get("_defaults", {})),
     )
 
 

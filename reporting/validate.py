@@ -25,6 +25,7 @@ ERROR_LEVELS = ("error", "fatal", "critical")
 # They say which ESRS datapoints a full sustainability statement still lacks (this report covers
 # E1 only): kept apart as completeness findings, not counted as XBRL errors.
 COMPLETENESS_PREFIX = "[message:ea_"
+VIEWER_PREFIX = "[viewer:"
 
 
 class ValidationUnavailableError(Exception):
@@ -37,6 +38,7 @@ class Verdict:
     warnings: list[str]
     missing: list[str] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
+    viewer: bytes | None = None  # Arelle's iXBRL viewer page, when asked for
 
     @property
     def valid(self) -> bool:
@@ -54,17 +56,36 @@ class Verdict:
         }
 
 
+def viewer_available() -> bool:
+    """Arelle's ixbrl-viewer plugin is installed (its script is then one of our static files)."""
+    import importlib.util
+
+    return importlib.util.find_spec("iXBRLViewerPlugin") is not None
+
+
 def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
 
-def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
-    """Arelle's verdict on one iXBRL document with the taxonomy packages given."""
+def validate_ixbrl(
+    content: bytes,
+    packages: tuple[Path, ...],
+    *,
+    filename: str = "report.xhtml",
+    viewer_script: str = "",
+) -> Verdict:
+    """Arelle's verdict on one iXBRL document, or an inline XBRL report package (``filename``
+    ending .xbri), with the taxonomy packages given. ``viewer_script``: the URL of the iXBRL
+    viewer's script; given, Arelle's ixbrl-viewer plugin also writes the viewer page."""
     with tempfile.TemporaryDirectory(prefix="ft-report-") as folder:
-        path = Path(folder) / "report.xhtml"
-        path.write_bytes(xhtml)
+        path = Path(folder) / filename
+        path.write_bytes(content)
+        viewer = Path(folder) / "viewer" / "viewer.html"
         command = [sys.executable, "-m", "reporting.arelle_child", str(path)]
+        if viewer_script:
+            viewer.parent.mkdir()
+            command += ["--viewer", str(viewer), viewer_script]
         command += [str(p) for p in packages]
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
         env["HOME"] = folder  # Arelle writes its cache and config under the user's home
@@ -83,6 +104,7 @@ def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
             raise ValidationUnavailableError(
                 "Arelle took too long to validate the report."
             ) from exc
+        page = viewer.read_bytes() if viewer_script and viewer.is_file() else None
     if done.returncode != 0:
         tail = done.stderr.decode(errors="replace")[-500:]
         raise ValidationUnavailableError(f"Arelle stopped (exit {done.returncode}): {tail}")
@@ -93,11 +115,15 @@ def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
     levels: dict[str, list[str]] = result["levels"]
     found = [m for level in ERROR_LEVELS for m in levels.get(level, [])]
     warnings = levels.get("warning", []) + levels.get("inconsistency", [])
+    # The viewer plugin's own failures say nothing about the report: a warning, no viewer.
+    warnings += [m for m in found if m.startswith(VIEWER_PREFIX)]
+    found = [m for m in found if not m.startswith(VIEWER_PREFIX)]
     return Verdict(
         errors=[m for m in found if not m.startswith(COMPLETENESS_PREFIX)],
         warnings=[m for m in warnings if not m.startswith(COMPLETENESS_PREFIX)],
         missing=[m for m in found + warnings if m.startswith(COMPLETENESS_PREFIX)],
         facts=result["facts"],
+        viewer=page,
     )
 
 
@@ -123,6 +149,11 @@ def check_against_taxonomy(taxonomy: Any, facts: list[Any]) -> Verdict:
             continue
         if concept.abstract:
             errors.append(f"[abstract] {fact.concept} is abstract")
+        errors.extend(
+            f"[dimension] {qname} of {fact.concept} is not in the taxonomy"
+            for qname in fact.dimension or ()
+            if qname.split(":", 1)[-1] not in taxonomy.concepts
+        )
         if concept.period_type != "duration":
             errors.append(f"[periodType] {fact.concept} is {concept.period_type}, not duration")
         kind = concept.data_type.split(":")[-1]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
+from csp.decorators import csp_replace
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from accounts.access import login_required_tenant, role_required
@@ -16,9 +19,11 @@ from reporting import services
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import PLANNED, REGIMES
 from reporting.regimes.base import RegimeError
+from reporting.render import REPORT_PACKAGE_EXTENSION, render_package
 from reporting.selectors import dashboard, has_records, selected_period
-from reporting.services import FORMATS, ReportError
+from reporting.services import ReportError
 from reporting.taxonomy import TaxonomyError
+from reporting.vsme_template import TemplateError
 
 
 @login_required_tenant
@@ -48,7 +53,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         regime_key = request.POST.get("regime", "")
         period_id = request.POST.get("period", "")
-        formats = tuple(request.POST.getlist("formats")) or FORMATS
+        formats = tuple(request.POST.getlist("formats"))
         try:
             if not period_id.isdigit():
                 raise ReportError("Choose a reporting period.")
@@ -58,14 +63,21 @@ def report_list(request: HttpRequest) -> HttpResponse:
                 regime_key=regime_key,
                 formats=formats,
             )
-        except (ReportError, RegimeError, TaxonomyError) as exc:
+        except (ReportError, RegimeError, TaxonomyError, TemplateError) as exc:
             messages.error(request, str(exc))
         else:
             messages.success(
                 request, "The report is being generated; this page shows its progress."
             )
         return redirect("reports")
-    reports = list(Report.objects.select_related("period", "created_by").defer("xhtml", "pdf"))
+    reports = list(
+        Report.objects.select_related("period", "created_by")
+        .defer("xhtml", "pdf", "template", "viewer")
+        .annotate(
+            has_template=Q(template__isnull=False),
+            has_viewer=Q(viewer__isnull=False),
+        )
+    )
     return render(
         request,
         "reporting/report_list.html",
@@ -82,30 +94,81 @@ def report_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+# format -> (what it is, content type, extension)
 DOWNLOADS = {
-    "pdf": ("pdf", "application/pdf", "pdf"),
-    "xhtml": ("xhtml", "application/xhtml+xml", "xhtml"),
+    "pdf": ("PDF", "application/pdf", "pdf"),
+    "xhtml": ("iXBRL", "application/xhtml+xml", "xhtml"),
+    "package": ("report package", "application/zip", REPORT_PACKAGE_EXTENSION),
+    "template": (
+        "VSME Digital Template",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+    ),
 }
+
+
+def _refused(request: HttpRequest, report: Report) -> HttpResponse:
+    reason = (
+        "Arelle found errors in this report: it cannot be downloaded as final."
+        if report.verdict == Verdict.INVALID
+        else "This report has no such file (not finished, or the format was not asked for)."
+    )
+    return render(request, "reporting/report_refused.html", {"reason": reason}, status=409)
+
+
+def _content(report: Report, fmt: str) -> bytes | None:
+    if fmt == "package":
+        return None if report.xhtml is None else render_package(bytes(report.xhtml), report.stem)
+    field = {"xhtml": "xhtml", "pdf": "pdf", "template": "template"}[fmt]
+    content = getattr(report, field)
+    return None if content is None else bytes(content)
 
 
 @login_required_tenant
 @require_GET
 def report_download(request: HttpRequest, report_id: int, fmt: str) -> HttpResponse:
-    """A report's PDF or iXBRL XHTML, as an attachment; only a finished report that is not
-    invalid is downloadable as final."""
+    """A report's PDF, iXBRL XHTML, inline XBRL report package or filled VSME Digital Template,
+    as an attachment; only a finished report that is not invalid is downloadable as final."""
     report = _get_report_for_user(report_id)
     if fmt not in DOWNLOADS:
         raise Http404("No such format.")
-    field, content_type, extension = DOWNLOADS[fmt]
-    content = getattr(report, field)
-    if not report.is_final or content is None:
-        reason = (
-            "Arelle found errors in this report: it cannot be downloaded as final."
-            if report.verdict == Verdict.INVALID
-            else "This report has no such file (not finished, or the format was not asked for)."
-        )
-        return render(request, "reporting/report_refused.html", {"reason": reason}, status=409)
-    response = HttpResponse(bytes(content), content_type=content_type)
-    name = f"{report.regime}-{report.period_name}-v{report.version}"
-    response["Content-Disposition"] = f'attachment; filename="{slugify(name)}.{extension}"'
+    _, content_type, extension = DOWNLOADS[fmt]
+    content = _content(report, fmt) if report.is_final else None
+    if content is None:
+        return _refused(request, report)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{report.stem}.{extension}"'
     return response
+
+
+# The viewer page runs Arelle's viewer script (ours, from /static) over the report under its own
+# policy: no script but that file (the viewer's data is a JSON block, never executed), styles
+# inline as the viewer writes them, its export worker from a blob, no form, not framed. The
+# sandbox keeps the page's origin: the viewer needs its storage and its config fetch, which an
+# opaque origin refuses (checked in Chromium), so the policy, not the sandbox, is the guard.
+VIEWER_CSP = {
+    "default-src": ["'none'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "worker-src": ["blob:"],
+    "frame-src": ["'self'"],
+    "form-action": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'none'"],
+    "object-src": ["'none'"],
+    "sandbox": ["allow-scripts", "allow-same-origin", "allow-popups", "allow-downloads"],
+}
+
+
+@login_required_tenant
+@require_GET
+@csp_replace(VIEWER_CSP)  # type: ignore[arg-type]  # django-csp types views as (request) only
+def report_viewer(request: HttpRequest, report_id: int) -> HttpResponse:
+    """The report in Arelle's iXBRL viewer (made when Arelle validated it)."""
+    report = _get_report_for_user(report_id)
+    if not report.is_final or report.viewer is None:
+        return _refused(request, report)
+    return HttpResponse(gzip.decompress(bytes(report.viewer)), content_type="text/html")

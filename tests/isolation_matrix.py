@@ -158,6 +158,8 @@ def _make_instrument(schema: str, state: str) -> int:
 
 
 def _make_report(schema: str, state: str) -> int:
+    import gzip
+
     from reporting.models import Report, ReportStatus, Verdict
 
     period_id = _make_period(schema, state)
@@ -168,11 +170,12 @@ def _make_report(schema: str, state: str) -> int:
             period_name="FY",
             period_start="2024-01-01",
             period_end="2024-12-31",
-            formats=["pdf", "ixbrl"],
+            formats=["pdf", "ixbrl", "package"],
             status=ReportStatus.DONE,
             verdict=Verdict.VALID,
             xhtml=b"<html/>",
             pdf=b"%PDF-1.7",
+            viewer=gzip.compress(b"<html><body>viewer</body></html>"),
         )
     return int(report.id)
 

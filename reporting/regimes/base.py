@@ -13,6 +13,7 @@ from typing import Protocol
 
 from emissions.models import OrganisationProfile, ReportingPeriod
 from emissions.selectors_inventory import InventoryRow, InventoryTotals
+from reporting.energy import EnergyMix
 
 TONNE = 1000.0  # kg per t
 
@@ -29,6 +30,7 @@ class Unit:
 
 TCO2E = Unit("tCO2e", "utr:tCO2e", label="t CO2e")
 MWH = Unit("MWh", "utr:MWh", label="MWh")
+PURE = Unit("pure", "xbrli:pure", label="%")
 
 
 def per_revenue(currency: str) -> Unit:
@@ -49,6 +51,8 @@ class Fact:
     decimals: int
     dimension: tuple[str, str] | None = None
     section: str = ""
+    # iXBRL scale: a percentage is shown as 25.00 with scale -2 for the value 0.25.
+    scale: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class ReportInput:
     categories: list[InventoryRow]
     datasets: list[str] = field(default_factory=list)
     gwp_sets: list[str] = field(default_factory=list)
+    energy: EnergyMix | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,10 @@ class Regime(Protocol):
 
 class RegimeError(Exception):
     """A report cannot be made: say why (no data, no identifier, no taxonomy)."""
+
+
+def mwh(value: float) -> float:
+    return round(value, 3)
 
 
 def tonnes(kg: float) -> float:

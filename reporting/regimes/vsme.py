@@ -1,19 +1,25 @@
-"""VSME basic module B3 (EFRAG VSME, December 2024): Scope 1, Scope 2 both ways, Scope 3 where
-reported, totals and intensities, in t CO2e. Concept names from EFRAG's VSME taxonomy dump."""
+"""VSME basic module B3 (EFRAG VSME, December 2024): energy consumption in MWh with its renewable /
+non-renewable breakdown; Scope 1, Scope 2 both ways, Scope 3 where reported, totals and
+intensities, in t CO2e. Concept names from EFRAG's VSME taxonomy dump."""
 
 from __future__ import annotations
 
+from reporting.energy import EnergyMix, methodology
 from reporting.regimes.base import (
+    MWH,
     TCO2E,
     Fact,
     Rendering,
     ReportInput,
     intensity,
+    mwh,
     per_revenue,
     significant_decimals,
 )
 from reporting.regimes.base import tonnes as t
 from reporting.taxonomy import vsme_taxonomy
+
+BREAKDOWN_AXIS = "BreakdownOfEnergyConsumptionAxis"
 
 
 class Vsme:
@@ -40,6 +46,18 @@ class Vsme:
                 "GrossMarketBasedScope2GreenhouseGasEmissions",
                 "Gross market-based Scope 2 GHG emissions",
                 tot.scope_2_market,
+            ),
+        ]
+        rows += [
+            (
+                "TotalGrossLocationBasedScope1AndScope2GHGEmissions",
+                "Total Scope 1 and 2 GHG emissions (location-based)",
+                tot.scope_1 + tot.scope_2_location,
+            ),
+            (
+                "TotalGrossMarketBasedScope1AndScope2GHGEmissions",
+                "Total Scope 1 and 2 GHG emissions (market-based)",
+                tot.scope_1 + tot.scope_2_market,
             ),
         ]
         notes = []
@@ -81,5 +99,53 @@ class Vsme:
                     section=b3,
                 ),
             ]
-        notes.append("Energy consumption (MWh) is not yet derived from the energy activities.")
+        if data.energy is not None:
+            facts += energy_facts(data.energy)
+            notes += methodology(data.energy)
         return facts, notes
+
+
+def energy_facts(mix: EnergyMix) -> list[Fact]:
+    """B3 paragraphs 29: total energy and its breakdown on ``BreakdownOfEnergyConsumptionAxis``
+    (the total is its default member, so it carries no dimension). Purchased heat, steam and
+    cooling count in the total only: B3's breakdown has electricity, self-generated electricity
+    and fuels. Self-generated electricity is not recorded: left out."""
+    tax = vsme_taxonomy()
+    b3 = "B3 Energy consumption (MWh)"
+    axis = tax.qname(BREAKDOWN_AXIS)
+    renewable = (axis, tax.qname("RenewableEnergyMember"))
+    non_renewable = (axis, tax.qname("NonRenewableEnergyMember"))
+    rows: list[tuple[str, str, float | None, tuple[str, str] | None]] = [
+        ("TotalEnergyConsumption", "Total energy consumption", mix.total, None),
+        (
+            "EnergyConsumptionFromElectricity",
+            "Electricity, renewable",
+            mix.electricity_renewable if mix.purchased_complete else None,
+            renewable,
+        ),
+        (
+            "EnergyConsumptionFromElectricity",
+            "Electricity, non-renewable",
+            mix.electricity_non_renewable if mix.purchased_complete else None,
+            non_renewable,
+        ),
+        ("EnergyConsumptionFromElectricity", "Electricity, total", mix.electricity_total, None),
+        (
+            "EnergyConsumptionFromFuels",
+            "Fuels, renewable",
+            mix.fuels["renewable"] if mix.fuels_complete else None,
+            renewable,
+        ),
+        (
+            "EnergyConsumptionFromFuels",
+            "Fuels, non-renewable",
+            mix.fuels_non_renewable,
+            non_renewable,
+        ),
+        ("EnergyConsumptionFromFuels", "Fuels, total", mix.fuels_total, None),
+    ]
+    return [
+        Fact(tax.qname(concept), label, mwh(value), MWH, 3, dimension=dim, section=b3)
+        for concept, label, value, dim in rows
+        if value is not None
+    ]

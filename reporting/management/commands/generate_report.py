@@ -1,8 +1,11 @@
 """Generate a tenant's report from the command line: the same build as the Reports page.
 
-python manage.py generate_report --tenant acme --period 2024 --regime esrs_e1 --format pdf,ixbrl --out /tmp
+python manage.py generate_report --tenant acme --period 2024 --regime vsme \
+    --format pdf,ixbrl,package,template --out /tmp
 
-Prints the verdict; exits non-zero when the report is invalid or cannot be made.
+Writes the files (PDF, iXBRL XHTML, inline XBRL report package .xbri, the filled VSME Digital
+Template .xlsx; without --format, all the regime offers), prints the verdict as one JSON line;
+exits non-zero when the report is invalid or cannot be made.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from emissions.models import ReportingPeriod
 from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import REGIMES
 from reporting.regimes.base import RegimeError
+from reporting.render import REPORT_PACKAGE_EXTENSION, render_package
 from reporting.services import FORMATS, ReportError, report_build, report_create
 from reporting.taxonomy import TaxonomyError
+from reporting.vsme_template import TemplateError
 from tenants.models import Tenant
 
 
@@ -46,7 +51,11 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True, help="the tenant's subdomain (slug)")
         parser.add_argument("--period", required=True, help="period name or starting year")
         parser.add_argument("--regime", default="esrs_e1", choices=sorted(REGIMES))
-        parser.add_argument("--format", default=",".join(FORMATS), help="pdf,ixbrl")
+        parser.add_argument(
+            "--format",
+            default="",
+            help=f"comma-separated, of {','.join(FORMATS)} (template: VSME only); default all",
+        )
         parser.add_argument("--out", default=".", help="folder the files are written to")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -63,24 +72,34 @@ class Command(BaseCommand):
                 report = report_create(
                     user=None, period_id=period.id, regime_key=options["regime"], formats=formats
                 )
-            except (ReportError, TaxonomyError) as exc:
+            except (ReportError, TaxonomyError, TemplateError) as exc:
                 raise CommandError(str(exc)) from exc
             Report.objects.filter(id=report.id).update(status=ReportStatus.RUNNING)
             try:
                 report_build(report)
-            except (ReportError, RegimeError, TaxonomyError) as exc:
+            except (ReportError, RegimeError, TaxonomyError, TemplateError) as exc:
                 Report.objects.filter(id=report.id).update(
                     status=ReportStatus.FAILED, error=str(exc), finished_at=timezone.now()
                 )
                 raise CommandError(str(exc)) from exc
-        stem = f"{tenant.slug}-{report.regime}-{report.period_name}-v{report.version}"
+        stem = f"{tenant.slug}-{report.stem}"
+        files = {
+            "ixbrl": (report.xhtml, "xhtml"),
+            "pdf": (report.pdf, "pdf"),
+            "package": (
+                None if report.xhtml is None else render_package(bytes(report.xhtml), stem),
+                REPORT_PACKAGE_EXTENSION,
+            ),
+            "template": (report.template, "xlsx"),
+        }
         written = []
-        if "ixbrl" in formats and report.xhtml is not None:
-            written.append(out / f"{stem}.xhtml")
-            written[-1].write_bytes(bytes(report.xhtml))
-        if "pdf" in formats and report.pdf is not None:
-            written.append(out / f"{stem}.pdf")
-            written[-1].write_bytes(bytes(report.pdf))
+        # An invalid report is not written out as final: its verdict says why.
+        if report.verdict != Verdict.INVALID:
+            for fmt in report.formats:
+                content, extension = files[fmt]
+                if content is not None:
+                    written.append(out / f"{stem}.{extension}")
+                    written[-1].write_bytes(bytes(content))
         validation = {k: v for k, v in report.validation.items() if k not in ("facts", "missing")}
         self.stdout.write(
             json.dumps(
