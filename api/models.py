@@ -78,3 +78,19 @@ class ApiImport(models.Model):
 
     def __str__(self) -> str:
         return f"API import {self.id} (run {self.run_id})"
+
+
+class ApiReport(models.Model):
+    """A report requested through the API with an Idempotency-Key: the answer it got, replayed
+    for the same key (so a retried request consumes no second credit)."""
+
+    report = models.OneToOneField(
+        "reporting.Report", null=True, on_delete=models.SET_NULL, related_name="api_request"
+    )
+    token = models.ForeignKey(ApiToken, null=True, on_delete=models.SET_NULL, related_name="+")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    request_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"API report request {self.idempotency_key} (report {self.report_id})"

@@ -252,3 +252,102 @@ class ProblemOut(Schema):
     status: int
     detail: str
     code: str
+
+
+# ---- reports and credits --------------------------------------------------------------------------
+
+ReportFormat = Literal["pdf", "ixbrl", "package", "template"]
+DownloadFormat = Literal["pdf", "xhtml", "package", "template"]
+
+
+class ReportIn(Strict):
+    regime: str = Field(
+        min_length=1, max_length=20, description="The regime's key: esrs_e1 or vsme."
+    )
+    period: str = Field(
+        min_length=1,
+        max_length=60,
+        description="A reporting period's name (as in Settings) or a year (2024: the period "
+        "starting in that year).",
+    )
+    formats: list[ReportFormat] = Field(
+        default_factory=list,
+        max_length=4,
+        description="What to render; none: every format the regime has. The iXBRL is always made.",
+    )
+
+
+class ReportVerdictOut(Schema):
+    verdict: str
+    checked_by: str | None
+    error_count: int
+    warning_count: int
+    errors: list[Any]
+    warnings: list[Any]
+    unavailable: str | None
+
+
+class ReportPeriodOut(Schema):
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+class ReportOut(Schema):
+    id: int
+    url: str
+    regime: str
+    period: ReportPeriodOut
+    version: int
+    formats: list[str]
+    status: str
+    progress: int
+    error: str
+    verdict: ReportVerdictOut
+    created_by: str | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    downloads: dict[str, str] = Field(
+        description="format -> URL, for the files a final report has (none otherwise)."
+    )
+
+
+class ReportListOut(Schema):
+    results: list[ReportOut]
+
+
+class ReportAcceptedOut(ReportOut):
+    replayed: bool
+    credits_left: int
+
+
+class LedgerRowOut(Schema):
+    id: int
+    kind: str
+    credits: int
+    balance_after: int
+    reason: str
+    actor: str
+    report_id: int | None
+    created_at: dt.datetime
+
+
+class CreditsOut(Schema):
+    balance: int
+    ledger: list[LedgerRowOut]
+
+
+class CreditsQuery(Strict):
+    limit: int = Field(100, ge=1, le=1000, description="How many ledger rows, newest first.")
+
+
+class VoucherIn(Strict):
+    code: str = Field(
+        min_length=1, max_length=60, description="The voucher code, FT-XXXX-XXXX-XXXX."
+    )
+
+
+class VoucherOut(Schema):
+    code: str
+    credits_added: int
+    balance: int

@@ -37,9 +37,20 @@ from api.imports import (
     rows_as_csv,
 )
 from api.problems import PROBLEM_TYPE, PROBLEMS, ApiProblem, problem
+from api.reports import (
+    api_credits,
+    api_report_create,
+    api_voucher_redeem,
+    report_body,
+    report_for_token,
+    reports,
+)
 from api.schemas import (
     ActivityPageOut,
     ActivityQuery,
+    CreditsOut,
+    CreditsQuery,
+    DownloadFormat,
     FactorOut,
     FactorPageOut,
     FactorQuery,
@@ -50,6 +61,12 @@ from api.schemas import (
     InventoryOut,
     InventoryQuery,
     ProblemOut,
+    ReportAcceptedOut,
+    ReportIn,
+    ReportListOut,
+    ReportOut,
+    VoucherIn,
+    VoucherOut,
 )
 from emissions.models import ActivityRecord, ReportingPeriod
 from emissions.selectors_activities import ActivityFilters, activity_records
@@ -64,6 +81,8 @@ from factors.picker import factor_filters, matching_supplier_factors
 from factors.selectors import factor_browse
 from imports.models import ImportRun
 from imports.uploads import limit_message, limit_uploads
+from reporting.downloads import DOWNLOADS, DownloadRefusedError, report_file
+from reporting.models import Report
 
 logger = logging.getLogger(__name__)
 
@@ -576,6 +595,133 @@ def factors_detail(request: HttpRequest, factor_id: int) -> Any:
     if factor is None:
         raise ApiProblem("not_found", f"No factor {factor_id} in the library.")
     return _factor(factor)
+
+
+# ---- reports and credits --------------------------------------------------------------------------
+
+REPORT_ERRORS = dict.fromkeys((*ERROR_STATUSES, 402), ProblemOut)
+FILE_RESPONSE = {
+    "responses": {
+        "200": {
+            "description": "The file, as an attachment.",
+            "content": {
+                content_type: {"schema": {"type": "string", "format": "binary"}}
+                for _, content_type, _ in DOWNLOADS.values()
+            },
+        }
+    }
+}
+
+
+@api.get(
+    "/reports",
+    auth=READ,
+    response={200: ReportListOut, **ERRORS},
+    url_name="reports_list",
+    summary="The reports: status, progress, verdict, downloads",
+)
+def reports_list(request: HttpRequest) -> Any:
+    return {"results": [report_body(r) for r in reports()]}
+
+
+@api.post(
+    "/reports",
+    auth=WRITE,
+    response={202: ReportAcceptedOut, **REPORT_ERRORS},
+    url_name="reports_create",
+    summary="Generate a report (consumes one credit)",
+)
+def reports_create(
+    request: HttpRequest,
+    body: ReportIn,
+    idempotency_key: str | None = Header(
+        None,
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Replays return the first answer and consume no second credit.",
+    ),
+) -> HttpResponseBase:
+    """Check the request as the reports page does (regime, formats, period, organisation profile,
+    data, taxonomy), consume one credit and queue the generation; `GET` the returned `url` for
+    its progress, verdict and downloads. No credit left: 402, and nothing is created."""
+    answer = api_report_create(
+        token=request.auth,  # type: ignore[attr-defined]
+        regime=body.regime,
+        period=body.period,
+        formats=list(body.formats),
+        idempotency_key=(idempotency_key or "").strip(),
+    )
+    response = HttpResponse(
+        ReportAcceptedOut.model_validate(answer).model_dump_json(),
+        status=202,
+        content_type="application/json",
+    )
+    response["Location"] = answer["url"]
+    return _no_store(response)
+
+
+@api.get(
+    "/reports/{report_id}",
+    auth=READ,
+    response={200: ReportOut, **ERRORS},
+    url_name="reports_detail",
+    summary="One report: status, progress, verdict, downloads",
+)
+def reports_detail(request: HttpRequest, report_id: int) -> Any:
+    return report_body(report_for_token(report_id))
+
+
+@api.get(
+    "/reports/{report_id}/files/{fmt}",
+    auth=READ,
+    response={**ERRORS},
+    openapi_extra=FILE_RESPONSE,
+    url_name="reports_file",
+    summary="A report's file (PDF, iXBRL, report package, VSME Digital Template)",
+)
+def reports_file(request: HttpRequest, report_id: int, fmt: DownloadFormat) -> HttpResponseBase:
+    """Only a finished report that is not invalid is downloadable as final (the reports page's
+    rule): otherwise 409, with the reason."""
+    report = report_for_token(report_id)
+    try:
+        found = report_file(Report.objects.get(id=report.id), fmt)
+    except DownloadRefusedError as exc:
+        raise ApiProblem("not_downloadable", str(exc)) from None
+    response = HttpResponse(found.content, content_type=found.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{found.filename}"'
+    return _no_store(response)
+
+
+def _tenant_id(request: HttpRequest) -> int:
+    return int(request.tenant.id)  # type: ignore[attr-defined]
+
+
+@api.get(
+    "/credits",
+    auth=READ,
+    response={200: CreditsOut, **ERRORS},
+    url_name="credits",
+    summary="The report credit balance and the ledger, newest first",
+)
+def credits(request: HttpRequest, query: Query[CreditsQuery]) -> Any:
+    return api_credits(tenant_id=_tenant_id(request), limit=query.limit)
+
+
+@api.post(
+    "/vouchers/redeem",
+    auth=WRITE,
+    response={200: VoucherOut, **ERRORS},
+    url_name="vouchers_redeem",
+    summary="Redeem a voucher code for report credits",
+)
+def vouchers_redeem(request: HttpRequest, body: VoucherIn) -> Any:
+    """As on the Billing page: once per workspace, before it expires, while it has redemptions
+    left; otherwise 422 with the Billing page's message."""
+    return api_voucher_redeem(
+        token=request.auth,  # type: ignore[attr-defined]
+        tenant_id=_tenant_id(request),
+        code=body.code,
+    )
 
 
 def api_operations() -> dict[str, Any]:

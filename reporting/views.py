@@ -16,10 +16,10 @@ from accounts.models import Role
 from emissions.selectors_org import reporting_periods
 from factortrace.views import UPCOMING
 from reporting import services
-from reporting.models import Report, ReportStatus, Verdict
+from reporting.downloads import DOWNLOADS, DownloadRefusedError, refusal_reason, report_file
+from reporting.models import Report, ReportStatus
 from reporting.regimes import PLANNED, REGIMES
 from reporting.regimes.base import RegimeError
-from reporting.render import REPORT_PACKAGE_EXTENSION, render_package
 from reporting.selectors import dashboard, has_records, selected_period
 from reporting.services import ReportError
 from reporting.taxonomy import TaxonomyError
@@ -94,34 +94,9 @@ def report_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-# format -> (what it is, content type, extension)
-DOWNLOADS = {
-    "pdf": ("PDF", "application/pdf", "pdf"),
-    "xhtml": ("iXBRL", "application/xhtml+xml", "xhtml"),
-    "package": ("report package", "application/zip", REPORT_PACKAGE_EXTENSION),
-    "template": (
-        "VSME Digital Template",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "xlsx",
-    ),
-}
-
-
 def _refused(request: HttpRequest, report: Report) -> HttpResponse:
-    reason = (
-        "Arelle found errors in this report: it cannot be downloaded as final."
-        if report.verdict == Verdict.INVALID
-        else "This report has no such file (not finished, or the format was not asked for)."
-    )
+    reason = refusal_reason(report)
     return render(request, "reporting/report_refused.html", {"reason": reason}, status=409)
-
-
-def _content(report: Report, fmt: str) -> bytes | None:
-    if fmt == "package":
-        return None if report.xhtml is None else render_package(bytes(report.xhtml), report.stem)
-    field = {"xhtml": "xhtml", "pdf": "pdf", "template": "template"}[fmt]
-    content = getattr(report, field)
-    return None if content is None else bytes(content)
 
 
 @login_required_tenant
@@ -132,12 +107,12 @@ def report_download(request: HttpRequest, report_id: int, fmt: str) -> HttpRespo
     report = _get_report_for_user(report_id)
     if fmt not in DOWNLOADS:
         raise Http404("No such format.")
-    _, content_type, extension = DOWNLOADS[fmt]
-    content = _content(report, fmt) if report.is_final else None
-    if content is None:
+    try:
+        found = report_file(report, fmt)
+    except DownloadRefusedError:
         return _refused(request, report)
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{report.stem}.{extension}"'
+    response = HttpResponse(found.content, content_type=found.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{found.filename}"'
     return response
 
 

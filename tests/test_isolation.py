@@ -131,6 +131,14 @@ API_ACCESS: dict[str, ApiRow] = {
     "api:inventory": ApiRow(API_READ),
     "api:factors_list": ApiRow(API_READ),
     "api:factors_detail": ApiRow(API_READ, "library_factor"),
+    "api:reports_list": ApiRow(API_READ, shared_path=True),
+    "api:reports_create": ApiRow(
+        API_WRITE, method="POST", body={"regime": "esrs_e1", "period": "FY"}, shared_path=True
+    ),
+    "api:reports_detail": ApiRow(API_READ, "report"),
+    "api:reports_file": ApiRow(API_READ, "report", kwargs={"fmt": "xhtml"}),
+    "api:credits": ApiRow(API_READ),
+    "api:vouchers_redeem": ApiRow(API_WRITE, method="POST", body={"code": "NO-SUCH-CODE"}),
 }
 
 # The public site (BASE_DOMAIN): its own names, and the operator dashboard's namespace as one row.
