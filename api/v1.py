@@ -602,7 +602,7 @@ def factors_detail(request: HttpRequest, factor_id: int) -> Any:
 REPORT_ERRORS = dict.fromkeys((*ERROR_STATUSES, 402), ProblemOut)
 FILE_RESPONSE = {
     "responses": {
-        "200": {
+        200: {
             "description": "The file, as an attachment.",
             "content": {
                 content_type: {"schema": {"type": "string", "format": "binary"}}
