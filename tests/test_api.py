@@ -4,6 +4,7 @@ checks every route with other tenants' tokens and objects; tests/test_api_fuzz.p
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client, TestCase, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from emissions.models import ActivityRecord
@@ -522,3 +524,270 @@ def test_it_refuses_a_broken_multipart_body(writer: Client) -> None:
 
 def test_it_keeps_api_answers_out_of_caches(reader: Client) -> None:
     assert reader.get("/api/v1/activities")["Cache-Control"] == "no-store"
+
+
+# ---- reports, credits and vouchers ----------------------------------------------------------------
+
+
+@pytest.fixture
+def seeded(tenants: dict[str, object], db: None, settings: Any, monkeypatch: Any) -> Any:
+    """acme with FY2024's records, its profile and 10 report credits; reports are built in
+    process without Arelle (tests/test_reports.py runs it)."""
+    from reporting import services
+    from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_tenant
+
+    settings.XBRL_TAXONOMY_DIR = str(ESRS_DIR)
+    settings.VSME_TAXONOMY_JSON = str(VSME_JSON)
+    settings.JOBS_IN_PROCESS = True
+    monkeypatch.setattr(services, "_packages", lambda regime_key: ())
+    monkeypatch.setattr(services, "_arelle_reads", lambda regime_key: False)
+    return seed_tenant()
+
+
+def post_report(client: Client, body: Any, **headers: Any) -> Any:
+    """POST /reports, running the generation job it queues once the request commits."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            "/api/v1/reports", data=json.dumps(body), content_type="application/json", **headers
+        )
+
+
+def balance(schema: str = "acme") -> int:
+    from billing.ledger import credit_balance, tenant_id_for_schema
+
+    return credit_balance(tenant_id=tenant_id_for_schema(schema))
+
+
+def reports_made() -> int:
+    from reporting.models import Report
+
+    with schema_context("acme"):
+        return Report.objects.count()
+
+
+def test_it_generates_a_report_consuming_one_credit_and_serves_its_files(
+    seeded: Any, writer: Client, reader: Client
+) -> None:
+    before = balance()
+    response = post_report(writer, {"regime": "vsme", "period": "FY2024", "formats": ["pdf"]})
+    assert response.status_code == 202, response.content
+    accepted = response.json()
+    assert response["Location"] == accepted["url"] == f"/api/v1/reports/{accepted['id']}"
+    assert accepted["credits_left"] == before - 1 == balance()
+    assert accepted["replayed"] is False
+    assert accepted["created_by"] == "alice@acme.example"
+
+    report = reader.get(accepted["url"]).json()
+    assert report["status"] == "done"
+    assert report["progress"] == 100
+    assert report["period"] == {"name": "FY2024", "start": "2024-01-01", "end": "2024-12-31"}
+    assert (report["regime"], report["version"], report["formats"]) == ("vsme", 1, ["pdf"])
+    assert report["verdict"]["verdict"] == "valid"
+    assert report["verdict"]["error_count"] == 0
+    assert report["verdict"]["checked_by"] == "the VSME taxonomy dump"
+    assert set(report["downloads"]) == {"pdf", "xhtml"}
+    assert reader.get("/api/v1/reports").json()["results"] == [report]
+
+    pdf = reader.get(report["downloads"]["pdf"])
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf["Content-Disposition"] == 'attachment; filename="vsme-fy2024-v1.pdf"'
+    assert pdf.content.startswith(b"%PDF")
+    xhtml = reader.get(report["downloads"]["xhtml"])
+    assert xhtml["Content-Type"] == "application/xhtml+xml"
+    assert b"ix:nonFraction" in xhtml.content
+    # Not asked for: no such file, with the reports page's reason.
+    body = assert_problem(reader.get(f"{accepted['url']}/files/template"), 409, "not_downloadable")
+    assert "no such file" in body["detail"]
+
+    ledger = reader.get("/api/v1/credits").json()
+    assert ledger["balance"] == before - 1
+    consumed = ledger["ledger"][0]
+    assert (consumed["kind"], consumed["credits"], consumed["report_id"]) == (
+        "consume",
+        -1,
+        accepted["id"],
+    )
+    assert consumed["actor"] == "alice@acme.example"
+    # A year names the period starting in it: a second version.
+    again = post_report(writer, {"regime": "vsme", "period": "2024"})
+    assert again.status_code == 202, again.content
+    assert again.json()["version"] == 2
+    assert balance() == before - 2
+
+
+def test_it_refuses_a_report_without_a_credit_and_creates_nothing(
+    seeded: Any, writer: Client
+) -> None:
+    from tests.billing_helpers import set_balance
+
+    set_balance("acme", 0)
+    body = assert_problem(
+        post_report(writer, {"regime": "esrs_e1", "period": "FY2024"}), 402, "no_credits"
+    )
+    assert "No report credits left" in body["detail"]
+    assert "redeem a voucher" in body["detail"]
+    assert reports_made() == 0
+    assert balance() == 0
+
+
+def test_it_refuses_a_report_it_cannot_generate_with_the_reason(
+    seeded: Any, writer: Client, reader: Client, settings: Any
+) -> None:
+    from emissions.models import OrganisationProfile
+    from tests.org_helpers import make_period
+
+    before = balance()
+    cases = [
+        ({"regime": "cbam", "period": "FY2024"}, "cannot_generate", "Unknown regime"),
+        (
+            {"regime": "esrs_e1", "period": "FY2024", "formats": ["template"]},
+            "cannot_generate",
+            "not template",
+        ),
+        ({"regime": "esrs_e1", "period": "FY1999"}, "invalid_parameters", "No reporting period"),
+        ({"regime": "esrs_e1", "period": "FY2024", "extra": 1}, "invalid_parameters", ""),
+        ({"regime": "esrs_e1", "period": "FY2024", "formats": ["docx"]}, "invalid_parameters", ""),
+    ]
+    for body, code, detail in cases:
+        problem = assert_problem(post_report(writer, body), 422, code)
+        assert detail in problem["detail"], problem
+    make_period(name="FY2030", start=dt.date(2030, 1, 1), end=dt.date(2030, 12, 31))
+    problem = assert_problem(
+        post_report(writer, {"regime": "esrs_e1", "period": "FY2030"}), 422, "cannot_generate"
+    )
+    assert "no activity records" in problem["detail"]
+    settings.XBRL_TAXONOMY_DIR = "/nonexistent"
+    problem = assert_problem(
+        post_report(writer, {"regime": "esrs_e1", "period": "FY2024"}), 422, "cannot_generate"
+    )
+    assert "XBRL_TAXONOMY_DIR" in problem["detail"]
+    with schema_context("acme"):
+        OrganisationProfile.objects.all().delete()
+    problem = assert_problem(
+        post_report(writer, {"regime": "vsme", "period": "FY2024"}), 422, "cannot_generate"
+    )
+    assert "organisation profile" in problem["detail"]
+    assert_problem(
+        post_report(reader, {"regime": "vsme", "period": "FY2024"}), 403, "insufficient_scope"
+    )
+    assert reports_made() == 0
+    assert balance() == before
+
+
+def test_it_replays_a_report_request_with_its_idempotency_key_for_one_credit(
+    seeded: Any, writer: Client
+) -> None:
+    before = balance()
+    body = {"regime": "vsme", "period": "FY2024", "formats": ["ixbrl"]}
+    first = post_report(writer, body, HTTP_IDEMPOTENCY_KEY="feed-2024-12")
+    replay = post_report(writer, body, HTTP_IDEMPOTENCY_KEY="feed-2024-12")
+    assert (first.status_code, replay.status_code) == (202, 202)
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.json()["replayed"] is True
+    assert reports_made() == 1
+    assert balance() == before - 1
+    other = {**body, "period": "2024"}
+    assert_problem(
+        post_report(writer, other, HTTP_IDEMPOTENCY_KEY="feed-2024-12"),
+        422,
+        "idempotency_key_reused",
+    )
+    assert reports_made() == 1
+
+
+def test_it_refuses_to_download_an_invalid_report_as_final(seeded: Any, reader: Client) -> None:
+    from reporting.models import Report, ReportStatus, Verdict
+
+    with schema_context("acme"):
+        report = Report.objects.create(
+            regime="esrs_e1",
+            period=seeded,
+            period_name=seeded.name,
+            period_start=seeded.start,
+            period_end=seeded.end,
+            status=ReportStatus.DONE,
+            verdict=Verdict.INVALID,
+            xhtml=b"<html/>",
+            pdf=b"%PDF-1.7",
+            template=b"PK",
+            formats=["pdf", "ixbrl", "package", "template"],
+            validation={"error_count": 1, "warning_count": 2, "errors": ["[xbrl] broken"]},
+        )
+    shown = reader.get(f"/api/v1/reports/{report.id}").json()
+    assert shown["downloads"] == {}
+    assert (shown["verdict"]["error_count"], shown["verdict"]["warning_count"]) == (1, 2)
+    assert shown["verdict"]["errors"] == ["[xbrl] broken"]
+    for fmt in ("pdf", "xhtml", "package", "template"):
+        body = assert_problem(
+            reader.get(f"/api/v1/reports/{report.id}/files/{fmt}"), 409, "not_downloadable"
+        )
+        assert "cannot be downloaded as final" in body["detail"]
+    assert_problem(reader.get(f"/api/v1/reports/{report.id}/files/docx"), 422, "invalid_parameters")
+    assert_problem(reader.get("/api/v1/reports/999999/files/pdf"), 404, "not_found")
+    assert_problem(reader.get("/api/v1/reports/999999"), 404, "not_found")
+
+
+def test_it_redeems_a_voucher_with_the_billing_pages_messages(
+    tenants: dict[str, object], db: None, writer: Client, reader: Client
+) -> None:
+    from billing.ledger import tenant_id_for_schema
+    from billing.models import Voucher
+    from billing.vouchers import voucher_redeem
+
+    now = timezone.now()
+    Voucher.objects.create(code="FT-AAAA-BBBB-CCCC", credits=3)
+    Voucher.objects.create(code="FT-OLDD-OLDD-OLDD", credits=3, expires_at=now - dt.timedelta(1))
+    Voucher.objects.create(code="FT-ONCE-ONCE-ONCE", credits=3)
+    voucher_redeem(
+        tenant_id=tenant_id_for_schema("globex"), code="FT-ONCE-ONCE-ONCE", user_email="c@g"
+    )
+    before = balance()
+
+    def redeem(client: Client, code: str) -> Any:
+        return client.post(
+            "/api/v1/vouchers/redeem",
+            data=json.dumps({"code": code}),
+            content_type="application/json",
+        )
+
+    redeemed = redeem(writer, " ft-aaaa-bbbb-cccc ")
+    assert redeemed.status_code == 200, redeemed.content
+    assert redeemed.json() == {
+        "code": "FT-AAAA-BBBB-CCCC",
+        "credits_added": 3,
+        "balance": before + 3,
+    }
+    refusals = {
+        "FT-AAAA-BBBB-CCCC": "Your organisation has already redeemed FT-AAAA-BBBB-CCCC.",
+        "FT-NONE-NONE-NONE": "The code FT-NONE-NONE-NONE is not a valid voucher.",
+        "FT-OLDD-OLDD-OLDD": "The voucher FT-OLDD-OLDD-OLDD expired on",
+        "FT-ONCE-ONCE-ONCE": "The voucher FT-ONCE-ONCE-ONCE has been used up.",
+        "   ": "Enter a voucher code.",
+    }
+    for code, message in refusals.items():
+        body = assert_problem(redeem(writer, code), 422, "voucher_refused")
+        assert body["detail"].startswith(message), body
+    assert_problem(redeem(reader, "FT-AAAA-BBBB-CCCC"), 403, "insufficient_scope")
+    assert_problem(redeem(writer, ""), 422, "invalid_parameters")
+    assert balance() == before + 3
+    row = reader.get("/api/v1/credits").json()["ledger"][0]
+    assert (row["kind"], row["credits"], row["actor"]) == ("voucher", 3, "alice@acme.example")
+
+
+def test_it_shows_only_this_tenants_credits(tenants: dict[str, object], db: None) -> None:
+    from tests.billing_helpers import set_balance
+
+    set_balance("globex", 42)
+    set_balance("acme", 5)
+    acme = api_client("acme", make_token("acme", "read")).get("/api/v1/credits?limit=1000").json()
+    globex = api_client("globex", make_token("globex", "read")).get("/api/v1/credits").json()
+    assert (acme["balance"], globex["balance"]) == (5, 42)
+    assert acme["ledger"]
+    assert not {r["id"] for r in acme["ledger"]} & {r["id"] for r in globex["ledger"]}
+    assert all(r["balance_after"] != 42 for r in acme["ledger"])
+    assert_problem(
+        api_client("acme", make_token("acme")).get("/api/v1/credits?limit=0"),
+        422,
+        "invalid_parameters",
+    )
