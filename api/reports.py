@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 
 from api.models import ApiReport, ApiToken
 from api.problems import ApiProblem
+from billing.forms import VoucherForm
 from billing.ledger import (
     NoCreditsError,
     credit_balance,
@@ -225,10 +226,15 @@ def api_credits(*, tenant_id: int, limit: int) -> dict[str, Any]:
 
 def api_voucher_redeem(*, token: ApiToken, tenant_id: int, code: str) -> dict[str, Any]:
     """The Billing page's redemption: its service, its messages on refusal."""
+    form = VoucherForm({"code": code})
+    if not form.is_valid():
+        raise ApiProblem(
+            "voucher_refused", " ".join(str(e) for e in form.errors.get("code", ["Enter a code."]))
+        )
     user = token.created_by
     actor = user.email if user is not None else f"API token {token.prefix}"
     try:
-        row = voucher_redeem(tenant_id=tenant_id, code=code, user_email=actor)
+        row = voucher_redeem(tenant_id=tenant_id, code=form.cleaned_data["code"], user_email=actor)
     except VoucherError as exc:
         raise ApiProblem("voucher_refused", str(exc)) from None
     voucher_code = row.reason.removeprefix("Voucher ")

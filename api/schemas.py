@@ -262,11 +262,15 @@ DownloadFormat = Literal["pdf", "xhtml", "package", "template"]
 
 class ReportIn(Strict):
     regime: str = Field(
-        min_length=1, max_length=20, description="The regime's key: esrs_e1 or vsme."
+        min_length=1,
+        max_length=20,
+        pattern=r"^[a-z0-9_]+$",
+        description="The regime's key: esrs_e1 or vsme.",
     )
     period: str = Field(
         min_length=1,
         max_length=60,
+        pattern=r"^[^\x00]+$",
         description="A reporting period's name (as in Settings) or a year (2024: the period "
         "starting in that year).",
     )

@@ -646,6 +646,7 @@ def test_it_refuses_a_report_it_cannot_generate_with_the_reason(
             "not template",
         ),
         ({"regime": "esrs_e1", "period": "FY1999"}, "invalid_parameters", "No reporting period"),
+        ({"regime": "esrs_e1", "period": "FY\x00"}, "invalid_parameters", ""),
         ({"regime": "esrs_e1", "period": "FY2024", "extra": 1}, "invalid_parameters", ""),
         ({"regime": "esrs_e1", "period": "FY2024", "formats": ["docx"]}, "invalid_parameters", ""),
     ]
@@ -763,13 +764,15 @@ def test_it_redeems_a_voucher_with_the_billing_pages_messages(
         "FT-NONE-NONE-NONE": "The code FT-NONE-NONE-NONE is not a valid voucher.",
         "FT-OLDD-OLDD-OLDD": "The voucher FT-OLDD-OLDD-OLDD expired on",
         "FT-ONCE-ONCE-ONCE": "The voucher FT-ONCE-ONCE-ONCE has been used up.",
-        "   ": "Enter a voucher code.",
+        "   ": "This field is required.",  # the Billing form's message
     }
     for code, message in refusals.items():
         body = assert_problem(redeem(writer, code), 422, "voucher_refused")
         assert body["detail"].startswith(message), body
     assert_problem(redeem(reader, "FT-AAAA-BBBB-CCCC"), 403, "insufficient_scope")
     assert_problem(redeem(writer, ""), 422, "invalid_parameters")
+    body = assert_problem(redeem(writer, "FT-\x00"), 422, "voucher_refused")
+    assert body["detail"] == "Null characters are not allowed."
     assert balance() == before + 3
     row = reader.get("/api/v1/credits").json()["ledger"][0]
     assert (row["kind"], row["credits"], row["actor"]) == ("voucher", 3, "alice@acme.example")
