@@ -4,7 +4,9 @@ Every operation names the token scope it needs (``auth=READ`` or ``auth=WRITE``,
 every error is a problem+json (api/problems.py). Reads go through the same selectors as the pages:
 activities (emissions.selectors_activities), the one inventory selector
 (emissions.selectors_inventory), the factor browser's search (factors.picker); imports through
-api/imports.py, the wizard's pipeline and job.
+api/imports.py, the wizard's pipeline and job; reports, downloads, credits and vouchers through
+api/reports.py (the reports page's services and download rule, the Billing page's ledger and
+voucher service).
 """
 
 from __future__ import annotations
