@@ -48,7 +48,9 @@ def reports() -> QuerySet[Report]:
 
 def report_body(report: Report) -> dict[str, Any]:
     validation = report.validation or {}
-    has_template = bool(getattr(report, "has_template", report.template is not None))
+    has_template = getattr(report, "has_template", None)  # annotated: the file stays unread
+    if has_template is None:
+        has_template = report.template is not None
     return {
         "id": report.id,
         "url": report_url(report.id),

@@ -203,12 +203,25 @@ def test_it_serves_the_openapi_document_and_docs_on_tenant_hosts_only(
         "/api/v1/inventory",
         "/api/v1/factors",
         "/api/v1/factors/{factor_id}",
+        "/api/v1/reports",
+        "/api/v1/reports/{report_id}",
+        "/api/v1/reports/{report_id}/files/{fmt}",
+        "/api/v1/credits",
+        "/api/v1/vouchers/redeem",
     }
     error = doc["paths"]["/api/v1/activities"]["get"]["responses"]["422"]
     assert list(error["content"]) == [PROBLEM]
+    create = doc["paths"]["/api/v1/reports"]["post"]["responses"]
+    assert list(create["402"]["content"]) == [PROBLEM]
+    assert "202" in create
+    files = doc["paths"]["/api/v1/reports/{report_id}/files/{fmt}"]["get"]["responses"]
+    assert {"application/pdf", "application/zip"} <= set(files["200"]["content"])
+    assert list(files["409"]["content"]) == [PROBLEM]
     docs = api_client("acme").get("/api/v1/docs")
     assert docs.status_code == 200
     assert b"POST /api/v1/imports" in docs.content
+    assert b"POST /api/v1/reports" in docs.content
+    assert b"no_credits" in docs.content
     public = Client(HTTP_HOST="localhost")
     assert public.get("/api/v1/openapi.json").status_code == 404
     assert public.get("/api/v1/docs").status_code == 404
