@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from tests.browser import app_server, chromium_page, require_chromium
+from tests.browser import app_server, chromium_page, library_committed, require_chromium
 from tests.conftest import ALICE, PASSWORD
 from tests.import_helpers import german_workbook
 
@@ -47,25 +47,8 @@ ROWS = [
 def committed_library(tenants: dict[str, object], django_db_blocker: Any) -> Iterator[None]:
     """DEFRA 2024 and the OWID grid intensities committed (the server process reads them, so the
     test's own transaction will not do); removed after this module unless they were there."""
-    from factors.models import FactorDataset
-    from factors.services import factors_ingest, select_mappings
-
-    keys = ["defra_2024", "owid_grid_2025"]
-    with django_db_blocker.unblock(), schema_context("public"):
-        existed = set(
-            FactorDataset.objects.filter(key__in=keys).values_list("key", flat=True).distinct()
-        )
-        for mapping in select_mappings(keys):
-            factors_ingest(mapping=mapping)
-    yield
-    added = [k for k in keys if k not in existed]
-    # Plain SQL: the ORM's delete would look for protecting rows in tenant tables, which the
-    # public schema does not have (the test removed its records already).
-    with django_db_blocker.unblock(), schema_context("public"), connection.cursor() as cursor:
-        ids = list(FactorDataset.objects.filter(key__in=added).values_list("id", flat=True))
-        cursor.execute("DELETE FROM factors_emissionfactor WHERE dataset_id = ANY(%s)", [ids])
-        cursor.execute("DELETE FROM factors_factordataset WHERE id = ANY(%s)", [ids])
-    connection.set_schema_to_public()
+    with library_committed(["defra_2024", "owid_grid_2025"], django_db_blocker):
+        yield
 
 
 @pytest.fixture
