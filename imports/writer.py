@@ -405,7 +405,7 @@ def _strings(values: np.ndarray | pd.Series) -> pa.Array:
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
     return pa.DictionaryArray.from_arrays(
         pa.array(codes.astype(np.int32)), pa.array(list(uniques), type=pa.string())
-    ).cast(pa.string())
+    )
 
 
 def fingerprint_table(prepared: Prepared) -> pa.Table:
@@ -508,31 +508,35 @@ def _record_provenance(
     if not len(calc):
         return pa.array([], type=pa.string())
     names = [c for c in provenance_parts.ROW_PARTS if c in calc]
-    money = money_of(calc).to_numpy(dtype=object)
     calculation = pd.Categorical(provenance)
-    parts = [np.where(pd.isna(money), "", money)] + [
-        calc[c].fillna("").astype(str).to_numpy() for c in names
-    ]
+    # Each part factorized as it is (no text column per row): codes, and each distinct value once.
+    factorized = [pd.factorize(money_of(calc))] + [pd.factorize(calc[c]) for c in names]
     codes, first = combined_codes(
-        [np.asarray(calculation.codes), *(pd.factorize(p)[0] for p in parts)]
+        [np.asarray(calculation.codes), *(np.asarray(c) for c, _ in factorized)]
     )
     texts = np.asarray(calculation.categories, dtype=object)
 
+    def value(part: int, row: int) -> str:
+        code, uniques = factorized[part][0][row], factorized[part][1]
+        return "" if code < 0 else str(uniques[code])
+
     def text(row: int) -> str:
         row_parts: dict[str, Any] = {
-            name: (json.loads(v) if name == "scope2_market" else v) if (v := values[row]) else None
-            for name, values in zip(names, parts[1:], strict=True)
+            name: (json.loads(v) if name == "scope2_market" else v)
+            if (v := value(i, row))
+            else None
+            for i, name in enumerate(names, start=1)
         }
+        money = value(0, row)
         return provenance_parts.build_text(
             calculation=by_text[str(texts[calculation.codes[row]])],
-            money=json.loads(parts[0][row]) if parts[0][row] else None,
+            money=json.loads(money) if money else None,
             **row_parts,
         )
 
+    # Dictionary-encoded: each distinct text is held once; the COPY writes it on every row.
     distinct = pa.array([text(int(f)) for f in first], type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), distinct).cast(
-        pa.string()
-    )
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), distinct)
 
 
 COPY_BATCH_ROWS = 50_000
