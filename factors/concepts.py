@@ -138,6 +138,9 @@ def _entry(concept_id: str, raw: dict[str, Any], path: Path) -> Concept:
     )
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @lru_cache(maxsize=4)
 def vocabulary(directory: Path = VOCABULARY_DIR) -> Vocabulary:
     """All vocabulary files, loaded once per process."""
@@ -146,7 +149,8 @@ def vocabulary(directory: Path = VOCABULARY_DIR) -> Vocabulary:
     exact: defaultdict[str, set[str]] = defaultdict(set)
     parts: defaultdict[str, set[str]] = defaultdict(set)
     for path in sorted(directory.glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # libyaml's safe loader where installed: the same documents, parsed ~10x faster.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}  # noqa: S506 (a safe loader)
         for concept_id, raw in data.items():
             if concept_id in concepts:
                 raise VocabularyError(f"{path.name}: {concept_id} is defined twice")

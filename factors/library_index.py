@@ -348,6 +348,14 @@ def library_index() -> LibraryIndex:
     return index
 
 
+def library_warm() -> None:
+    """Build what matching needs once per process (the index, the concept vocabulary): called by
+    the rq worker before it forks each work-horse, which then inherits them instead of building
+    them for its job. Cheap when nothing changed (one query every STATE_CHECK_SECONDS)."""
+    concepts.vocabulary()
+    library_index()
+
+
 def preselect(
     index: LibraryIndex,
     *,

@@ -237,6 +237,8 @@ JOB_QUEUES = ("default", "imports", "factors")
 RQ = {"WORKER_CLASS": "factortrace.worker.Worker"}
 # Run by each worker every minute with rq's maintenance: commits whose job died are failed.
 WORKER_MAINTENANCE_TASKS = ["imports.jobs.import_runs_sweep_all"]
+# Built by each worker before it forks a work-horse, which inherits them (factortrace/worker.py).
+WORKER_WARMUP_TASKS = ["factors.library_index.library_warm"]
 RQ_QUEUES = (
     {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in JOB_QUEUES} if REDIS_URL else {}
 )

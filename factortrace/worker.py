@@ -4,6 +4,11 @@ rq runs a job's failure callback when the job raises or times out, but not when 
 killed (kill -9, the kernel's out-of-memory killer): the job is only moved to the failed registry.
 This worker runs the callback in that case too, so the job's records learn that it died.
 
+Before it forks a work-horse, it runs the warm-up tasks (settings.WORKER_WARMUP_TASKS): what
+every job would otherwise build for itself in its fresh process (the factor library's index and the
+concept vocabulary, seconds of CPU each) is built once here and inherited by each work-horse; it is
+rebuilt only when the library changed. A warm-up that fails is logged; the job then builds its own.
+
 It also runs the project's periodic housekeeping (settings.WORKER_MAINTENANCE_TASKS, dotted paths
 of functions without arguments) with rq's own maintenance, every MAINTENANCE_INTERVAL seconds:
 the import sweeper fails commits whose job died without anyone watching their progress page.
@@ -50,6 +55,23 @@ class Worker(RQWorker):
             logger.exception("failure callback of a killed job raised", extra={"job": job.id})
         finally:
             _close_connections()
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        self.warm_up()
+
+    def fork_work_horse(self, job: Any, queue: Any) -> None:
+        self.warm_up()
+        super().fork_work_horse(job, queue)
+
+    def warm_up(self) -> None:
+        for path in getattr(settings, "WORKER_WARMUP_TASKS", ()):
+            try:
+                import_string(path)()
+            except Exception:
+                logger.exception("worker warm-up task failed", extra={"task": path})
+        # The work-horse must not inherit this process's database connection.
+        _close_connections()
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()

@@ -676,9 +676,11 @@ def _calculate(
         ]
         life_cycle = life_cycle_factor_ids(set(lib_ids))
         warned = computable["factor_key"].astype(str).isin([library_key(i) for i in life_cycle])
-        calculated["location_note"] = np.where(
-            warned.to_numpy() & (calculated["scope"].astype(str) == "scope_2").to_numpy(),
-            LIFE_CYCLE_WARNING,
-            "",
-        )
+        # One shared text object per warned row (np.where would make a fixed-width array of
+        # the warning's length on every row: 600 MB for a million rows).
+        location_note = np.full(len(calculated), "", dtype=object)
+        location_note[
+            warned.to_numpy() & (calculated["scope"].astype(str) == "scope_2").to_numpy()
+        ] = LIFE_CYCLE_WARNING
+        calculated["location_note"] = location_note
     return calculated, errors

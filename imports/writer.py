@@ -386,15 +386,29 @@ def _date_array(values: pd.Series | None, n: int) -> pa.Array:
     return pa.array(days, type=pa.date32(), from_pandas=True)
 
 
-def _masked(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """values where keep, None elsewhere (an object array for a nullable integer column)."""
-    out = np.full(len(values), None, dtype=object)
-    out[keep] = values[keep]
-    return out
+def _masked(values: np.ndarray, keep: np.ndarray) -> pa.Array:
+    """values where keep, NULL elsewhere (a nullable integer column, without a Python object per
+    row)."""
+    numbers = np.zeros(len(values), dtype=np.int64)
+    numbers[keep] = values[keep].astype(np.int64)
+    return pa.array(numbers, type=pa.int64(), mask=~keep)
 
 
 def _int_array(values: np.ndarray) -> pa.Array:
     return pa.array(values, type=pa.int64(), from_pandas=True)
+
+
+def _constant(value: Any, n: int, kind: pa.DataType) -> pa.Array:
+    """One value (or NULL) on every row."""
+    return pa.nulls(n, kind) if value is None else pa.repeat(pa.scalar(value, type=kind), n)
+
+
+def _strings(values: np.ndarray | pd.Series) -> pa.Array:
+    """A text column of few distinct values: converted once per distinct value."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array(list(uniques), type=pa.string())
+    )
 
 
 def fingerprint_table(prepared: Prepared) -> pa.Table:
@@ -441,9 +455,7 @@ def records_frame(
     date = data["date"] if "date" in data else data.get("period_start")
     tiers = _per_distinct(calc["tier"], lambda t: t if t in TIERS else "secondary", "secondary")
     columns: dict[str, pa.Array] = {
-        "import_run_id": pa.array(
-            np.full(n, run_id, dtype=object), type=pa.int64(), from_pandas=True
-        ),
+        "import_run_id": _constant(run_id, n, pa.int64()),
         "source_row": pa.array(index.to_numpy(dtype="int64")),
         "date": _date_array(date, n),
         "period_end": _date_array(data.get("period_end"), n),
@@ -468,64 +480,66 @@ def records_frame(
             if "scope3_category" in calc
             else np.full(n, None)
         ),
-        "tier": pa.array(tiers, type=pa.string()),
-        "data_quality": pa.array(
-            record_data_quality(tiers, data.get("data_quality")), type=pa.string()
-        ),
-        "factor_id": _int_array(_masked(ids, is_library)),
-        "supplier_factor_id": _int_array(_masked(ids, ~is_library)),
-        "factor_version": pa.array(_per_distinct(provenance, version_of.get, ""), type=pa.string()),
-        "gwp_set": pa.array(np.full(n, gwp_set, dtype=object), type=pa.string()),
+        "tier": _strings(tiers),
+        "data_quality": _strings(record_data_quality(tiers, data.get("data_quality"))),
+        "factor_id": _masked(ids, is_library & pd.notna(ids)),
+        "supplier_factor_id": _masked(ids, ~is_library & pd.notna(ids)),
+        "factor_version": _strings(_per_distinct(provenance, version_of.get, "")),
+        "gwp_set": _constant(gwp_set, n, pa.string()),
         "kg_co2e": _float_array(calc["kg_co2e"], n),
         "kg_co2": _float_array(calc.get("co2_kg_co2e"), n),
         "kg_ch4_co2e": _float_array(calc.get("ch4_kg_co2e"), n),
         "kg_n2o_co2e": _float_array(calc.get("n2o_kg_co2e"), n),
         "kg_other_co2e": _float_array(calc.get("other_kg_co2e"), n),
         "kg_co2e_market": _float_array(calc.get("kg_co2e_market"), n),
-        "market_basis": pa.array(
-            _per_distinct(calc["market_basis"], lambda b: "" if b is None else str(b), ""),
-            type=pa.string(),
+        "market_basis": _strings(
+            _per_distinct(calc["market_basis"], lambda b: "" if b is None else str(b), "")
         ),
-        "provenance": pa.array(_record_provenance(calc, provenance, by_text), type=pa.string()),
-        "line_kind": pa.array(np.full(n, "main", dtype=object), type=pa.string()),
-        "created_by_id": pa.array(
-            np.full(n, user_id, dtype=object), type=pa.int64(), from_pandas=True
-        ),
+        "provenance": _record_provenance(calc, provenance, by_text),
+        "line_kind": _constant("main", n, pa.string()),
+        "created_by_id": _constant(user_id, n, pa.int64()),
     }
     return calculations, pa.table([columns[c] for c in RECORD_COLUMNS], names=RECORD_COLUMNS)
 
 
 def _record_provenance(
     calc: pd.DataFrame, provenance: pd.Series, by_text: dict[str, str]
-) -> np.ndarray:
+) -> pa.Array:
     """Each record's provenance JSON (``emissions.provenance``: its calculation's key, the FX
     rate and deflator it used, region and why, the Scope 2 market-based detail, warnings),
     built once per distinct combination of those parts and spread to the rows."""
     if not len(calc):
-        return np.array([], dtype=object)
+        return pa.array([], type=pa.string())
     names = [c for c in provenance_parts.ROW_PARTS if c in calc]
-    money = money_of(calc).to_numpy(dtype=object)
     calculation = pd.Categorical(provenance)
-    parts = [np.where(pd.isna(money), "", money)] + [
-        calc[c].fillna("").astype(str).to_numpy() for c in names
-    ]
+    # Each part factorized as it is (no text column per row): codes, and each distinct value once.
+    factorized = [pd.factorize(money_of(calc))] + [pd.factorize(calc[c]) for c in names]
     codes, first = combined_codes(
-        [np.asarray(calculation.codes), *(pd.factorize(p)[0] for p in parts)]
+        [np.asarray(calculation.codes), *(np.asarray(c) for c, _ in factorized)]
     )
     texts = np.asarray(calculation.categories, dtype=object)
 
+    def value(part: int, row: int) -> str:
+        code, uniques = factorized[part][0][row], factorized[part][1]
+        return "" if code < 0 else str(uniques[code])
+
     def text(row: int) -> str:
         row_parts: dict[str, Any] = {
-            name: (json.loads(v) if name == "scope2_market" else v) if (v := values[row]) else None
-            for name, values in zip(names, parts[1:], strict=True)
+            name: (json.loads(v) if name == "scope2_market" else v)
+            if (v := value(i, row))
+            else None
+            for i, name in enumerate(names, start=1)
         }
+        money = value(0, row)
         return provenance_parts.build_text(
             calculation=by_text[str(texts[calculation.codes[row]])],
-            money=json.loads(parts[0][row]) if parts[0][row] else None,
+            money=json.loads(money) if money else None,
             **row_parts,
         )
 
-    return np.array([text(int(f)) for f in first], dtype=object)[codes]
+    # Dictionary-encoded: each distinct text is held once; the COPY writes it on every row.
+    distinct = pa.array([text(int(f)) for f in first], type=pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), distinct)
 
 
 COPY_BATCH_ROWS = 50_000

@@ -1944,6 +1944,14 @@ def money_of(result: pd.DataFrame) -> pd.Series:
     columns = ["provenance", "fx_rate", "fx_rate_date", "deflator", "deflator_year"]
     picked = rows[columns].iloc[np.asarray(first, dtype=np.int64)]
     parsed: dict[str, dict[str, Any]] = {}
+    index_values: dict[tuple[str, int], float] = {}
+
+    def index_value(index: str, year: int) -> float:
+        # Asked once per distinct row; the table is read once per (index, year).
+        if (index, year) not in index_values:
+            index_values[(index, year)] = fx.price_index_value(index, year)
+        return index_values[(index, year)]
+
     for text, rate, day, deflator_value, deflator_year in zip(
         *(picked[c].tolist() for c in columns), strict=True
     ):
@@ -1973,8 +1981,8 @@ def money_of(result: pd.DataFrame) -> pd.Series:
                 "index": index,
                 "from_year": from_year,
                 "to_year": to_year,
-                "index_from": fx.price_index_value(index, from_year),
-                "index_to": fx.price_index_value(index, to_year),
+                "index_from": index_value(index, from_year),
+                "index_to": index_value(index, to_year),
                 "source": fx.PRICE_INDEX_SOURCES.get(index),
             }
         texts.append(json.dumps({"fx": fx_part, "deflator": defl_part}, sort_keys=True))
