@@ -353,6 +353,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 XBRL_TAXONOMY_DIR = os.environ.get("XBRL_TAXONOMY_DIR", "")
 if XBRL_TAXONOMY_DIR and not Path(XBRL_TAXONOMY_DIR).is_dir():
     raise ImproperlyConfigured(f"XBRL_TAXONOMY_DIR: {XBRL_TAXONOMY_DIR!r} is not a directory.")
+# Arelle validates each report in a child forked from a server that keeps the taxonomy loaded
+# (reporting/validate.py); off: every report loads the taxonomy afresh (same verdict, slower).
+ARELLE_WARM_SERVER = _env_bool("ARELLE_WARM_SERVER", default=True)
 
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
 if SENTRY_DSN:

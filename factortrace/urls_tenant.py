@@ -115,6 +115,11 @@ urlpatterns = [
         reporting.report_download,
         name="report_download",
     ),
+    path(
+        "reports/<int:report_id>/restatement/",
+        reporting.report_restatement,
+        name="report_restatement",
+    ),
     path("billing/", views.billing, name="billing"),
     path("settings/", views_settings.settings_page, name="settings"),
     path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),

@@ -1,61 +1,210 @@
-"""Run in a child process by reporting.validate (``python -m reporting.arelle_child``): Arelle
-loads one iXBRL file offline with the given taxonomy packages, validates it, and prints one JSON
-object: its log messages by level and the facts it read back (concept, value, unit, dimensions).
+"""Run in a child process by reporting.validate: Arelle validates iXBRL files offline with the given
+taxonomy packages and answers one JSON object per file: its log messages by level and the facts it
+read back (concept, value, unit, dimensions). No Django here: the parent sets the resource limits.
 
-No Django here: the parent sets the resource limits and reads stdout."""
+Two ways, one verdict:
+
+``python -m reporting.arelle_child FILE PACKAGE...`` (cold): one file, everything loaded for it.
+
+``python -m reporting.arelle_child --serve SOCKET ENTRY PACKAGE...`` (warm): a server that loads
+the taxonomy's DTS from its entry point once and validates it (Arelle checks every schema and
+linkbase element of the DTS against XML Schema and compiles every formula then: most of a cold
+run's time, and the same for every report on that entry point). Each request, on a Unix socket,
+is served by a child forked from it: the child loads the report into its own copy-on-write copy of
+the loaded DTS, runs Arelle's whole validation (DTS, instance, dimensions, calculations, formulas),
+answers and exits, so no report leaves anything behind for the next. What the taxonomy's own
+validation found outside the formulas (nothing, for the ESRS package) is added to every answer,
+since a child does not check an element Arelle has already checked. tests/test_report_validation
+compares both ways on a valid and an invalid report.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import resource
+import signal
+import socket
 import sys
 from typing import Any
 
+# Messages of the formula linkbase (EFRAG's "message:ea_..." existence assertions and any other
+# assertion's message) depend on the report's facts; the server's own run has none.
+FORMULA_CODE_PREFIXES = ("message:", "formula", "xbrlfe:", "xbrlve:", "xfie:")
+# Fact indexes Arelle builds on first use; the server's run built them over no facts.
+_FACT_CACHES = (
+    "_factsByQname",
+    "_factsByLocalName",
+    "_factsByDatatype",
+    "_factsByPeriodType",
+    "_factsByDimQname",
+    "_nonNilFactsInInstance",
+)
 
-def run(path: str, packages: list[str]) -> dict[str, Any]:
-    from arelle.api.Session import Session
+
+def _options(entry: str, packages: list[str]) -> Any:
     from arelle.RuntimeOptions import RuntimeOptions
 
-    options = RuntimeOptions(
-        entrypointFile=path,
+    return RuntimeOptions(
+        entrypointFile=entry,
         packages=packages,
         validate=True,
         internetConnectivity="offline",
         keepOpen=True,
         disablePersistentConfig=True,
     )
-    with Session() as session:
-        session.run(options, logFileName="logToBuffer")
-        log = json.loads(session.get_logs("json") or "{}").get("log", [])
-        facts = []
-        for model in session.get_models():
-            for fact in model.facts:
-                context = fact.context
-                dims = {}
-                if context is not None:
-                    dims = {
-                        str(dim): str(member.memberQname)
-                        for dim, member in context.qnameDims.items()
-                    }
-                facts.append(
-                    {
-                        "concept": str(fact.qname),
-                        "value": fact.value,
-                        "unit": fact.unitID,
-                        "decimals": fact.decimals,
-                        "dimensions": dims,
-                        "entity": list(context.entityIdentifier) if context is not None else None,
-                    }
-                )
+
+
+def _log(session: Any) -> list[dict[str, Any]]:
+    log: list[dict[str, Any]] = json.loads(session.get_logs("json", clear_logs=True) or "{}").get(
+        "log", []
+    )
+    return log
+
+
+def _levels(log: list[dict[str, Any]]) -> dict[str, list[str]]:
     levels: dict[str, list[str]] = {}
     for entry in log:
         level = str(entry.get("level", "info")).lower()
         text = entry.get("message", {}).get("text", "") if isinstance(entry, dict) else ""
         levels.setdefault(level, []).append(f"[{entry.get('code', '')}] {text}"[:500])
-    return {"levels": levels, "facts": facts}
+    return levels
+
+
+def _facts(models: list[Any]) -> list[dict[str, Any]]:
+    facts = []
+    for model in models:
+        for fact in model.facts:
+            context = fact.context
+            dims = {}
+            if context is not None:
+                dims = {
+                    str(dim): str(member.memberQname) for dim, member in context.qnameDims.items()
+                }
+            facts.append(
+                {
+                    "concept": str(fact.qname),
+                    "value": fact.value,
+                    "unit": fact.unitID,
+                    "decimals": fact.decimals,
+                    "dimensions": dims,
+                    "entity": list(context.entityIdentifier) if context is not None else None,
+                }
+            )
+    return facts
+
+
+def run(path: str, packages: list[str]) -> dict[str, Any]:
+    """Cold: load and validate one file with everything it needs."""
+    from arelle.api.Session import Session
+
+    with Session() as session:
+        session.run(_options(path, packages), logFileName="logToBuffer")
+        log = _log(session)
+        facts = _facts(session.get_models())
+    return {"levels": _levels(log), "facts": facts}
+
+
+# ---- warm -----------------------------------------------------------------------------------
+
+
+def _validate_in_fork(session: Any, dts: Any, path: str) -> dict[str, Any]:
+    """In a child forked from the server: the report loaded into the (copied) DTS and validated
+    as ``arelleCmdLine --validate`` does (the file source checks, then Validate.validate)."""
+    from arelle import ModelDocument, Validate
+    from arelle.FileSource import openFileSource
+    from arelle.ModelXbrl import loadSchemalocatedSchemas
+    from arelle.ValidateFileSource import ValidateFileSource
+
+    cntlr = session._cntlr
+    for name in _FACT_CACHES:
+        with contextlib.suppress(AttributeError):
+            delattr(dts, name)
+    _log(session)  # the server's own messages are not this report's
+    ValidateFileSource(cntlr, openFileSource(path, cntlr)).validate(None, None)
+    document = ModelDocument.load(dts, path, isEntry=True)
+    if document is None:
+        return {"levels": _levels(_log(session)), "facts": []}
+    dts.modelDocument = document
+    loadSchemalocatedSchemas(dts)
+    Validate.validate(dts)
+    return {"levels": _levels(_log(session)), "facts": _facts([dts])}
+
+
+def _serve_one(conn: socket.socket, session: Any, dts: Any, taxonomy: dict[str, list[str]]) -> None:
+    """A forked child: one request ({"path", "cpu_seconds", "memory_bytes"}), one answer."""
+    status = 0
+    try:
+        try:
+            request = json.loads(conn.makefile("rb").readline())
+            cpu = int(request["cpu_seconds"])
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+            result = _validate_in_fork(session, dts, request["path"])
+            for level, messages in taxonomy.items():
+                result["levels"].setdefault(level, []).extend(messages)
+            answer = json.dumps(result).encode()
+        except MemoryError:
+            answer = json.dumps({"failed": "memory"}).encode()
+        except Exception as exc:  # said to the parent, which reports validation unavailable
+            answer = json.dumps({"failed": f"{type(exc).__name__}: {exc}"[:500]}).encode()
+        conn.sendall(answer)
+    except BaseException:
+        status = 4
+    finally:
+        with contextlib.suppress(OSError):
+            conn.close()
+        os._exit(status)
+
+
+def serve(socket_path: str, entry: str, packages: list[str], idle_seconds: float) -> None:
+    """Load and validate the DTS once, then fork a child per connection until idle."""
+    from arelle.api.Session import Session
+
+    session = Session()
+    session.run(_options(entry, packages), logFileName="logToBuffer")
+    dts = session.get_models()[0]
+    log = _log(session)
+    taxonomy = _levels(
+        [
+            e
+            for e in log
+            if str(e.get("level", "")).lower() in ("error", "fatal", "critical", "warning")
+            and not str(e.get("code", "")).startswith(FORMULA_CODE_PREFIXES)
+        ]
+    )
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the kernel
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(socket_path)
+    listener.bind(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(8)
+    listener.settimeout(idle_seconds)
+    try:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                break
+            pid = os.fork()
+            if pid == 0:
+                listener.close()
+                _serve_one(conn, session, dts, taxonomy)
+            conn.close()
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path)
 
 
 def main() -> None:
-    path, *packages = sys.argv[1:]
+    args = sys.argv[1:]
+    if args and args[0] == "--serve":
+        socket_path, entry, idle, *packages = args[1:]
+        serve(socket_path, entry, packages, float(idle))
+        return
+    path, *packages = args
     json.dump(run(path, packages), sys.stdout)
 
 

@@ -1,15 +1,27 @@
 """Validation: Arelle, offline, in a child process under resource limits. Its exit code is 0 even
 when the report has errors, so the verdict is read from its log (errors, warnings), never from the
-code. The child also returns the facts Arelle read back from the iXBRL."""
+code. The child also returns the facts Arelle read back from the iXBRL.
+
+With ``settings.ARELLE_WARM_SERVER`` (the default), the child is forked from a long-lived server
+that has loaded and validated the taxonomy's DTS once (reporting.arelle_child: same verdict, most
+of the time saved). One server per entry point and packages, reached on a Unix socket in a private
+folder, so every process (web, worker, its work-horses, the CLI) shares it; it exits after
+``WARM_IDLE_SECONDS`` without a request. Without the setting, or when the server cannot start, the
+child loads everything itself (cold)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import re
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +72,20 @@ def _limits() -> None:
 
 
 def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
-    """Arelle's verdict on one iXBRL document with the taxonomy packages given."""
+    """Arelle's verdict on one iXBRL document with the taxonomy packages given (warm when the
+    setting allows and the document names one schema, cold otherwise)."""
+    entry = _single_schema_ref(xhtml)
+    if getattr(settings, "ARELLE_WARM_SERVER", False) and entry is not None:
+        return _verdict(_validate_warm(xhtml, entry, packages))
+    return _verdict(_validate_cold(xhtml, packages))
+
+
+def validate_ixbrl_cold(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
+    """Everything loaded for this one document (the benchmark's and tests' reference)."""
+    return _verdict(_validate_cold(xhtml, packages))
+
+
+def _validate_cold(xhtml: bytes, packages: tuple[Path, ...]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ft-report-") as folder:
         path = Path(folder) / "report.xhtml"
         path.write_bytes(xhtml)
@@ -87,9 +112,13 @@ def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
         tail = done.stderr.decode(errors="replace")[-500:]
         raise ValidationUnavailableError(f"Arelle stopped (exit {done.returncode}): {tail}")
     try:
-        result = json.loads(done.stdout)
+        result: dict[str, Any] = json.loads(done.stdout)
     except ValueError as exc:
         raise ValidationUnavailableError("Arelle's output could not be read.") from exc
+    return result
+
+
+def _verdict(result: dict[str, Any]) -> Verdict:
     levels: dict[str, list[str]] = result["levels"]
     found = [m for level in ERROR_LEVELS for m in levels.get(level, [])]
     warnings = levels.get("warning", []) + levels.get("inconsistency", [])
@@ -99,6 +128,131 @@ def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
         missing=[m for m in found + warnings if m.startswith(COMPLETENESS_PREFIX)],
         facts=result["facts"],
     )
+
+
+# ---- the warm server -----------------------------------------------------------------------
+
+WARM_IDLE_SECONDS = 600
+_SCHEMA_REF = re.compile(rb"<link:schemaRef\b[^>]*\bxlink:href=\"([^\"]+)\"")
+
+
+def _single_schema_ref(xhtml: bytes) -> str | None:
+    """The document's one schemaRef (the DTS entry point a warm server is loaded with)."""
+    refs = set(_SCHEMA_REF.findall(xhtml))
+    if len(refs) != 1 or b"linkbaseRef" in xhtml:
+        return None
+    ref = refs.pop().decode("ascii", errors="replace")
+    return ref if ref.startswith("https://") else None
+
+
+def _server_folder() -> Path:
+    folder = Path(tempfile.gettempdir()) / f"ft-arelle-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+        raise ValidationUnavailableError(f"{folder} is not private to this user.")
+    return folder
+
+
+def _server_socket(entry: str, packages: tuple[Path, ...]) -> Path:
+    """The socket of the server for this entry point and these package files (as they are now:
+    a replaced package gets a new server)."""
+    # The code too: two checkouts of the project on one machine do not share a server.
+    key = hashlib.sha256(f"{settings.BASE_DIR}\0{entry}".encode())
+    for package in packages:
+        stat = package.stat()
+        key.update(f"\0{package.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return _server_folder() / f"{key.hexdigest()[:24]}.sock"
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError:
+        conn.close()
+        return None
+    return conn
+
+
+def _start_server(path: Path, entry: str, packages: tuple[Path, ...]) -> None:
+    home = path.with_suffix(".home")
+    home.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
+    env["HOME"] = str(home)  # Arelle writes its cache and config under the user's home
+    env["PYTHONPATH"] = str(settings.BASE_DIR)
+    command = [sys.executable, "-m", "reporting.arelle_child", "--serve", str(path), entry]
+    command += [str(WARM_IDLE_SECONDS), *(str(p) for p in packages)]
+    subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_server_limits,
+        env=env,
+        cwd=str(home),
+        start_new_session=True,  # outlives the process that started it (an RQ work-horse)
+    )
+
+
+def _server_limits() -> None:
+    # The server's own CPU: the DTS load and validation; each child limits its own CPU time.
+    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
+
+
+def _server_connection(entry: str, packages: tuple[Path, ...]) -> socket.socket:
+    """A connection to the running server, started (and waited for) when there is none."""
+    path = _server_socket(entry, packages)
+    conn = _connect(path)
+    if conn is not None:
+        return conn
+    lock = path.with_suffix(".lock")
+    with lock.open("a") as handle:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX)  # one starter; the others wait for its socket
+        try:
+            conn = _connect(path)
+            if conn is not None:
+                return conn
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # a dead server's socket
+            _start_server(path, entry, packages)
+            deadline = time.monotonic() + WALL_SECONDS
+            while time.monotonic() < deadline:
+                time.sleep(0.2)
+                conn = _connect(path)
+                if conn is not None:
+                    return conn
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    raise ValidationUnavailableError("Arelle's validation server did not start in time.")
+
+
+def _validate_warm(xhtml: bytes, entry: str, packages: tuple[Path, ...]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="ft-report-") as folder:
+        path = Path(folder) / "report.xhtml"
+        path.write_bytes(xhtml)
+        conn = _server_connection(entry, packages)
+        with conn:
+            conn.settimeout(WALL_SECONDS)
+            request = {"path": str(path), "cpu_seconds": CPU_SECONDS}
+            try:
+                conn.sendall(json.dumps(request).encode() + b"\n")
+                chunks = []
+                while chunk := conn.recv(1 << 16):
+                    chunks.append(chunk)
+            except TimeoutError as exc:
+                raise ValidationUnavailableError(
+                    "Arelle took too long to validate the report."
+                ) from exc
+    try:
+        result: dict[str, Any] = json.loads(b"".join(chunks))
+    except ValueError as exc:
+        raise ValidationUnavailableError("Arelle stopped before it answered.") from exc
+    if "failed" in result:
+        raise ValidationUnavailableError(f"Arelle stopped: {result['failed']}")
+    return result
 
 
 # The unit a numeric data type takes (DTR types 2024-01-31): GHG emissions in t CO2e, energy in

@@ -47,6 +47,7 @@ ACCESS: dict[str, Row] = {
     "home": Row(READ),
     "reports": Row(EDIT),
     "report_download": Row(READ, "report", kwargs={"fmt": "xhtml"}),
+    "report_restatement": Row(READ, "report"),
     "login": Row(OPEN),
     "logout": Row(OPEN),
     "password_change": Row(READ),

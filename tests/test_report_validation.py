@@ -1,0 +1,66 @@
+"""Arelle's warm validation (a child forked from a server that keeps the ESRS DTS loaded) gives the
+verdict of a cold run (everything loaded for one report): the same errors, warnings, completeness
+findings and facts, for a valid report and for an invalid one, which both catch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from reporting import services
+from reporting.regimes import regime
+from reporting.render import render_xhtml
+from reporting.taxonomy import esrs_taxonomy
+from reporting.validate import Verdict, validate_ixbrl, validate_ixbrl_cold
+from tests.report_helpers import ESRS_DIR, seed_tenant
+
+
+def _xhtml(settings: Any) -> bytes:
+    settings.XBRL_TAXONOMY_DIR = str(ESRS_DIR)
+    period = seed_tenant()
+    with schema_context("acme"):
+        data = services.report_input(period)
+        chosen = regime("esrs_e1")
+        facts, notes = chosen.datapoints(data)
+        return render_xhtml(chosen, data, facts, notes)
+
+
+def _invalid(xhtml: bytes) -> bytes:
+    """A period that ends before it starts, and a number that is no number."""
+    broken = xhtml.replace(b"<xbrli:endDate>2024-12-31<", b"<xbrli:endDate>2023-12-31<", 1)
+    start = broken.index(b'name="esrs:GrossScope1GreenhouseGasEmissions"')
+    end = broken.index(b"</ix:nonFraction>", start)
+    value_at = broken.rindex(b">", start, end) + 1
+    return broken[:value_at] + b"twelve" + broken[end:]
+
+
+def _same(warm: Verdict, cold: Verdict) -> None:
+    assert Counter(warm.errors) == Counter(cold.errors)
+    assert Counter(warm.warnings) == Counter(cold.warnings)
+    assert Counter(warm.missing) == Counter(cold.missing)
+    key = sorted
+    assert key(map(repr, warm.facts)) == key(map(repr, cold.facts))
+
+
+@pytest.mark.slow
+def test_warm_validation_gives_the_cold_verdict(
+    tenants: dict[str, object], db: None, settings: Any
+) -> None:
+    settings.ARELLE_WARM_SERVER = True
+    xhtml = _xhtml(settings)
+    packages = esrs_taxonomy().packages
+    valid_cold = validate_ixbrl_cold(xhtml, packages)
+    assert valid_cold.valid, valid_cold.errors[:5]
+    assert valid_cold.missing  # EFRAG's existence assertions ran
+    invalid_cold = validate_ixbrl_cold(_invalid(xhtml), packages)
+    assert not invalid_cold.valid
+    for _round in range(2):  # the second request is served by a fresh child of the same server
+        valid_warm = validate_ixbrl(xhtml, packages)
+        _same(valid_warm, valid_cold)
+        assert valid_warm.valid
+        invalid_warm = validate_ixbrl(_invalid(xhtml), packages)
+        _same(invalid_warm, invalid_cold)
+        assert not invalid_warm.valid
