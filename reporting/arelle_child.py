@@ -43,13 +43,13 @@ _FACT_CACHES = (
 )
 
 
-def _options(entry: str, packages: list[str]) -> Any:
+def _options(entry: str, packages: list[str], *, validate: bool = True) -> Any:
     from arelle.RuntimeOptions import RuntimeOptions
 
     return RuntimeOptions(
         entrypointFile=entry,
         packages=packages,
-        validate=True,
+        validate=validate,
         internetConnectivity="offline",
         keepOpen=True,
         disablePersistentConfig=True,
@@ -132,6 +132,25 @@ def _validate_in_fork(session: Any, dts: Any, path: str) -> dict[str, Any]:
     return {"levels": _levels(_log(session)), "facts": _facts([dts])}
 
 
+def _check_dts(dts: Any) -> list[dict[str, Any]]:
+    """The loaded DTS validated without its formulas (no report's facts to run them on), then its
+    formulas compiled, not run: every element of the taxonomy checked and every XPath expression
+    parsed once, and no evaluation state left for the children."""
+    from arelle.formula import ValidateFormula
+    from arelle.Validate import Validate
+
+    validator = Validate(dts)
+    has_formulae = dts.hasFormulae
+    dts.hasFormulae = False
+    try:
+        validator.validate()
+    finally:
+        dts.hasFormulae = has_formulae
+    if has_formulae:
+        ValidateFormula.validate(validator.instValidator, compileOnly=True)
+    return []
+
+
 def _serve_one(conn: socket.socket, session: Any, dts: Any, taxonomy: dict[str, list[str]]) -> None:
     """A forked child: one request ({"path", "cpu_seconds", "memory_bytes"}), one answer."""
     status = 0
@@ -162,9 +181,9 @@ def serve(socket_path: str, entry: str, packages: list[str], idle_seconds: float
     from arelle.api.Session import Session
 
     session = Session()
-    session.run(_options(entry, packages), logFileName="logToBuffer")
+    session.run(_options(entry, packages, validate=False), logFileName="logToBuffer")
     dts = session.get_models()[0]
-    log = _log(session)
+    log = _log(session) + _check_dts(dts) + _log(session)
     taxonomy = _levels(
         [
             e
