@@ -137,23 +137,26 @@ def _check_dts(dts: Any) -> list[dict[str, Any]]:
     formulas compiled, not run: every element of the taxonomy checked and every XPath expression
     parsed once, and no evaluation state left for the children."""
     from arelle.formula import ValidateFormula
-    from arelle.Validate import Validate
+    from arelle.ValidateXbrl import ValidateXbrl
 
-    validator = Validate(dts)
+    validator = ValidateXbrl(dts)
+    parameters = dts.modelManager.formulaOptions.typedParameters(dts.prefixedNamespaces)
     has_formulae = dts.hasFormulae
     dts.hasFormulae = False
     try:
-        validator.validate()
+        validator.validate(dts, parameters)
     finally:
         dts.hasFormulae = has_formulae
     if has_formulae:
-        ValidateFormula.validate(validator.instValidator, compileOnly=True)
+        ValidateFormula.validate(validator, compileOnly=True)
+    validator.close()
     return []
 
 
 def _serve_one(conn: socket.socket, session: Any, dts: Any, taxonomy: dict[str, list[str]]) -> None:
     """A forked child: one request ({"path", "cpu_seconds", "memory_bytes"}), one answer."""
     status = 0
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         try:
             request = json.loads(conn.makefile("rb").readline())

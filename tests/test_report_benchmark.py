@@ -25,6 +25,8 @@ def _load() -> ModuleType:
 
 
 @pytest.mark.slow
+# The generated records carry a provenance of the size an import writes, not a replayable one.
+@pytest.mark.replay_unchecked
 def test_it_seeds_and_measures_a_small_inventory(
     tenants: dict[str, object], db: None, settings: Any
 ) -> None:
