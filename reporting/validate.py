@@ -17,7 +17,9 @@ import json
 import os
 import re
 import resource
+import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -74,7 +76,7 @@ def _limits() -> None:
 def validate_ixbrl(xhtml: bytes, packages: tuple[Path, ...]) -> Verdict:
     """Arelle's verdict on one iXBRL document with the taxonomy packages given (warm when the
     setting allows and the document names one schema, cold otherwise)."""
-    entry = _single_schema_ref(xhtml)
+    entry = single_schema_ref(xhtml)
     if getattr(settings, "ARELLE_WARM_SERVER", False) and entry is not None:
         return _verdict(_validate_warm(xhtml, entry, packages))
     return _verdict(_validate_cold(xhtml, packages))
@@ -136,7 +138,7 @@ WARM_IDLE_SECONDS = 600
 _SCHEMA_REF = re.compile(rb"<link:schemaRef\b[^>]*\bxlink:href=\"([^\"]+)\"")
 
 
-def _single_schema_ref(xhtml: bytes) -> str | None:
+def single_schema_ref(xhtml: bytes) -> str | None:
     """The document's one schemaRef (the DTS entry point a warm server is loaded with)."""
     refs = set(_SCHEMA_REF.findall(xhtml))
     if len(refs) != 1 or b"linkbaseRef" in xhtml:
@@ -227,6 +229,31 @@ def _server_connection(entry: str, packages: tuple[Path, ...]) -> socket.socket:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     raise ValidationUnavailableError("Arelle's validation server did not start in time.")
+
+
+def warm_server_stop(entry: str, packages: tuple[Path, ...]) -> bool:
+    """Stop the running server for this entry point and packages, if any (the benchmark times a
+    start); whether one was running."""
+    path = _server_socket(entry, packages)
+    conn = _connect(path)
+    if conn is None:
+        return False
+    with conn:
+        pid, uid, _gid = struct.unpack(
+            "3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        )
+    if uid != os.getuid():
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return True
 
 
 def _validate_warm(xhtml: bytes, entry: str, packages: tuple[Path, ...]) -> dict[str, Any]:
