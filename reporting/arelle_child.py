@@ -163,6 +163,8 @@ def _serve_one(conn: socket.socket, session: Any, dts: Any, taxonomy: dict[str, 
             cpu = int(request["cpu_seconds"])
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
             result = _validate_in_fork(session, dts, request["path"])
+            usage = resource.getrusage(resource.RUSAGE_SELF)  # this child's, since its fork
+            result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
             for level, messages in taxonomy.items():
                 result["levels"].setdefault(level, []).extend(messages)
             answer = json.dumps(result).encode()

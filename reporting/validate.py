@@ -51,6 +51,7 @@ class Verdict:
     warnings: list[str]
     missing: list[str] = field(default_factory=list)
     facts: list[dict[str, Any]] = field(default_factory=list)
+    cpu_s: float | None = None  # Arelle's CPU seconds for this report (its child's)
 
     @property
     def valid(self) -> bool:
@@ -96,6 +97,7 @@ def _validate_cold(xhtml: bytes, packages: tuple[Path, ...]) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
         env["HOME"] = folder  # Arelle writes its cache and config under the user's home
         env["PYTHONPATH"] = str(settings.BASE_DIR)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
                 command,
@@ -117,6 +119,8 @@ def _validate_cold(xhtml: bytes, packages: tuple[Path, ...]) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(done.stdout)
     except ValueError as exc:
         raise ValidationUnavailableError("Arelle's output could not be read.") from exc
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu_s"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3)
     return result
 
 
@@ -129,6 +133,7 @@ def _verdict(result: dict[str, Any]) -> Verdict:
         warnings=[m for m in warnings if not m.startswith(COMPLETENESS_PREFIX)],
         missing=[m for m in found + warnings if m.startswith(COMPLETENESS_PREFIX)],
         facts=result["facts"],
+        cpu_s=result.get("cpu_s"),
     )
 
 
