@@ -144,9 +144,9 @@ def report_restatement(request: HttpRequest, report_id: int) -> HttpResponse:
     report = _get_report_for_user(report_id)
     chosen = request.GET.get("a", "")
     if chosen.isdigit() and int(chosen) != report.id:
-        other = _get_report_for_user(int(chosen))
+        version_a = _get_report_for_user(int(chosen))
         query = {"against": request.GET["against"]} if "against" in request.GET else {}
-        url = reverse("report_restatement", kwargs={"report_id": other.id})
+        url = reverse("report_restatement", kwargs={"report_id": version_a.id})
         return redirect(f"{url}?{urlencode(query)}" if query else url)
     context: dict[str, object] = {
         "report": report,
