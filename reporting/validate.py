@@ -284,6 +284,12 @@ def _validate_warm(xhtml: bytes, entry: str, packages: tuple[Path, ...]) -> dict
         raise ValidationUnavailableError("Arelle stopped before it answered.") from exc
     if "failed" in result:
         raise ValidationUnavailableError(f"Arelle stopped: {result['failed']}")
+    # The report is the warm child's second document (after the DTS): Arelle names it by its
+    # whole path where a cold run names it relative to itself; the folder is gone anyway.
+    result["levels"] = {
+        level: [m.replace(f"{folder}/", "") for m in messages]
+        for level, messages in result.get("levels", {}).items()
+    }
     return result
 
 
