@@ -1,6 +1,6 @@
 """Restatement: what changes by scope (Scope 2 both ways) and Scope 3 category between two versions
 of a report, or between a report and today's data and factors; records added, removed and changed;
-dataset versions that differ. Figures are hand-checked against tests.report_helpers.seed_tenant:
+dataset versions that differ. Figures are hand-checked against tests.report_helpers.seed_plain_tenant:
 
 FY2024 at version 1 (kg CO2e): Scope 1 1250 + 500.5 = 1750.5; Scope 2 4000 location / 1000 market;
 Scope 3 category 6 2100 + category 1 900.25 = 3000.25; totals 8750.75 location / 5750.75 market
@@ -27,7 +27,7 @@ from reporting import services
 from reporting.models import Report, ReportStatus
 from reporting.restatement import pack_ids, restatement, unpack_ids
 from tests.import_helpers import make_activity_record
-from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_tenant
+from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_plain_tenant
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def taxonomies(settings: Any) -> None:
 
 @pytest.fixture
 def period(tenants: dict[str, object], db: None, taxonomies: None) -> Iterator[Any]:
-    period = seed_tenant()
+    period = seed_plain_tenant()
     with schema_context("acme"):
         yield period
 
