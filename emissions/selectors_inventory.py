@@ -164,6 +164,77 @@ def inventory_breakdown(*, by: str, filters: ActivityFilters | None = None) -> l
 
 
 @dataclass(frozen=True)
+class InventorySummary:
+    """What a report reads: the totals, Scope 3 by category, and the factor dataset versions and
+    GWP sets of the records in the scopes."""
+
+    totals: InventoryTotals
+    categories: list[InventoryRow]
+    datasets: list[str]
+    gwp_sets: list[str]
+
+
+def inventory_summary(*, filters: ActivityFilters | None = None) -> InventorySummary:
+    """``inventory_totals``, ``inventory_breakdown(by="category")`` and the dataset versions and
+    GWP sets in use, from one scan of the records: one GROUP BY scope, category, dataset version
+    and GWP set, whose few groups are added up here (a million records take one pass instead of
+    four; benchmarks/report.py)."""
+    groups = (
+        _records(filters)
+        .annotate(market_value=_market_value())
+        .values("scope", "category", "factor_version", "gwp_set")
+        .annotate(records_=Count("id"), location=_kg(), market=_kg(column="market_value"))
+        .order_by()
+    )
+    by_scope: dict[int, list[float]] = {}
+    by_category: dict[int | None, list[float]] = {}
+    datasets: set[str] = set()
+    gwp_sets: set[str] = set()
+    records = 0
+    for g in groups:
+        records += g["records_"]
+        scope = by_scope.setdefault(g["scope"], [0.0, 0.0])
+        scope[0] += g["location"]
+        scope[1] += g["market"]
+        if g["scope"] == Scope.OUTSIDE:
+            continue
+        datasets.add(g["factor_version"])
+        gwp_sets.add(g["gwp_set"])
+        if g["scope"] == Scope.SCOPE_3:
+            row = by_category.setdefault(g["category"], [0, 0.0, 0.0])
+            row[0] += g["records_"]
+            row[1] += g["location"]
+            row[2] += g["market"]
+    s1, s2, s3, out = (by_scope.get(k, [0.0, 0.0]) for k in (1, 2, 3, Scope.OUTSIDE))
+    totals = InventoryTotals(
+        records=records,
+        location=s1[0] + s2[0] + s3[0],
+        market=s1[1] + s2[1] + s3[1],
+        scope_1=s1[0],
+        scope_2_location=s2[0],
+        scope_2_market=s2[1],
+        scope_3=s3[0],
+        outside=out[0],
+    )
+    categories = [
+        InventoryRow(
+            key=key,
+            label=_label("category", key),
+            records=int(n),
+            location=loc,
+            market=mkt,
+        )
+        for key, (n, loc, mkt) in sorted(by_category.items(), key=lambda kv: -kv[1][1])
+    ]
+    return InventorySummary(
+        totals=totals,
+        categories=categories,
+        datasets=sorted(v for v in datasets if v),
+        gwp_sets=sorted(v for v in gwp_sets if v),
+    )
+
+
+@dataclass(frozen=True)
 class InventoryUncertainty:
     """The latest finished Monte Carlo (whole inventory, kg CO2e location-based) and whether a
     newer one is being computed."""

@@ -374,6 +374,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 XBRL_TAXONOMY_DIR = os.environ.get("XBRL_TAXONOMY_DIR", "")
 if XBRL_TAXONOMY_DIR and not Path(XBRL_TAXONOMY_DIR).is_dir():
     raise ImproperlyConfigured(f"XBRL_TAXONOMY_DIR: {XBRL_TAXONOMY_DIR!r} is not a directory.")
+# Arelle validates each report in a child forked from a server that keeps the taxonomy loaded
+# (reporting/validate.py); off: every report loads the taxonomy afresh (same verdict, slower).
+ARELLE_WARM_SERVER = _env_bool("ARELLE_WARM_SERVER", default=True)
 
 # Credits (billing/): packs sold through Stripe Checkout, the trial credit of a new workspace.
 # BILLING_PACKS="key:credits:amount_in_cents,..." replaces the packs; the currency is one for all.

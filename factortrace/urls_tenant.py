@@ -127,6 +127,11 @@ urlpatterns = [
         name="billing_payment_cancel",
     ),
     path("reports/<int:report_id>/viewer/", reporting.report_viewer, name="report_viewer"),
+    path(
+        "reports/<int:report_id>/restatement/",
+        reporting.report_restatement,
+        name="report_restatement",
+    ),
     path("settings/", views_settings.settings_page, name="settings"),
     path("settings/periods/add/", views_settings.settings_period_add, name="settings_period_add"),
     path(

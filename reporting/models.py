@@ -58,6 +58,13 @@ class Report(models.Model):
     )
     datasets = models.JSONField(default=list, help_text="Factor dataset versions the records used.")
     fingerprint = models.CharField(max_length=64, blank=True)
+    # What the restatement view compares: the period's kg CO2e by scope (Scope 2 both ways) and
+    # Scope 3 category as the report read them, when (``as_of``), and which records it read
+    # (their ids, packed by reporting.restatement.pack_ids; kept apart so lists can defer them).
+    inventory = models.JSONField(
+        default=dict, blank=True, help_text="The inventory figures the report was built from."
+    )
+    record_ids = models.BinaryField(null=True, blank=True, editable=False)
     facts = models.JSONField(default=list, help_text="The datapoints the renderings tag.")
     xhtml = models.BinaryField(null=True, blank=True, editable=False)
     pdf = models.BinaryField(null=True, blank=True, editable=False)

@@ -16,9 +16,9 @@ from django.templatetags.static import static
 from django.utils import timezone
 
 from billing.ledger import NoCreditsError, credit_consume_for_report, credit_return_for_report
-from emissions.models import ReportingPeriod, Scope
+from emissions.models import ReportingPeriod
 from emissions.selectors_activities import activity_records
-from emissions.selectors_inventory import inventory_breakdown, inventory_totals
+from emissions.selectors_inventory import inventory_summary
 from emissions.selectors_org import organisation_profile
 from factortrace.jobs import enqueue_for_tenant
 from factortrace.tenancy import current_schema
@@ -27,6 +27,7 @@ from reporting.models import Report, ReportStatus, Verdict
 from reporting.regimes import REGIMES, regime
 from reporting.regimes.base import Fact, RegimeError, ReportInput
 from reporting.render import REPORT_PACKAGE_EXTENSION, render_package, render_pdf, render_xhtml
+from reporting.restatement import inventory_snapshot
 from reporting.selectors import period_filters
 from reporting.taxonomy import TaxonomyError, vsme_taxonomy
 from reporting.validate import (
@@ -75,20 +76,16 @@ def report_input(period: ReportingPeriod) -> ReportInput:
     profile = organisation_profile()
     if profile is None:
         raise ReportError("Set up the organisation profile in Settings before generating a report.")
-    filters = period_filters(period)
-    totals = inventory_totals(filters=filters)
-    if totals.records == 0:
+    summary = inventory_summary(filters=period_filters(period))
+    if summary.totals.records == 0:
         raise ReportError(f"The period {period.name} has no activity records to report.")
-    records = activity_records(filters).order_by().exclude(scope=Scope.OUTSIDE)
-    datasets = sorted(v for v in records.values_list("factor_version", flat=True).distinct() if v)
-    gwp_sets = sorted(v for v in records.values_list("gwp_set", flat=True).distinct() if v)
     return ReportInput(
         period=period,
         profile=profile,
-        totals=totals,
-        categories=inventory_breakdown(by="category", filters=filters),
-        datasets=datasets,
-        gwp_sets=gwp_sets,
+        totals=summary.totals,
+        categories=summary.categories,
+        datasets=summary.datasets,
+        gwp_sets=summary.gwp_sets,
         energy=energy_mix(period),
     )
 
@@ -185,6 +182,7 @@ def report_build(report: Report) -> Report:
     period = report.period
     if period is None:
         raise ReportError("The reporting period of this report was deleted.")
+    as_of = timezone.now()  # before the figures are read: see reporting.restatement
     data = report_input(period)
     facts, notes = chosen.datapoints(data)
     _progress(report.id, 20)
@@ -247,6 +245,12 @@ def report_build(report: Report) -> Report:
     report.verdict = verdict
     report.datasets = data.datasets
     report.fingerprint = records_fingerprint(period)
+    report.inventory, report.record_ids = inventory_snapshot(
+        totals=data.totals,
+        categories=data.categories,
+        filters=period_filters(period),
+        as_of=as_of,
+    )
     report.status = ReportStatus.DONE
     report.progress = 100
     report.finished_at = timezone.now()

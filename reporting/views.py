@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import gzip
+from urllib.parse import urlencode
 
 from csp.decorators import csp_replace
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
 from emissions.selectors_org import reporting_periods
 from factortrace.views import UPCOMING
-from reporting import services
+from reporting import restatement, services
 from reporting.downloads import DOWNLOADS, DownloadRefusedError, refusal_reason, report_file
 from reporting.models import Report, ReportStatus
 from reporting.regimes import PLANNED, REGIMES
@@ -72,7 +75,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
         return redirect("reports")
     reports = list(
         Report.objects.select_related("period", "created_by")
-        .defer("xhtml", "pdf", "template", "viewer")
+        .defer("xhtml", "pdf", "template", "viewer", "record_ids")
         .annotate(
             has_template=Q(template__isnull=False),
             has_viewer=Q(viewer__isnull=False),
@@ -138,6 +141,25 @@ VIEWER_CSP = {
 }
 
 
+def _restatement_against(request: HttpRequest, report: Report) -> Report | None:
+    """Version B asked for: another generated version of the same report (regime and period)
+    through the access helper, or None for today's data and factors; BadRequest otherwise."""
+    against = request.GET.get("against", "today")
+    if against == "today":
+        return None
+    if not against.isdigit():
+        raise BadRequest("Choose a version of this report, or today's data and factors.")
+    other = _get_report_for_user(int(against))
+    if (
+        other.id == report.id
+        or not restatement.comparable_versions(report).filter(id=other.id).exists()
+    ):
+        raise BadRequest(
+            "Version B must be another generated version of the same report (regime and period)."
+        )
+    return other
+
+
 @login_required_tenant
 @require_GET
 @csp_replace(VIEWER_CSP)  # type: ignore[arg-type]  # django-csp types views as (request) only
@@ -147,3 +169,35 @@ def report_viewer(request: HttpRequest, report_id: int) -> HttpResponse:
     if not report.is_final or report.viewer is None:
         return _refused(request, report)
     return HttpResponse(gzip.decompress(bytes(report.viewer)), content_type="text/html")
+
+
+@login_required_tenant
+@require_GET
+def report_restatement(request: HttpRequest, report_id: int) -> HttpResponse:
+    """What changes, by scope and Scope 3 category, from this report to another version of it or
+    to today's data and factors."""
+    report = _get_report_for_user(report_id)
+    chosen = request.GET.get("a", "")
+    if chosen.isdigit() and int(chosen) != report.id:
+        version_a = _get_report_for_user(int(chosen))
+        query = {"against": request.GET["against"]} if "against" in request.GET else {}
+        url = reverse("report_restatement", kwargs={"report_id": version_a.id})
+        return redirect(f"{url}?{urlencode(query)}" if query else url)
+    context: dict[str, object] = {
+        "report": report,
+        "reports": Report.objects.filter(status=ReportStatus.DONE).defer(
+            "xhtml", "pdf", "template", "viewer", "record_ids"
+        ),
+        "versions": restatement.comparable_versions(report),
+        "against": request.GET.get("against", "today"),
+    }
+    if report.status != ReportStatus.DONE:
+        context["problem"] = "This version was not generated: it has no figures to compare."
+        return render(request, "reporting/restatement.html", context, status=409)
+    try:
+        other = _restatement_against(request, report)
+    except BadRequest as exc:
+        context["problem"] = str(exc)
+        return render(request, "reporting/restatement.html", context, status=400)
+    context["result"] = restatement.restatement(report, other)
+    return render(request, "reporting/restatement.html", context)

@@ -19,6 +19,23 @@ ESRS_DIR = SHARED_DATA / "esrs_taxonomy"
 VSME_JSON = SHARED_DATA / "vsme" / "vsme-2026-05-01-taxonomy.json"
 
 
+def seed_plain_tenant(schema: str = "acme", *, identifier: str = "5299000J2N45DDNE4Y28") -> Any:
+    """FY2024 in round figures for hand-checked differences: Scope 1 at two sites, one Scope 2
+    record (4000 kg location, 1000 kg market), two Scope 3 categories, biogenic CO2 outside the
+    scopes and one 2023 record outside the period; returns the period."""
+    make_activity_record(schema, kg_co2e=1250.0, activity="Diesel")
+    make_activity_record(schema, date=dt.date(2024, 3, 10), site="Bonn", kg_co2e=500.5)
+    make_activity_record(
+        schema, date=dt.date(2024, 2, 1), scope=2, kg_co2e=4000.0, kg_co2e_market=1000.0
+    )
+    make_activity_record(schema, date=dt.date(2024, 3, 1), scope=3, category=6, kg_co2e=2100.0)
+    make_activity_record(schema, date=dt.date(2024, 4, 1), scope=3, category=1, kg_co2e=900.25)
+    make_activity_record(schema, date=dt.date(2024, 4, 2), scope=0, kg_co2e=70.0)
+    make_activity_record(schema, date=dt.date(2023, 5, 1), kg_co2e=6000.0)
+    _profile(schema, identifier)
+    return make_period(schema, net_revenue=2_000_000)
+
+
 def seed_tenant(schema: str = "acme", *, identifier: str = "5299000J2N45DDNE4Y28") -> Any:
     """FY2024 with Scope 1 at two sites (diesel in litres, natural gas in kWh gross CV, wood
     pellets in tonnes, one supplier factor naming no fuel), Scope 2 electricity both ways (three
@@ -57,17 +74,7 @@ def seed_tenant(schema: str = "acme", *, identifier: str = "5299000J2N45DDNE4Y28
     make_activity_record(schema, date=dt.date(2024, 4, 1), scope=3, category=1, kg_co2e=900.25)
     make_activity_record(schema, date=dt.date(2024, 4, 2), scope=0, kg_co2e=70.0)
     make_activity_record(schema, date=dt.date(2023, 5, 1), kg_co2e=6000.0)
-    with schema_context(schema):
-        from emissions.models import OrganisationProfile
-
-        OrganisationProfile.objects.create(
-            legal_name="Acme GmbH",
-            country="DE",
-            consolidation_approach="operational",
-            base_year=2023,
-            identifier=identifier,
-            identifier_scheme="lei",
-        )
+    _profile(schema, identifier)
     from billing.ledger import credits_operator_adjust, tenant_id_for_schema
 
     # Credits for the reports a test generates (each consumes one).
@@ -191,3 +198,17 @@ def _decode(array: bytes, maps: dict[str, str]) -> str:
         width = 4 if len(code) % 4 == 0 else 2
         text += [maps.get(code[i : i + width], "?") for i in range(0, len(code), width)]
     return "".join(text)
+
+
+def _profile(schema: str, identifier: str) -> None:
+    with schema_context(schema):
+        from emissions.models import OrganisationProfile
+
+        OrganisationProfile.objects.create(
+            legal_name="Acme GmbH",
+            country="DE",
+            consolidation_approach="operational",
+            base_year=2023,
+            identifier=identifier,
+            identifier_scheme="lei",
+        )

@@ -53,6 +53,7 @@ ACCESS: dict[str, Row] = {
     "reports": Row(EDIT),
     "report_download": Row(READ, "report", kwargs={"fmt": "xhtml"}),
     "report_viewer": Row(READ, "report"),
+    "report_restatement": Row(READ, "report"),
     "login": Row(OPEN),
     "logout": Row(OPEN),
     "password_change": Row(READ),
