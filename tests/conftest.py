@@ -117,6 +117,59 @@ def tenants(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> 
         return {t.slug: t for t in Tenant.objects.exclude(schema_name="public")}
 
 
+# What a module that commits rows (a browser test's server, a race between connections) must
+# leave as it found it: acme's own rows and the public library's datasets. A leak there changes
+# what later modules see (a remembered supplier factor, a site name already taken), in whatever
+# order pytest-randomly runs them.
+LEAK_WATCHED = (
+    "emissions.ActivityRecord",
+    "emissions.ContractualInstrument",
+    "emissions.OrganisationProfile",
+    "emissions.ReportingPeriod",
+    "emissions.Site",
+    "emissions.SupplierFactor",
+    "imports.FactorChoice",
+    "imports.ImportRun",
+    "imports.MappingTemplate",
+    "reporting.Report",
+)
+
+
+def _watched_counts() -> dict[str, int]:
+    from django.apps import apps
+
+    from factors.models import FactorDataset
+
+    with schema_context("acme"):
+        counts = {m: apps.get_model(m).objects.count() for m in LEAK_WATCHED}
+    counts["factors.FactorDataset (public)"] = FactorDataset.objects.count()
+    return counts
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _commits_nothing_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked ``browser`` or ``commits`` leaves acme's rows and the library's datasets
+    as it found them; otherwise it fails at its teardown, naming what it left."""
+    module = request.node
+    if (
+        module.get_closest_marker("browser") is None
+        and module.get_closest_marker("commits") is None
+    ):
+        yield
+        return
+    request.getfixturevalue("tenants")
+    blocker = request.getfixturevalue("django_db_blocker")
+    with blocker.unblock():
+        before = _watched_counts()
+    yield
+    with blocker.unblock():
+        after = _watched_counts()
+        connection.set_schema_to_public()
+    left = {name: after[name] - before[name] for name in before if after[name] != before[name]}
+    if left:
+        pytest.fail(f"{module.name} left committed rows behind (count change): {left}")
+
+
 @pytest.fixture(autouse=True)
 def _back_to_public() -> Iterator[None]:
     from factors.library_index import library_index_clear

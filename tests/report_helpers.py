@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from tests.import_helpers import make_activity_record
@@ -82,6 +85,51 @@ def seed_tenant(schema: str = "acme", *, identifier: str = "5299000J2N45DDNE4Y28
         tenant_id=tenant_id_for_schema(schema), credits=10, reason="report tests", operator="tests"
     )
     return make_period(schema, net_revenue=2_000_000)
+
+
+@contextmanager
+def seed_committed(django_db_blocker: Any, schema: str = "acme") -> Iterator[Any]:
+    """`seed_tenant` committed (read by an app server or by other connections); yields the
+    period. Whatever the seed made is removed afterwards, also when seeding fails halfway: the
+    tenant's rows and the seed's library dataset (its credits stay: the ledger is append-only)."""
+    with django_db_blocker.unblock():
+        try:
+            yield seed_tenant(schema)
+        finally:
+            seed_remove(schema)
+
+
+def seed_remove(schema: str) -> None:
+    """Delete what `seed_tenant` (and reports built on it) committed in `schema`, and the seed's
+    library dataset ``test_2024`` (as SQL: the ORM's collector would look for tenant records
+    from the public schema)."""
+    from emissions.models import (
+        ActivityRecord,
+        ContractualInstrument,
+        OrganisationProfile,
+        ReportingPeriod,
+        Site,
+        SupplierFactor,
+    )
+    from factors.models import FactorDataset
+    from reporting.models import Report
+
+    with schema_context(schema):
+        for model in (
+            Report,
+            ActivityRecord,
+            ContractualInstrument,
+            Site,
+            SupplierFactor,
+            ReportingPeriod,
+            OrganisationProfile,
+        ):
+            model.objects.all().delete()
+    with schema_context("public"), connection.cursor() as cursor:
+        ids = list(FactorDataset.objects.filter(key="test_2024").values_list("id", flat=True))
+        cursor.execute("DELETE FROM factors_emissionfactor WHERE dataset_id = ANY(%s)", [ids])
+        cursor.execute("DELETE FROM factors_factordataset WHERE id = ANY(%s)", [ids])
+    connection.set_schema_to_public()
 
 
 def _electricity_record(schema: str, *, site: str, kwh: float) -> Any:

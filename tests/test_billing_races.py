@@ -16,7 +16,9 @@ from django_tenants.utils import schema_context
 from billing.ledger import credit_balance
 from billing.models import CreditTransaction, Kind, Payment, StripeEvent
 from tests.billing_helpers import WEBHOOK_SECRET, event, post_event, session_object, set_balance
-from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_tenant
+from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_committed
+
+pytestmark = pytest.mark.commits
 
 SLUG = "billrace"
 
@@ -94,8 +96,16 @@ def test_the_same_event_ten_times_at_once_grants_once(committed: Any) -> None:
     assert StripeEvent.objects.filter(event_id=payload["id"]).count() == 1
 
 
+@pytest.fixture
+def seeded(committed: Any, django_db_blocker: Any) -> Iterator[int]:
+    """The racer's tenant seeded and committed (each thread has its own connection); the seed's
+    rows and its library dataset are removed afterwards. Yields the period's id."""
+    with seed_committed(django_db_blocker, SLUG) as period:
+        yield period.id
+
+
 def test_twenty_report_requests_against_one_credit_make_one_report(
-    committed: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+    committed: Any, seeded: int, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from reporting import services
     from reporting.models import Report
@@ -105,7 +115,7 @@ def test_twenty_report_requests_against_one_credit_make_one_report(
     queued: list[dict[str, Any]] = []
     # The request side is under test: the generation job is recorded, not run.
     monkeypatch.setattr(services, "enqueue_for_tenant", lambda func, **kw: queued.append(kw))
-    period_id = seed_tenant(SLUG).id
+    period_id = seeded
     set_balance(SLUG, 1)
 
     def request(n: int) -> str:

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 
 from tests.browser import app_server, chromium_page, require_chromium
 from tests.conftest import ALICE, PASSWORD
-from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_tenant
+from tests.report_helpers import ESRS_DIR, VSME_JSON, seed_committed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,49 +23,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def report_id(tenants: dict[str, object], django_db_blocker: Any, settings: Any) -> Iterator[int]:
     """A VSME report built and committed (the app server reads the test database), removed
     afterwards with everything the seed made."""
-    from emissions.models import (
-        ActivityRecord,
-        ContractualInstrument,
-        OrganisationProfile,
-        ReportingPeriod,
-        Site,
-        SupplierFactor,
-    )
-    from factors.models import FactorDataset
-    from reporting.models import Report
     from reporting.services import report_build, report_create
 
     settings.XBRL_TAXONOMY_DIR = str(ESRS_DIR)
     settings.VSME_TAXONOMY_JSON = str(VSME_JSON)
-    with django_db_blocker.unblock():
-        period = seed_tenant()
+    with seed_committed(django_db_blocker) as period:
         with schema_context("acme"):
             report = report_create(
                 user=None, period_id=period.id, regime_key="vsme", formats=("ixbrl",)
             )
             report_build(report)
-        try:
-            yield report.id
-        finally:
-            with schema_context("acme"):
-                Report.objects.all().delete()
-                ActivityRecord.objects.all().delete()
-                ContractualInstrument.objects.all().delete()
-                Site.objects.all().delete()
-                SupplierFactor.objects.all().delete()
-                ReportingPeriod.objects.all().delete()
-                OrganisationProfile.objects.all().delete()
-            # The seed's library factor: rows of the public schema, deleted as SQL (the ORM's
-            # collector would look for tenant records from the public schema).
-            with schema_context("public"), connection.cursor() as cursor:
-                ids = list(
-                    FactorDataset.objects.filter(key="test_2024").values_list("id", flat=True)
-                )
-                cursor.execute(
-                    "DELETE FROM factors_emissionfactor WHERE dataset_id = ANY(%s)", [ids]
-                )
-                cursor.execute("DELETE FROM factors_factordataset WHERE id = ANY(%s)", [ids])
-            connection.set_schema_to_public()
+        connection.set_schema_to_public()
+        yield report.id
 
 
 @pytest.fixture

@@ -39,6 +39,8 @@ from imports.writer import DUPLICATES_IMPORT, DUPLICATES_SKIP
 from tests.conftest import ALICE, client_for
 from tests.import_helpers import upload
 
+pytestmark = pytest.mark.commits
+
 ROOT = Path(__file__).resolve().parents[1]
 # Six rows of diesel: several COPY batches for the pausing worker.
 SIX_ROWS = (

@@ -13,6 +13,8 @@ from accounts.models import User
 from factortrace.jobs import JobSchemaError, enqueue_for_tenant, run_in_schema
 from tests.jobs_for_tests import MARKER_DOMAIN, explode, mark_and_list, note_failure
 
+pytestmark = pytest.mark.commits
+
 
 @pytest.fixture
 def committed(

@@ -24,6 +24,8 @@ from factortrace.observability import ContextFilter, request_id_var, sentry_befo
 from tests.conftest import ALICE
 from tests.jobs_for_tests import MARKER_DOMAIN, mark_and_list
 
+pytestmark = pytest.mark.commits
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -31,7 +31,10 @@ BIN = Path(sys.executable).parent
 METRICS_TOKEN = "metrics-token-for-the-stack-test"
 HEALTH_TOKEN = "health-token-for-the-stack-test"
 
-pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis for a real RQ worker")
+pytestmark = [
+    pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis for a real RQ worker"),
+    pytest.mark.commits,
+]
 
 
 def _free_port() -> int:

@@ -14,6 +14,8 @@ from accounts.models import Role, User
 from tenants.models import Domain, Tenant
 from tenants.services import SubdomainTakenError, tenant_create
 
+pytestmark = pytest.mark.commits
+
 GOOD = {
     "company_name": "Initech Components",
     "slug": "initech",
