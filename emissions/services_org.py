@@ -38,9 +38,17 @@ def site_create(**values: Any) -> Site:
 
 @transaction.atomic
 def site_update(*, site: Site, **values: Any) -> Site:
+    """Change a site. Records belong to a site by its name or an alias: when those change, the
+    contracts' MWh are allocated again over the records the site has now, and the records that
+    left it (a former name) are recomputed without its contracts."""
+    # Its names before the change (a ModelForm has already set the new values on the instance).
+    before = Site.objects.filter(id=site.id).values_list("name", "aliases").first()
     for name, value in values.items():
         setattr(site, name, value)
     site.save(update_fields=list(values))
+    former = [before[0], *before[1]] if before else []
+    if {n.casefold() for n in former} != {n.casefold() for n in [site.name, *site.aliases]}:
+        scope2_market_reallocate(site_ids=[site.id], site_texts=former)
     return site
 
 
@@ -84,9 +92,14 @@ def sites_add_names(
     """Names an import's site column uses, added at once: new sites, and aliases of existing
     sites. All or nothing."""
     created = [Site.objects.create(**values) for values in new_sites]
+    named: set[int] = set()
     for site, name in aliases:
         locked = Site.objects.select_for_update().get(id=site.id)
         if name.casefold() not in {a.casefold() for a in locked.aliases}:
             locked.aliases = [*locked.aliases, name]
             locked.save(update_fields=["aliases"])
+            named.add(locked.id)
+    # Records of earlier imports that carry a new alias belong to its site now (and a new site's
+    # name may be one they carry): its contracts cover them too.
+    scope2_market_reallocate(site_ids=named | {s.id for s in created})
     return created

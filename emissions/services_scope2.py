@@ -63,11 +63,15 @@ def _lock() -> None:
 
 
 @transaction.atomic
-def scope2_market_reallocate(*, site_ids: Iterable[int]) -> int:
+def scope2_market_reallocate(*, site_ids: Iterable[int], site_texts: Iterable[str] = ()) -> int:
     """Recompute the market-based figure of the sites' Scope 2 electricity and heat records that
     a contract covers or covered (dated in a contract's period, or naming a contract), allocating
-    each capped contract's MWh over all of them in date order. Returns the records changed."""
+    each capped contract's MWh over all of them in date order. Returns the records changed.
+
+    ``site_texts``: names the sites had before a rename or an alias removed; records carrying
+    them belong to another site now, or to none, and are recomputed as such."""
     ids = {int(i) for i in site_ids}
+    former = {site_key(t) for t in site_texts}
     if not ids:
         return 0
     _lock()
@@ -78,7 +82,8 @@ def scope2_market_reallocate(*, site_ids: Iterable[int]) -> int:
         .exclude(site="")
         .values_list("site", flat=True)
         .distinct()
-        if (site := names.get(site_key(text))) is not None and site.id in ids
+        if ((site := names.get(site_key(text))) is not None and site.id in ids)
+        or site_key(text) in former
     ]
     if not texts:
         return 0

@@ -54,6 +54,16 @@ class Dashboard:
         return self.totals.location / self.base_totals.location - 1.0
 
     @property
+    def is_base_year(self) -> bool:
+        """Whether the period shown is the base year itself (a calendar year equal to it)."""
+        period = self.period
+        return (
+            self.base_year is not None
+            and period is not None
+            and period.start.year == period.end.year == self.base_year
+        )
+
+    @property
     def change_vs_base_pct(self) -> float | None:
         change = self.change_vs_base
         return None if change is None else change * 100.0

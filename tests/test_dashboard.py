@@ -5,9 +5,12 @@ change against the base year, all from the inventory selector, charts as SVG wit
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django_tenants.utils import schema_context
@@ -99,3 +102,22 @@ def test_it_lays_out_the_scope_totals_as_a_table(seeded: Any, bob: Client) -> No
     page = bob.get(reverse("home")).content.decode()
     # The dashboard's .totals flex boxes must not style the scope table (it broke its columns).
     assert '<table class="table scope-totals">' in page
+    # Nor may the Activities page's grid of total boxes: a bare `.scope-totals` rule with a
+    # display of its own reaches the table too.
+    css = (Path(settings.BASE_DIR) / "static" / "css" / "app.css").read_text()
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+        if "display" in body:
+            assert ".scope-totals" not in [s.strip() for s in selectors.split(",")], selectors
+
+
+def test_the_base_year_itself_says_so_instead_of_a_zero_change(seeded: Any, bob: Client) -> None:
+    from emissions.models import OrganisationProfile
+
+    with schema_context("acme"):
+        OrganisationProfile.objects.update(base_year=2024)
+        board = dashboard(seeded)
+    assert board.is_base_year
+    page = bob.get(reverse("home")).content.decode()
+    assert "2024 is the base year: later periods are compared with it." in page
+    assert "Change against the base year" not in page

@@ -266,3 +266,52 @@ def test_moving_a_contract_to_another_site_frees_the_first_sites_records(
         "Mar": (pytest.approx(2000 * RESIDUAL_DE), "residual_mix", 0.0),
     }
     _assert_replays()
+
+
+def test_renaming_a_site_or_removing_an_alias_moves_records_in_and_out_of_its_contracts(
+    acme: None, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from emissions.services_org import site_update
+
+    site = make_site(name="Werk Ulm", country="DE", aliases=["Ulm"])
+    _certificate(site, 5.0)
+    _commit(FILE_A, "a.csv", django_capture_on_commit_callbacks)  # site "Ulm": Jan, Mar
+    _commit(FILE_B, "b.csv", django_capture_on_commit_callbacks)  # site "Werk Ulm": Feb, Apr
+    # Without the alias, January's and March's "Ulm" rows are no site's: the residual mix; the
+    # certificate's 5 MWh go to February's 4,000 and April's 1,000 kWh.
+    site_update(site=site, aliases=[])
+    assert _market() == {
+        "Jan": (pytest.approx(3000 * RESIDUAL_DE), "residual_mix", 0.0),
+        "Feb": (pytest.approx(0.0), "contractual", pytest.approx(1.0)),
+        "Mar": (pytest.approx(2000 * RESIDUAL_DE), "residual_mix", 0.0),
+        "Apr": (pytest.approx(0.0), "contractual", pytest.approx(1.0)),
+    }
+    _assert_replays()
+    # Renamed, with "Ulm" back: the "Werk Ulm" rows leave, the "Ulm" rows take the certificate.
+    site.refresh_from_db()
+    site_update(site=site, name="Ulmer Werk", aliases=["Ulm"])
+    assert _market() == {
+        "Jan": (pytest.approx(0.0), "contractual", pytest.approx(1.0)),
+        "Feb": (pytest.approx(4000 * RESIDUAL_DE), "residual_mix", 0.0),
+        "Mar": (pytest.approx(0.0), "contractual", pytest.approx(1.0)),
+        "Apr": (pytest.approx(1000 * RESIDUAL_DE), "residual_mix", 0.0),
+    }
+    _assert_replays()
+
+
+def test_an_alias_added_at_an_import_brings_earlier_records_under_the_sites_contracts(
+    acme: None, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from emissions.services_org import sites_add_names
+
+    site = make_site(name="Werk Ulm", country="DE", aliases=[])
+    _certificate(site, 5.0)
+    _commit(FILE_A, "a.csv", django_capture_on_commit_callbacks)  # "Ulm": no site's yet
+    assert [share for _, _, share in _market().values()] == [0.0, 0.0]
+    # A later import's sites step names "Ulm" an alias of Werk Ulm.
+    sites_add_names(new_sites=[], aliases=[(site, "Ulm")])
+    assert _market() == {
+        "Jan": (pytest.approx(0.0), "contractual", pytest.approx(1.0)),
+        "Mar": (pytest.approx(0.0), "contractual", pytest.approx(1.0)),
+    }
+    _assert_replays()
