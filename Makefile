@@ -23,7 +23,7 @@ worker: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(SERVICES) $(VENV)/bin/mypy emissions/engine imports/pipeline factortrace accounts tenants
+	$(SERVICES) $(VENV)/bin/mypy emissions imports factors reporting billing api factortrace accounts tenants
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
@@ -36,7 +36,7 @@ test: lint
 	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 typecheck: $(STAMP)
-	$(SERVICES) $(VENV)/bin/mypy emissions/engine imports/pipeline factortrace accounts tenants
+	$(SERVICES) $(VENV)/bin/mypy emissions imports factors reporting billing api factortrace accounts tenants
 
 shell: $(STAMP)
 	$(SERVICES) $(PY) manage.py shell

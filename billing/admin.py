@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -123,7 +124,7 @@ class TenantAccountAdmin(ReadOnlyAdmin):
                 "tenants": queryset,
                 "form": form,
                 "action": "grant_credits",
-                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
                 "opts": self.model._meta,
             },
         )
