@@ -135,6 +135,36 @@ def library_committed(keys: list[str], django_db_blocker: Any) -> Iterator[None]
         connection.set_schema_to_public()
 
 
+@contextmanager
+def acme_restored(django_db_blocker: Any, *, also: tuple[str, ...] = ()) -> Iterator[None]:
+    """Whatever an app server makes in acme during the block is removed afterwards: the imports
+    (their stored files, records and row errors go with them), factor choices, mapping templates,
+    and the new rows of the models named in `also` ("app.Model", deleted in that order, so a
+    contract goes before its site)."""
+    from django.apps import apps
+    from django_tenants.utils import schema_context
+
+    from imports.models import ImportRun
+
+    models = [
+        apps.get_model(name) for name in ("imports.FactorChoice", "imports.MappingTemplate", *also)
+    ]
+    with django_db_blocker.unblock():
+        with schema_context("acme"):
+            last_run = ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            known = {m: set(m.objects.values_list("id", flat=True)) for m in models}
+        try:
+            yield
+        finally:
+            with schema_context("acme"):
+                for run in ImportRun.objects.filter(id__gt=last_run):
+                    run.file.delete(save=False)
+                    run.delete()
+                for model in [*models[2:], *models[:2]]:
+                    model.objects.exclude(id__in=known[model]).delete()
+            connection.set_schema_to_public()
+
+
 def sign_in(page: Any, base: str, email: str, password: str) -> None:
     """Sign in on the tenant's login page and land on its home."""
     page.goto(f"{base}/login/")

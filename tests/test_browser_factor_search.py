@@ -19,7 +19,13 @@ import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from tests.browser import app_server, chromium_page, library_committed, require_chromium
+from tests.browser import (
+    acme_restored,
+    app_server,
+    chromium_page,
+    library_committed,
+    require_chromium,
+)
 from tests.conftest import ALICE, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -57,28 +63,13 @@ def server(
 ) -> Iterator[str]:
     """The app on the test database, jobs in-process; what the test makes in acme is removed."""
     require_chromium()
-    from emissions.models import FactorChange
-    from imports.models import FactorChoice, ImportRun, MappingTemplate
-
     monkeypatch.delenv("REDIS_URL", raising=False)
-    with django_db_blocker.unblock():
-        with schema_context("acme"):
-            last_run = ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            known_choices = set(FactorChoice.objects.values_list("id", flat=True))
-            known_templates = set(MappingTemplate.objects.values_list("id", flat=True))
-            known_changes = set(FactorChange.objects.values_list("id", flat=True))
-        try:
-            with app_server() as base:
-                yield base
-        finally:
-            with schema_context("acme"):
-                for run in ImportRun.objects.filter(id__gt=last_run):
-                    run.file.delete(save=False)
-                    run.delete()  # its records and row errors go with it
-                FactorChange.objects.exclude(id__in=known_changes).delete()
-                FactorChoice.objects.exclude(id__in=known_choices).delete()
-                MappingTemplate.objects.exclude(id__in=known_templates).delete()
-            connection.set_schema_to_public()
+    with (
+        acme_restored(django_db_blocker, also=("emissions.FactorChange",)),
+        django_db_blocker.unblock(),
+        app_server() as base,
+    ):
+        yield base
 
 
 def _search_and_pick(page: Any, words: str, name: str) -> None:

@@ -16,10 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django_tenants.utils import schema_context
 
-from tests.browser import app_server, chromium_page, library_committed, require_chromium
+from tests.browser import (
+    acme_restored,
+    app_server,
+    chromium_page,
+    library_committed,
+    require_chromium,
+)
 from tests.conftest import ALICE, PASSWORD
 from tests.import_helpers import german_workbook
 
@@ -58,28 +63,13 @@ def server(
     """The app on the test database, running jobs in-process (no Redis for the server); every
     import, record, choice and template the test makes in acme is removed afterwards."""
     require_chromium()
-    from emissions.models import UncertaintyRun
-    from imports.models import FactorChoice, ImportRun, MappingTemplate
-
     monkeypatch.delenv("REDIS_URL", raising=False)
-    with django_db_blocker.unblock():
-        with schema_context("acme"):
-            last_run = ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            known_choices = set(FactorChoice.objects.values_list("id", flat=True))
-            known_templates = set(MappingTemplate.objects.values_list("id", flat=True))
-            known_uncertainty = set(UncertaintyRun.objects.values_list("id", flat=True))
-        try:
-            with app_server() as base:
-                yield base
-        finally:
-            with schema_context("acme"):
-                for run in ImportRun.objects.filter(id__gt=last_run):
-                    run.file.delete(save=False)
-                    run.delete()  # its records and row errors go with it
-                FactorChoice.objects.exclude(id__in=known_choices).delete()
-                MappingTemplate.objects.exclude(id__in=known_templates).delete()
-                UncertaintyRun.objects.exclude(id__in=known_uncertainty).delete()
-            connection.set_schema_to_public()
+    with (
+        acme_restored(django_db_blocker, also=("emissions.UncertaintyRun",)),
+        django_db_blocker.unblock(),
+        app_server() as base,
+    ):
+        yield base
 
 
 def _selected_factor(page: Any, activity: str) -> tuple[str, int]:

@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django_tenants.utils import schema_context
 
-from tests.browser import app_server, chromium_page, library_committed, require_chromium
+from tests.browser import (
+    acme_restored,
+    app_server,
+    chromium_page,
+    library_committed,
+    require_chromium,
+)
 from tests.conftest import ALICE, PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -43,30 +48,21 @@ def server(
     committed_library: None, django_db_blocker: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     require_chromium()
-    from emissions.models import ContractualInstrument, OrganisationProfile, ReportingPeriod, Site
-    from imports.models import FactorChoice, ImportRun, MappingTemplate
-
     monkeypatch.delenv("REDIS_URL", raising=False)
-    with django_db_blocker.unblock():
-        with schema_context("acme"):
-            last_run = ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            known_choices = set(FactorChoice.objects.values_list("id", flat=True))
-            known_templates = set(MappingTemplate.objects.values_list("id", flat=True))
-        try:
-            with app_server() as base:
-                yield base
-        finally:
-            with schema_context("acme"):
-                for run in ImportRun.objects.filter(id__gt=last_run):
-                    run.file.delete(save=False)
-                    run.delete()
-                FactorChoice.objects.exclude(id__in=known_choices).delete()
-                MappingTemplate.objects.exclude(id__in=known_templates).delete()
-                ContractualInstrument.objects.all().delete()
-                Site.objects.all().delete()
-                ReportingPeriod.objects.all().delete()
-                OrganisationProfile.objects.all().delete()
-            connection.set_schema_to_public()
+    with (
+        acme_restored(
+            django_db_blocker,
+            also=(
+                "emissions.ContractualInstrument",
+                "emissions.Site",
+                "emissions.ReportingPeriod",
+                "emissions.OrganisationProfile",
+            ),
+        ),
+        django_db_blocker.unblock(),
+        app_server() as base,
+    ):
+        yield base
 
 
 def _fill(form: Any, values: dict[str, str]) -> None:

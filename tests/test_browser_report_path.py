@@ -24,6 +24,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from tests.browser import (
+    acme_restored,
     app_server,
     chromium_page,
     library_committed,
@@ -67,52 +68,35 @@ def owner_setup(committed_library: None, django_db_blocker: Any) -> Iterator[Any
     """acme with an organisation profile (LEI), its site and FY2024 with net revenue, and report
     credits; everything made in acme is removed afterwards. Returns the period."""
     from billing.ledger import credits_operator_adjust, tenant_id_for_schema
-    from emissions.models import (
-        ContractualInstrument,
-        OrganisationProfile,
-        ReportingPeriod,
-        Site,
-    )
-    from imports.models import FactorChoice, ImportRun, MappingTemplate
-    from reporting.models import Report
+    from emissions.models import OrganisationProfile
 
-    with django_db_blocker.unblock():
+    made = (
+        "reporting.Report",
+        "emissions.ContractualInstrument",
+        "emissions.Site",
+        "emissions.ReportingPeriod",
+        "emissions.OrganisationProfile",
+    )
+    with acme_restored(django_db_blocker, also=made), django_db_blocker.unblock():
         with schema_context("acme"):
-            last_run = ImportRun.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            known_choices = set(FactorChoice.objects.values_list("id", flat=True))
-            known_templates = set(MappingTemplate.objects.values_list("id", flat=True))
-        try:
-            with schema_context("acme"):
-                OrganisationProfile.objects.create(
-                    legal_name="Acme Metallbau GmbH",
-                    country="DE",
-                    consolidation_approach="operational",
-                    base_year=2024,
-                    identifier=IDENTIFIER,
-                    identifier_scheme="lei",
-                )
-            make_site("acme", name="Werk Ulm", country="DE", aliases=["Ulm"])
-            period = make_period("acme", net_revenue=4_500_000)
-            credits_operator_adjust(
-                tenant_id=tenant_id_for_schema("acme"),
-                credits=3,
-                reason="browser report path",
-                operator="tests",
+            OrganisationProfile.objects.create(
+                legal_name="Acme Metallbau GmbH",
+                country="DE",
+                consolidation_approach="operational",
+                base_year=2024,
+                identifier=IDENTIFIER,
+                identifier_scheme="lei",
             )
-            yield period
-        finally:
-            with schema_context("acme"):
-                Report.objects.all().delete()
-                for run in ImportRun.objects.filter(id__gt=last_run):
-                    run.file.delete(save=False)
-                    run.delete()  # its records and row errors go with it
-                FactorChoice.objects.exclude(id__in=known_choices).delete()
-                MappingTemplate.objects.exclude(id__in=known_templates).delete()
-                ContractualInstrument.objects.all().delete()
-                Site.objects.all().delete()
-                ReportingPeriod.objects.all().delete()
-                OrganisationProfile.objects.all().delete()
-            connection.set_schema_to_public()
+        make_site("acme", name="Werk Ulm", country="DE", aliases=["Ulm"])
+        period = make_period("acme", net_revenue=4_500_000)
+        credits_operator_adjust(
+            tenant_id=tenant_id_for_schema("acme"),
+            credits=3,
+            reason="browser report path",
+            operator="tests",
+        )
+        connection.set_schema_to_public()
+        yield period
 
 
 @pytest.fixture
