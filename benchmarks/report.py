@@ -42,9 +42,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "factortrace.settings")
-SHARED_TAXONOMY = ROOT.parent.parent / "shared" / "data" / "esrs_taxonomy"
-if not os.environ.get("XBRL_TAXONOMY_DIR") and SHARED_TAXONOMY.is_dir():
-    os.environ["XBRL_TAXONOMY_DIR"] = str(SHARED_TAXONOMY)
+sys.path.insert(0, str(ROOT / "scripts"))
+# The ESRS packages and the VSME dump from the shared folder beside the project, as `make run` does.
+from run import taxonomy_defaults  # noqa: E402
+
+taxonomy_defaults()
 
 import django  # noqa: E402
 

@@ -16,7 +16,7 @@ def manage(*args: str) -> None:
     subprocess.run([PY, "manage.py", *args], cwd=ROOT, check=True)
 
 
-def _taxonomy_defaults() -> None:
+def taxonomy_defaults() -> None:
     """In development, reports read the ESRS taxonomy packages and the VSME dump from the shared
     reference folder beside the project when it is there and nothing else is configured (the
     EFRAG ESRS taxonomy is never copied into the project)."""
@@ -67,7 +67,7 @@ def _stripe_standin(port: str) -> subprocess.Popen[bytes] | None:
 
 
 def main() -> int:
-    _taxonomy_defaults()
+    taxonomy_defaults()
     manage("prepare")
     # Links are built with PUBLIC_PORT: serve on it unless told otherwise.
     port = os.environ.get("PUBLIC_PORT", "").strip() or "8000"

@@ -14,7 +14,7 @@ from django.utils import translation
 from django_tenants.utils import schema_context
 
 from emissions.engine.unit_display import display_unit
-from factortrace.templatetags.display import day, num
+from factortrace.templatetags.display import day, kg_headline, num
 from tenants.models import Tenant
 from tests.import_helpers import make_activity_record, post_upload
 
@@ -152,3 +152,14 @@ def test_the_correction_form_shows_the_unit_as_written(alice: Client) -> None:
     html = alice.get(url).content.decode()
     assert 'value="US gal"' in html
     assert "US_gallon" not in html
+
+
+def test_a_headline_total_shows_whole_kilograms_from_a_tonne_up() -> None:
+    with translation.override("en-gb"):
+        assert kg_headline(5_677_806.655) == "5,677,807"
+        assert kg_headline(999.9876) == "999.988"
+        assert kg_headline(-1500.4) == "-1,500"
+        assert kg_headline(None) == ""
+    with translation.override("de"):
+        assert kg_headline(5_677_806.655) == "5.677.807"
+        assert kg_headline(12.5) == "12,5"

@@ -63,3 +63,14 @@ def day(value: object, style: str = "short") -> str:
         except ValueError:
             return str(value)
     return date_format(value, "DATE_FORMAT" if style == "long" else "SHORT_DATE_FORMAT")
+
+
+@register.filter
+def kg_headline(value: object) -> str:
+    """A total in kg shown as a headline figure: whole kilograms from 1,000 kg up (the grams of
+    a multi-tonne total are noise and do not fit its box), up to three decimals below."""
+    try:
+        size = abs(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return num(value)
+    return num(value, 0 if size >= 1000 else 3)
