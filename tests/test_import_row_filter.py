@@ -436,3 +436,19 @@ def test_the_stepper_marks_the_factors_done_once_confirmed(alice: Any, meter_run
     alice.post(_url("import_validate", meter_run))
     steps = _step_classes(alice.get(_url("import_commit", meter_run)).content.decode())
     assert steps["Factors"] == ""
+
+
+def test_the_filter_offers_kinds_of_rows_not_columns_whose_every_value_differs() -> None:
+    import pandas as pd
+
+    from imports.pipeline.mapping import filter_candidates
+
+    frame = pd.DataFrame(
+        {
+            "Date": ["15.01.2024", "31.01.2024", "15.02.2024", "29.02.2024"],
+            "Read Type": [IMPORT_READ, EXPORT_READ, IMPORT_READ, EXPORT_READ],
+            "Value": ["1,5", "2", "3", "4"],
+            "Site": ["Ulm", "Ulm", "Ulm", "Ulm"],
+        }
+    )
+    assert filter_candidates(frame) == [("Read Type", [(IMPORT_READ, 2), (EXPORT_READ, 2)])]

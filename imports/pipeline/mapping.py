@@ -707,14 +707,17 @@ def filter_candidates(
     max_columns: int = 200,
     sample_rows: int = 5000,
 ) -> list[tuple[str, list[tuple[str, int]]]]:
-    """Columns a row filter can use: those with 2 to ``max_values`` distinct values (such as a
-    meter export's "Read Type"), each with its values and how many rows hold them, most rows
+    """Columns a row filter can use: those with 2 to ``max_values`` distinct values, some of
+    them repeated (a kind of row, such as a meter export's "Read Type", not a date or an amount
+    that merely has few rows), each with its values and how many rows hold them, most rows
     first. Columns are picked on the first ``sample_rows`` rows, then counted over all rows."""
     out: list[tuple[str, list[tuple[str, int]]]] = []
     head = frame.head(sample_rows)
     for column in list(frame.columns)[:max_columns]:
         sample = head[column].dropna().astype(str).str.strip()
-        if not 2 <= sample.nunique() <= max_values:
+        sample = sample[sample != ""]
+        distinct = sample.nunique()
+        if not 2 <= distinct <= max_values or distinct == len(sample):
             continue
         counts = frame[column].dropna().astype(str).str.strip().value_counts()
         counts = counts[counts.index != ""]
