@@ -62,3 +62,35 @@ def test_it_runs_the_htmx_pages_without_a_policy_violation(server: str) -> None:
             config = p.evaluate("() => [typeof htmx, htmx.config.includeIndicatorStyles]")
             assert config == ["object", False], path
         assert refused == []
+
+
+def test_every_page_fits_a_phone_screen(server: str) -> None:
+    """At 390 px wide nothing makes the page scroll sideways: the top bar wraps, charts shrink,
+    wide tables scroll inside themselves."""
+    port = server.rsplit(":", 1)[1]
+    acme = f"http://acme.localhost:{port}"
+    with chromium_page() as page:
+        p: Any = page
+        p.set_viewport_size({"width": 390, "height": 844})
+        p.goto(f"{acme}/login/")
+        p.get_by_label("Email").fill(ALICE.email)
+        p.get_by_label("Password").fill(PASSWORD)
+        p.get_by_role("button", name="Sign in").click()
+        p.wait_for_url(f"{acme}/")
+        wide = {}
+        for path in [*PAGES, "/reports/", "/billing/"]:
+            p.goto(f"{acme}{path}")
+            width = p.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                wide[path] = width
+        assert wide == {}
+
+
+def test_the_pages_checked_are_tenant_routes(db: None) -> None:
+    """Each path above is a page of a tenant host (a renamed route would leave it unchecked).
+    (Requesting `db` makes pytest-django set up the test database when this file runs alone:
+    the browser tests reach it only through committed fixtures.)"""
+    from django.urls import resolve
+
+    for path in [*PAGES, "/reports/", "/billing/"]:
+        assert resolve(path, urlconf="factortrace.urls_tenant").url_name, path
