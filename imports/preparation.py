@@ -284,7 +284,10 @@ def assign_factors(
             or (library_memory and extra and budget)
         ):
             if cache_key not in matched:
-                unit = None if item.dimension == "money" else _unit_for_dimension(item.dimension)
+                # Spend rows rank as the factor search does for an amount in EUR (the rows'
+                # amounts are in EUR by then): per-currency factors first, not the mass factors
+                # that share the words (copy paper per kg) and would crowd them out of the list.
+                unit = "EUR" if item.dimension == "money" else _unit_for_dimension(item.dimension)
                 found = match_factors(
                     description=text,
                     unit=unit,

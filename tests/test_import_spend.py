@@ -1,0 +1,72 @@
+"""A purchase ledger's spend rows (an amount, no quantity) take a spend factor through the import,
+as the factor search ranks them for an amount in EUR: "Kopierpapier" for 420.50 EUR in Germany is
+EXIOBASE's "Paper and paper products" for DE (0.390986 kg CO2e per EUR, exiobase_2022 DE:p21.2,
+as tests/test_factors_spend.py reads it), not "no factor" because the mass factors that share
+its words (DEFRA paper per tonne) filled the list of candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django_tenants.utils import schema_context
+
+from imports.pipeline import suggest_mapping
+from imports.preparation import prepare
+from imports.selectors import read_source
+
+LEDGER = (
+    "Buchungsdatum;Beschreibung;Menge;Einheit;Land;Betrag;Währung\n"
+    "03.03.2024;Kopierpapier;;;DE;420,50;EUR\n"
+    "04.03.2024;Kopierpapier A4;10;kg;DE;;\n"
+)
+
+
+@pytest.fixture(scope="module")
+def _exiobase() -> tuple[Any, Any, Any]:
+    from factors.ingest.reader import read_dataset
+    from factors.ingest.writer import DatasetIdentity
+    from factors.services import file_sha256, select_mappings
+
+    mapping = select_mappings(["exiobase_2022"])[0]
+    paths = [mapping.table_path(t) for t in mapping.tables]
+    return (
+        mapping,
+        read_dataset(mapping),
+        DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256),
+    )
+
+
+@pytest.fixture
+def acme(tenants: dict[str, object], library: None, db: None, _exiobase: Any) -> Iterator[None]:
+    from factors.ingest.writer import write_dataset
+    from factors.library_index import library_index_clear
+
+    write_dataset(*_exiobase)
+    library_index_clear()
+    with schema_context("acme"):
+        yield
+
+
+def test_a_spend_row_takes_the_spend_factor_its_words_name(acme: None, tmp_path: Any) -> None:
+    from factors.models import EmissionFactor
+
+    path = tmp_path / "buchungen.csv"
+    path.write_text(LEDGER, encoding="utf-8")
+    read = read_source(path, filename=path.name, sheet=None, header_row=None)
+    prepared = prepare(read, suggest_mapping(read.headers, read.frame.head(200)).mapping)
+    assert prepared.n_invalid == 0, prepared.error_records()
+    chosen = {c.activity: (c.unit_dimension, c.factor_id) for c in prepared.choices}
+    spend = EmissionFactor.objects.select_related("dataset").get(id=chosen["Kopierpapier"][1])
+    assert chosen["Kopierpapier"][0] == "money"
+    assert (spend.dataset.key, spend.publisher_id, spend.unit) == (
+        "exiobase_2022",
+        "DE:p21.2",
+        "EUR",
+    )
+    assert spend.kg_co2e == pytest.approx(0.390986, abs=5e-7)
+    # The same words with a mass keep the mass factor (DEFRA paper).
+    by_mass = EmissionFactor.objects.select_related("dataset").get(id=chosen["Kopierpapier A4"][1])
+    assert (by_mass.dataset.key, by_mass.unit_dimension) == ("defra_2024", "mass")
