@@ -245,6 +245,7 @@ def _text_fit(queries: list[Query], factor: FactorCandidate) -> tuple[float, str
 # concept ("diesel" for EPA's "Distillate Fuel Oil No. 2"), or missing; a head the factor names
 # that the description does not (a more specific or another thing); qualifiers.
 HEAD_MATCH = 100.0
+ORE = "mat.ore"
 HEAD_RELATED = 85.0
 HEAD_MISSING = -30.0
 EXTRA_HEAD = -15.0
@@ -393,6 +394,10 @@ def concept_fit(
     for ctx in not_asked:
         if ctx in contexts:
             return None
+    # Mining products (EXIOBASE "... ores and concentrates") only for a description that names
+    # ores: buying aluminium sheet is not buying bauxite.
+    if ORE in heads and ORE not in want.heads:
+        return None
     factor_waste, quals, offered_use, travel, fleet, freight = _offered_terms(offered)
     if factor_waste != wanted.waste:
         return None

@@ -213,3 +213,36 @@ def test_it_prefers_gross_cv_kwh_for_bills_unless_the_description_says_net() -> 
         description="Erdgas Heizwert", candidates=[gross, net], unit_dimension="energy"
     )
     assert net_first[0].factor is net
+
+
+# EXIOBASE spend products of one region (names as published; the German file has no "Basic iron
+# and steel" row, see data/raw/exiobase): what a steel or aluminium purchase may be read as.
+SPEND = [
+    _factor("Other non-ferrous metal products (EXIOBASE DE)", "EUR", "money", region="DE"),
+    _factor("Aluminium ores and concentrates (EXIOBASE DE)", "EUR", "money", region="DE"),
+    _factor("Precious metals (EXIOBASE DE)", "EUR", "money", region="DE"),
+    _factor(
+        "Fabricated metal products, except machinery and equipment (28) (EXIOBASE DE)",
+        "EUR",
+        "money",
+        region="DE",
+    ),
+    _factor("Nickel ores and concentrates (EXIOBASE DE)", "EUR", "money", region="DE"),
+]
+
+
+def test_steel_is_never_read_as_a_non_ferrous_or_precious_metal_nor_a_metal_as_its_ore() -> None:
+    def ranked(description: str) -> list[str]:
+        found = rank_candidates(
+            description=description, candidates=SPEND, unit_dimension="money", region="DE"
+        )
+        return [c.factor.name.split(" (")[0] for c in found]
+
+    # Steel sheet: only the fabricated metal products are related (a metal), never the
+    # non-ferrous or precious metals, nor any ore.
+    assert ranked("Stahlblech") == ["Fabricated metal products, except machinery and equipment"]
+    # Aluminium is a non-ferrous metal: that product first; its ore is a mining product.
+    assert ranked("Aluminiumblech")[0] == "Other non-ferrous metal products"
+    assert "Aluminium ores and concentrates" not in ranked("Aluminiumblech")
+    # A description that names ores may take an ore.
+    assert "Nickel ores and concentrates" in ranked("ores and concentrates")
