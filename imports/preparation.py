@@ -75,6 +75,8 @@ class ActivityChoiceRow:
     year: int | None = None
     # Set when the factor's edition is more than VINTAGE_GAP_YEARS from the activity's year.
     vintage_note: str = ""
+    # Set when the factor taken only relates to what the activity names (no factor names it).
+    match_note: str = ""
     # A Scope 2 supplier factor (a green tariff's rate) counts for market-based only, as the
     # supplier's emission rate; the location-based figure keeps the grid's factor.
     market_supplier_factor_id: int | None = None
@@ -310,6 +312,7 @@ def assign_factors(
                     choice.supplier_factor_id = best.factor_id
                 else:
                     choice.factor_id = best.factor_id
+                choice.match_note = _related_only(candidates[0])
             if choice.factor_key is None and not candidates and item.dimension != "money":
                 near_key = ("nearest", text.casefold(), region)
                 if near_key not in matched:
@@ -367,6 +370,21 @@ def _no_factor_text(choice: ActivityChoiceRow | None) -> tuple[str, str]:
         f"{c.factor.name} (per {display_unit(c.factor.unit)})" for c in choice.nearest[:3]
     )
     return message, f"Nearest factors: {names}. {search}"
+
+
+def _related_only(candidate: Any) -> str:
+    """What the check page says when the factor taken names a related thing, not the activity's
+    own (steel bought where the library's region has only "Fabricated metal products")."""
+    reasons = candidate.reasons
+    if any(r.startswith(("names ", "exact key")) for r in reasons):
+        return ""
+    related = next((r for r in reasons if r.startswith("related to ")), "")
+    if not related:
+        return ""
+    return (
+        f"no factor names it; “{candidate.factor.name}” is {related}: check it in the factor "
+        "step, or choose another."
+    )
 
 
 def _unit_for_dimension(dimension: str) -> str | None:
@@ -535,6 +553,11 @@ def _region_notes(
         {"code": "factor_vintage", "message": f"{c.activity} ({c.region}): {c.vintage_note}"}
         for c in choices
         if c.vintage_note
+    )
+    notes.extend(
+        {"code": "factor_related", "message": f"{c.activity} ({c.region}): {c.match_note}"}
+        for c in choices
+        if c.match_note and c.factor_key
     )
     notes.extend(location_notes(calculated))
     return notes

@@ -70,3 +70,23 @@ def test_a_spend_row_takes_the_spend_factor_its_words_name(acme: None, tmp_path:
     # The same words with a mass keep the mass factor (DEFRA paper).
     by_mass = EmissionFactor.objects.select_related("dataset").get(id=chosen["Kopierpapier A4"][1])
     assert (by_mass.dataset.key, by_mass.unit_dimension) == ("defra_2024", "mass")
+
+
+def test_a_factor_that_only_relates_to_the_activity_is_said_on_the_check_page(
+    acme: None, tmp_path: Any
+) -> None:
+    # EXIOBASE's German file has no "Basic iron and steel" row: a steel purchase in Germany takes
+    # the related "Fabricated metal products", and the check says so.
+    path = tmp_path / "stahl.csv"
+    path.write_text(
+        "Buchungsdatum;Beschreibung;Land;Betrag;Währung\n05.03.2024;Stahlblech;DE;1.000,00;EUR\n",
+        encoding="utf-8",
+    )
+    read = read_source(path, filename=path.name, sheet=None, header_row=None)
+    prepared = prepare(read, suggest_mapping(read.headers, read.frame.head(200)).mapping)
+    notes = [n["message"] for n in prepared.result.notes if n["code"] == "factor_related"]
+    assert notes == [
+        "Stahlblech (DE): no factor names it; “Fabricated metal products, except machinery and "
+        "equipment (28) (EXIOBASE DE)” is related to steel: check it in the factor step, or "
+        "choose another."
+    ]
