@@ -26,6 +26,8 @@ from rapidfuzz import fuzz, utils
 from factors.concepts import Reading, concept, fold, read, related
 
 MIN_TEXT_SCORE = 55.0
+# Mining products: a factor naming ores fits only a description that names ores.
+ORE = "mat.ore"
 FUEL_DIMENSIONS = frozenset({"mass", "volume", "energy"})
 # Words that qualify a thing rather than name it. A description and a factor that share only
 # these are not about the same thing ("Diesel (average biofuel blend)" vs "Petrol (average
@@ -245,7 +247,6 @@ def _text_fit(queries: list[Query], factor: FactorCandidate) -> tuple[float, str
 # concept ("diesel" for EPA's "Distillate Fuel Oil No. 2"), or missing; a head the factor names
 # that the description does not (a more specific or another thing); qualifiers.
 HEAD_MATCH = 100.0
-ORE = "mat.ore"
 HEAD_RELATED = 85.0
 HEAD_MISSING = -30.0
 EXTRA_HEAD = -15.0
