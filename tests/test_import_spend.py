@@ -90,3 +90,36 @@ def test_a_factor_that_only_relates_to_the_activity_is_said_on_the_check_page(
         "equipment (28) (EXIOBASE DE)” is related to steel: check it in the factor step, or "
         "choose another."
     ]
+
+
+def test_a_ledgers_goods_and_services_take_their_exiobase_products(
+    acme: None, tmp_path: Any
+) -> None:
+    from factors.models import EmissionFactor
+
+    path = tmp_path / "kreditoren.csv"
+    path.write_text(
+        "Buchungsdatum;Beschreibung;Land;Betrag;Währung\n"
+        "05.03.2024;Büromöbel;DE;2.400,00;EUR\n"
+        "06.03.2024;Beratungsleistungen;DE;9.000,00;EUR\n"
+        "07.03.2024;Gebäudereinigung;DE;1.150,00;EUR\n"
+        "08.03.2024;Mobilfunk;DE;310,00;EUR\n"
+        "09.03.2024;Frais de nettoyage;DE;500,00;EUR\n",
+        encoding="utf-8",
+    )
+    read = read_source(path, filename=path.name, sheet=None, header_row=None)
+    prepared = prepare(read, suggest_mapping(read.headers, read.frame.head(200)).mapping)
+    assert prepared.n_invalid == 0, prepared.error_records()
+    ids = {c.activity: c.factor_id for c in prepared.choices}
+    taken = dict(
+        EmissionFactor.objects.filter(id__in=ids.values()).values_list("id", "publisher_id")
+    )
+    # EXIOBASE 3 IOT 2022 pxp, Germany: furniture (36), other business services (74: legal,
+    # accounting, consultancy, industrial cleaning), post and telecommunications (64).
+    assert {a: taken[i] for a, i in ids.items()} == {
+        "Büromöbel": "DE:p36",
+        "Beratungsleistungen": "DE:p74",
+        "Gebäudereinigung": "DE:p74",
+        "Mobilfunk": "DE:p64",
+        "Frais de nettoyage": "DE:p74",
+    }
