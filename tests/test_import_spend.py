@@ -104,7 +104,9 @@ def test_a_ledgers_goods_and_services_take_their_exiobase_products(
         "06.03.2024;Beratungsleistungen;DE;9.000,00;EUR\n"
         "07.03.2024;Gebäudereinigung;DE;1.150,00;EUR\n"
         "08.03.2024;Mobilfunk;DE;310,00;EUR\n"
-        "09.03.2024;Frais de nettoyage;DE;500,00;EUR\n",
+        "09.03.2024;Frais de nettoyage;DE;500,00;EUR\n"
+        "10.03.2024;Laptop Dell;DE;1.299,00;EUR\n"
+        "11.03.2024;Software-Lizenzen;DE;4.800,00;EUR\n",
         encoding="utf-8",
     )
     read = read_source(path, filename=path.name, sheet=None, header_row=None)
@@ -115,11 +117,14 @@ def test_a_ledgers_goods_and_services_take_their_exiobase_products(
         EmissionFactor.objects.filter(id__in=ids.values()).values_list("id", "publisher_id")
     )
     # EXIOBASE 3 IOT 2022 pxp, Germany: furniture (36), other business services (74: legal,
-    # accounting, consultancy, industrial cleaning), post and telecommunications (64).
+    # accounting, consultancy, industrial cleaning), post and telecommunications (64); a laptop
+    # is office machinery and computers (30), software computer and related services (72).
     assert {a: taken[i] for a, i in ids.items()} == {
         "Büromöbel": "DE:p36",
         "Beratungsleistungen": "DE:p74",
         "Gebäudereinigung": "DE:p74",
         "Mobilfunk": "DE:p64",
         "Frais de nettoyage": "DE:p74",
+        "Laptop Dell": "DE:p30",
+        "Software-Lizenzen": "DE:p72",
     }
