@@ -591,3 +591,9 @@ def test_it_omits_the_energy_total_when_a_fuel_record_has_no_energy_quantity(
     assert ("vsme:EnergyConsumptionFromElectricity", None) in concepts
     assert not [c for c, _ in concepts if c == "vsme:EnergyConsumptionFromFuels"]
     assert any("cannot be stated" in n for n in mix.notes)
+
+
+def test_without_a_period_the_generate_button_waits_for_one(alice: Client) -> None:
+    page = alice.get(reverse("reports")).content.decode()
+    assert '<p id="no-period">No reporting period yet:' in page
+    assert '<button disabled aria-describedby="no-period">Generate</button>' in page
