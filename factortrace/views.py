@@ -25,10 +25,14 @@ UPCOMING = {
     ),
     "reports": (
         "Reports",
-        "ESRS E1 reports as PDF and iXBRL, with the factor versions each result used.",
+        "ESRS E1 and VSME reports as PDF and iXBRL (and EFRAG's VSME template), with the "
+        "factor versions each result used.",
     ),
     "billing": ("Billing", "Report credits bought through Stripe and what each report consumed."),
-    "settings": ("Settings", "Organisation profile, reporting periods and sites."),
+    "settings": (
+        "Settings",
+        "Organisation profile, reporting periods, sites and electricity contracts.",
+    ),
 }
 
 
