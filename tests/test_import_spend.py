@@ -128,3 +128,22 @@ def test_a_ledgers_goods_and_services_take_their_exiobase_products(
         "Laptop Dell": "DE:p30",
         "Software-Lizenzen": "DE:p72",
     }
+
+
+def test_the_factor_step_calls_an_amount_spend(alice: Any) -> None:
+    from django.urls import reverse
+
+    from tests.import_helpers import post_upload
+
+    post_upload(alice, b"Date,Description,Amount,Currency\n2024-03-05,Toner,120.00,EUR\n", "l.csv")
+    with schema_context("acme"):
+        from imports.models import ImportRun
+        from imports.services import import_run_validate
+
+        run = ImportRun.objects.latest("id")
+        import_run_validate(run=run)
+    response = alice.get(reverse("import_factors", args=[run.id]))
+    assert response.status_code == 200, response
+    page = response.content.decode()
+    assert "spend · " in page
+    assert "No factor in the library matches “Toner” (spend)." in page

@@ -74,3 +74,14 @@ def kg_headline(value: object) -> str:
     except (TypeError, ValueError):
         return num(value)
     return num(value, 0 if size >= 1000 else 3)
+
+
+# How a quantity's dimension reads to a user: a row with an amount and no quantity is spend.
+DIMENSION_LABELS = {"money": "spend"}
+
+
+@register.filter
+def dimension(value: object) -> str:
+    """'money' -> 'spend'; other dimensions (mass, volume, energy, distance...) as they are."""
+    text = str(value or "")
+    return DIMENSION_LABELS.get(text, text)
