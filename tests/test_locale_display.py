@@ -14,7 +14,7 @@ from django.utils import translation
 from django_tenants.utils import schema_context
 
 from emissions.engine.unit_display import display_unit
-from factortrace.templatetags.display import day, kg_headline, num
+from factortrace.templatetags.display import change_pct, day, kg_headline, num
 from tenants.models import Tenant
 from tests.import_helpers import make_activity_record, post_upload
 
@@ -163,3 +163,14 @@ def test_a_headline_total_shows_whole_kilograms_from_a_tonne_up() -> None:
     with translation.override("de"):
         assert kg_headline(5_677_806.655) == "5.677.807"
         assert kg_headline(12.5) == "12,5"
+
+
+def test_a_small_change_never_reads_as_zero_per_cent() -> None:
+    with translation.override("en-gb"):
+        assert change_pct(0.0178) == "< 0.1"
+        assert change_pct(-0.02) == "> -0.1"
+        assert change_pct(0.0) == "0"
+        assert change_pct(1.14) == "1.1"
+    with translation.override("de"):
+        assert change_pct(0.0178) == "< 0,1"
+        assert change_pct(50.0) == "50"

@@ -85,3 +85,16 @@ def dimension(value: object) -> str:
     """'money' -> 'spend'; other dimensions (mass, volume, energy, distance...) as they are."""
     text = str(value or "")
     return DIMENSION_LABELS.get(text, text)
+
+
+@register.filter
+def change_pct(value: object) -> str:
+    """A change in per cent to one decimal, in the language's format; a change that is not zero
+    but rounds to 0.0 reads '< 0.1' (or '> -0.1'), never '0'."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return num(value)
+    if number != 0 and abs(number) < 0.05:
+        return ("< " if number > 0 else "> -") + num(0.1, 1)
+    return num(number, 1)
