@@ -38,5 +38,20 @@ def site_key(name: object) -> str:
     return " ".join(str(name).casefold().split())
 
 
+def site_record_count(site: Site) -> int:
+    """How many activity records carry one of the site's names (as records belong to a site)."""
+    from emissions.models import ActivityRecord
+
+    names = {site_key(n) for n in [site.name, *site.aliases]}
+    texts = [
+        text
+        for text in ActivityRecord.objects.exclude(site="")
+        .values_list("site", flat=True)
+        .distinct()
+        if site_key(text) in names
+    ]
+    return ActivityRecord.objects.filter(site__in=texts).count() if texts else 0
+
+
 def contractual_instruments() -> QuerySet[ContractualInstrument]:
     return ContractualInstrument.objects.select_related("site")

@@ -24,6 +24,7 @@ from emissions.selectors_org import (
     contractual_instruments,
     organisation_profile,
     reporting_periods,
+    site_record_count,
     sites,
 )
 from emissions.services_org import (
@@ -127,10 +128,21 @@ def settings_site_add(request: HttpRequest) -> HttpResponse:
 def settings_site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
     site = _get_site_for_user(request, site_id)
     title = site.name
+    # Before the form sets the new values on the instance.
+    where_before = (site.country, site.subregion)
     form = SiteForm(request.POST or None, instance=site)
     if request.method == "POST" and form.is_valid():
         site_update(site=site, **form.values())
         messages.success(request, f"Saved the site “{site.name}”.")
+        if where_before != (site.country, site.subregion) and (n := site_record_count(site)):
+            # Records keep the region (and factor) decided at import: said, never changed silently.
+            messages.info(
+                request,
+                f"{n:,} records already imported at “{site.name}” keep the factors of "
+                f"{where_before[1] or where_before[0]} they were calculated with; the new "
+                "country applies to the next imports. To move them, change their factor on "
+                "Activities (“change the factor for all records of this activity”).",
+            )
         return redirect("settings")
     status = 422 if request.method == "POST" else 200
     can_edit = request.user.has_role(Role.OWNER)  # type: ignore[union-attr]

@@ -214,3 +214,25 @@ def test_it_deletes_periods_and_contracts_for_owners_only(alice: Client, eddie: 
     with schema_context("acme"):
         assert not ReportingPeriod.objects.exists()
         assert not ContractualInstrument.objects.exists()
+
+
+def test_a_sites_new_country_says_its_imported_records_keep_their_factors(alice: Client) -> None:
+    from tests.import_helpers import make_activity_record
+
+    site = make_site(name="Werk Ulm", country="DE", aliases=["Ulm"])
+    make_activity_record(site="Ulm")
+    make_activity_record(site="WERK ULM")
+    make_activity_record(site="Bonn")
+    # Aliases only: no region changes, nothing to say.
+    quiet = alice.post(
+        f"/settings/sites/{site.id}/",
+        {"name": "Werk Ulm", "country": "DE", "aliases_text": "Ulm\nUlm Nord"},
+        follow=True,
+    ).content.decode()
+    assert "keep the factors" not in quiet
+    page = alice.post(
+        f"/settings/sites/{site.id}/",
+        {"name": "Werk Ulm", "country": "AT", "aliases_text": "Ulm"},
+        follow=True,
+    ).content.decode()
+    assert "2 records already imported at “Werk Ulm” keep the factors of DE" in page
