@@ -221,27 +221,41 @@ def public_client(tenants: dict[str, object], db: None) -> Client:
     return Client(HTTP_HOST="localhost")
 
 
+_DATASET_READS: dict[str, tuple[object, object, object]] = {}
+
+
+def dataset_read(key: str) -> tuple[object, object, object]:
+    """A shipped dataset read once per test session: (mapping, read result, identity), the
+    arguments of ``factors.ingest.writer.write_dataset``."""
+    if key not in _DATASET_READS:
+        from factors.ingest.reader import read_dataset
+        from factors.ingest.writer import DatasetIdentity
+        from factors.services import file_sha256, select_mappings
+
+        mapping = select_mappings([key])[0]
+        paths = [mapping.table_path(t) for t in mapping.tables]
+        identity = DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256)
+        _DATASET_READS[key] = (mapping, read_dataset(mapping), identity)
+    return _DATASET_READS[key]
+
+
+def library_add(*keys: str) -> None:
+    """Shipped datasets written into the running test's transaction (rolled back after it)."""
+    from factors.ingest.writer import write_dataset
+    from factors.library_index import library_index_clear
+
+    for key in keys:
+        write_dataset(*dataset_read(key))  # type: ignore[arg-type]
+    library_index_clear()
+
+
 @pytest.fixture(scope="session")
 def _library_reads() -> list[tuple[object, object, object]]:
     """The real DEFRA 2024 and OWID grid datasets, read once per test session."""
-    from factors.ingest.reader import read_dataset
-    from factors.ingest.writer import DatasetIdentity
-    from factors.services import file_sha256, select_mappings
-
-    reads = []
-    for mapping in select_mappings(["defra_2024", "owid_grid_2025"]):
-        paths = [mapping.table_path(t) for t in mapping.tables]
-        identity = DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256)
-        reads.append((mapping, read_dataset(mapping), identity))
-    return reads
+    return [dataset_read(key) for key in ("defra_2024", "owid_grid_2025")]
 
 
 @pytest.fixture
 def library(_library_reads: list[tuple[object, object, object]], db: None) -> None:
     """Those datasets written into this test's transaction (rolled back after it)."""
-    from factors.ingest.writer import write_dataset
-    from factors.library_index import library_index_clear
-
-    for mapping, result, identity in _library_reads:
-        write_dataset(mapping, result, identity)  # type: ignore[arg-type]
-    library_index_clear()
+    library_add("defra_2024", "owid_grid_2025")

@@ -16,6 +16,7 @@ from django_tenants.utils import schema_context
 from imports.pipeline import suggest_mapping
 from imports.preparation import prepare
 from imports.selectors import read_source
+from tests.conftest import library_add
 
 LEDGER = (
     "Buchungsdatum;Beschreibung;Menge;Einheit;Land;Betrag;Währung\n"
@@ -24,28 +25,9 @@ LEDGER = (
 )
 
 
-@pytest.fixture(scope="module")
-def _exiobase() -> tuple[Any, Any, Any]:
-    from factors.ingest.reader import read_dataset
-    from factors.ingest.writer import DatasetIdentity
-    from factors.services import file_sha256, select_mappings
-
-    mapping = select_mappings(["exiobase_2022"])[0]
-    paths = [mapping.table_path(t) for t in mapping.tables]
-    return (
-        mapping,
-        read_dataset(mapping),
-        DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256),
-    )
-
-
 @pytest.fixture
-def acme(tenants: dict[str, object], library: None, db: None, _exiobase: Any) -> Iterator[None]:
-    from factors.ingest.writer import write_dataset
-    from factors.library_index import library_index_clear
-
-    write_dataset(*_exiobase)
-    library_index_clear()
+def acme(tenants: dict[str, object], library: None, db: None) -> Iterator[None]:
+    library_add("exiobase_2022")
     with schema_context("acme"):
         yield
 

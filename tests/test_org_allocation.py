@@ -35,8 +35,8 @@ from imports.services import (
     import_run_undo,
     import_run_validate,
 )
+from tests.conftest import library_add
 from tests.org_helpers import make_site
-from tests.test_org_location import _aib  # noqa: F401  (session fixture)
 from tests.test_org_regions import MAPPING
 
 RESIDUAL_DE, LOCATION_DE = 0.61784, 0.37764
@@ -49,14 +49,9 @@ def acme(
     tenants: dict[str, object],
     library: None,
     db: None,
-    _aib: Any,  # noqa: F811
     settings: Any,
 ) -> Iterator[None]:
-    from factors.ingest.writer import write_dataset
-    from factors.library_index import library_index_clear
-
-    write_dataset(*_aib)
-    library_index_clear()
+    library_add("aib_residual_mix_2021")
     settings.JOBS_IN_PROCESS = True
     with schema_context("acme"):
         yield

@@ -27,33 +27,15 @@ from imports.services import (
     import_run_start_commit,
     import_run_validate,
 )
+from tests.conftest import library_add
 from tests.test_org_regions import MAPPING, chosen_factor, prepare_csv
 
 DE_2019, DE_2020, DE_2021, FR_2021 = 0.379, 0.33866, 0.37764, 0.04098
 
 
-@pytest.fixture(scope="session")
-def _aib() -> tuple[Any, Any, Any]:
-    from factors.ingest.reader import read_dataset
-    from factors.ingest.writer import DatasetIdentity
-    from factors.services import file_sha256, select_mappings
-
-    mapping = select_mappings(["aib_residual_mix_2021"])[0]
-    paths = [mapping.table_path(t) for t in mapping.tables]
-    return (
-        mapping,
-        read_dataset(mapping),
-        DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256),
-    )
-
-
 @pytest.fixture
-def acme(tenants: dict[str, object], library: None, db: None, _aib: Any) -> Iterator[None]:
-    from factors.ingest.writer import write_dataset
-    from factors.library_index import library_index_clear
-
-    write_dataset(*_aib)
-    library_index_clear()
+def acme(tenants: dict[str, object], library: None, db: None) -> Iterator[None]:
+    library_add("aib_residual_mix_2021")
     with schema_context("acme"):
         yield
 

@@ -6,38 +6,19 @@ Hub's Table 6, eGRID2023, and the Hub workbook has no state table)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django_tenants.utils import schema_context
 
 from emissions.forms_org import SiteForm
+from tests.conftest import library_add
 from tests.org_helpers import make_site
 from tests.test_org_regions import chosen_factor, prepare_csv
 
 
-@pytest.fixture(scope="session")
-def _epa() -> tuple[Any, Any, Any]:
-    from factors.ingest.reader import read_dataset
-    from factors.ingest.writer import DatasetIdentity
-    from factors.services import file_sha256, select_mappings
-
-    mapping = select_mappings(["epa_hub_2025"])[0]
-    paths = [mapping.table_path(t) for t in mapping.tables]
-    return (
-        mapping,
-        read_dataset(mapping),
-        DatasetIdentity(mapping.key, file_sha256(paths), mapping.sha256),
-    )
-
-
 @pytest.fixture
-def acme(tenants: dict[str, object], library: None, db: None, _epa: Any) -> Iterator[None]:
-    from factors.ingest.writer import write_dataset
-    from factors.library_index import library_index_clear
-
-    write_dataset(*_epa)
-    library_index_clear()
+def acme(tenants: dict[str, object], library: None, db: None) -> Iterator[None]:
+    library_add("epa_hub_2025")
     with schema_context("acme"):
         yield
 
