@@ -80,40 +80,6 @@ def _setup() -> None:
     django.setup()
 
 
-def _ensure_tenant_and_library(slug: str) -> None:
-    from factors.models import FactorDataset
-    from factors.services import factors_ingest, select_mappings
-    from tenants.models import Tenant
-    from tenants.services import tenant_create
-
-    if not FactorDataset.objects.exists():
-        print("ingesting DEFRA 2024 and the OWID grid (once)...", flush=True)
-        for mapping in select_mappings(["defra_2024", "owid_grid_2025"]):
-            factors_ingest(mapping=mapping)
-    if not Tenant.objects.filter(slug=slug).exists():
-        tenant_create(
-            company_name="Benchmark GmbH",
-            slug=slug,
-            owner_name="Bench",
-            owner_email="bench@bench.example",
-            owner_password="bench-password-not-used",  # noqa: S106 (a benchmark tenant nobody signs in to)
-        )
-
-
-def _clean() -> None:
-    from django.db import connection
-
-    from emissions.models import ActivityRecord
-    from imports.models import FactorChoice, ImportRun
-
-    for run in ImportRun.objects.exclude(file=""):
-        run.file.delete(save=False)
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {ActivityRecord._meta.db_table}")
-    ImportRun.objects.all().delete()
-    FactorChoice.objects.all().delete()
-
-
 COMMIT_JOB = "imports.jobs.import_run_commit_job"
 
 
@@ -173,12 +139,14 @@ def run(rows: int, slug: str) -> dict[str, Any]:
     import imports.selectors
     from accounts.models import User
     from api.tokens import api_token_create
+    from benchmarks.tenant import bench_clean, bench_library, bench_tenant
     from emissions.selectors_inventory import inventory_totals
     from factors.library_index import library_index
     from imports.models import ImportRun, ImportStatus
     from imports.pipeline import Mapping
 
-    _ensure_tenant_and_library(slug)
+    bench_library(["defra_2024", "owid_grid_2025"])
+    bench_tenant(slug)
     figures: dict[str, Any] = {"rows": rows}
     with tempfile.TemporaryDirectory() as tmp_name, schema_context(slug):
         tmp = Path(tmp_name)
@@ -186,7 +154,7 @@ def run(rows: int, slug: str) -> dict[str, Any]:
         mapping = mapping_yaml(tmp / "feed.yml")
         body = json.dumps({"rows": feed, "mapping": FEED_MAPPING}).encode()
         figures["json_mb"] = round(len(body) / 1_048_576, 1)
-        _clean()
+        bench_clean()
         # Warm what a running web process and worker have warm: the reader's fork server, the
         # factor index, the matching vocabulary (a small feed of the same activities, prepared).
         warm = tmp / "warm.csv"
@@ -218,7 +186,7 @@ def run(rows: int, slug: str) -> dict[str, Any]:
         cli = json.loads(out.getvalue())
         figures["cli_records"] = cli.get("records")
         cli_totals = inventory_totals()
-        _clean()
+        bench_clean()
 
         owner = User.objects.filter(role="owner").first()
         assert owner is not None
@@ -266,7 +234,7 @@ def run(rows: int, slug: str) -> dict[str, Any]:
         figures["api_overhead_cpu_s"] = round(
             figures["api_post_to_committed_cpu_s"] - figures["import_alone_cpu_s"], 3
         )
-        _clean()
+        bench_clean()
     return figures
 
 

@@ -51,6 +51,7 @@ from django.db.models import Count  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
 from benchmarks.pipeline import generate_csv, generate_xlsx  # noqa: E402
+from benchmarks.tenant import BENCH_SLUG, bench_clean, bench_library, bench_tenant  # noqa: E402
 from emissions.models import ActivityRecord  # noqa: E402
 from factors import concepts  # noqa: E402
 from factors.library_index import (  # noqa: E402
@@ -59,19 +60,12 @@ from factors.library_index import (  # noqa: E402
     library_index_clear,
     library_warm,
 )
-from factors.models import FactorDataset  # noqa: E402
-from factors.services import available_mappings, factors_ingest  # noqa: E402
-from imports.models import FactorChoice, ImportRun, ImportStatus  # noqa: E402
+from imports.models import ImportRun, ImportStatus  # noqa: E402
 from imports.pipeline import isolate, suggest_mapping  # noqa: E402
 from imports.preparation import prepare  # noqa: E402
 from imports.selectors import read_source  # noqa: E402
 from imports.services import import_run_create, import_run_validate  # noqa: E402
 from imports.writer import count_duplicates, import_run_write  # noqa: E402
-from tenants.models import Tenant  # noqa: E402
-from tenants.services import tenant_create  # noqa: E402
-
-BENCH_SLUG = "bench"
-
 
 # Stems whose spend rows (amount only) the shipped library has a spend factor for; the others'
 # spend rows would be "no factor" errors, so the generated file has quantity rows for them.
@@ -99,30 +93,6 @@ class Stages:
         yield
         self.figures[f"{name}_s"] = round(time.perf_counter() - wall, 3)
         self.figures[f"{name}_cpu_s"] = round(time.process_time() - cpu, 3)
-
-
-def _ensure_setup() -> None:
-    if not FactorDataset.objects.exists():
-        print("ingesting the shipped factor datasets (once)...", flush=True)
-        for mapping in available_mappings():
-            factors_ingest(mapping=mapping)
-    if not Tenant.objects.filter(slug=BENCH_SLUG).exists():
-        tenant_create(
-            company_name="Benchmark GmbH",
-            slug=BENCH_SLUG,
-            owner_name="Bench",
-            owner_email="bench@bench.example",
-            owner_password="bench-password-not-used",  # noqa: S106 (a benchmark tenant nobody signs in to)
-        )
-
-
-def _clean() -> None:
-    for run in ImportRun.objects.exclude(file=""):
-        run.file.delete(save=False)
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {ActivityRecord._meta.db_table}")
-    ImportRun.objects.all().delete()
-    FactorChoice.objects.all().delete()
 
 
 def _warm_reader(tmp: Path) -> None:
@@ -261,11 +231,12 @@ def main() -> None:
     parser.add_argument("--no-pipeline", action="store_true", help="only the web path")
     args = parser.parse_args()
 
-    _ensure_setup()
+    bench_library()
+    bench_tenant()
     results: dict[str, object] = {"rows": args.rows}
     with tempfile.TemporaryDirectory() as tmp_name, schema_context(BENCH_SLUG):
         tmp = Path(tmp_name)
-        _clean()
+        bench_clean()
         if not args.no_pipeline:
             csv_path = tmp / "verbrauch.csv"
             generate_csv(csv_path, args.rows, "de", spend_stems=SPEND_STEMS)
@@ -276,7 +247,7 @@ def main() -> None:
             results["valid_share"] = timings["valid_share"]
             results["peak_rss_mb"] = round(_peak_rss_mb())
             results["parse_child_peak_rss_mb"] = timings["parse_child_peak_rss_mb"]
-            _clean()
+            bench_clean()
             baseline = run_baseline(csv_path)
             results["baseline"] = baseline
             results["ratio_to_baseline"] = round(timings["total_s"] / baseline["baseline_s"], 2)
@@ -308,7 +279,7 @@ def main() -> None:
                     xlsx["committed_main"] / xlsx["total_s"]
                 )
                 print(f"xlsx: {args.xlsx_rows:,} rows in {xlsx['total_s']:.2f} s", flush=True)
-            _clean()
+            bench_clean()
         if args.web_mb:
             web_path = tmp / "upload.csv"
             generate_csv(
@@ -321,7 +292,7 @@ def main() -> None:
                 f"= {results['web']['total_s']:.2f} s",
                 flush=True,
             )
-            _clean()
+            bench_clean()
         results["peak_rss_mb"] = round(_peak_rss_mb())
     print(json.dumps(results))
 

@@ -58,11 +58,9 @@ import pyarrow.csv as pacsv  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
+from benchmarks.tenant import BENCH_SLUG, bench_tenant  # noqa: E402
 from emissions.models import ActivityRecord, OrganisationProfile, ReportingPeriod  # noqa: E402
-from tenants.models import Tenant  # noqa: E402
-from tenants.services import tenant_create  # noqa: E402
 
-BENCH_SLUG = "bench"
 YEAR = 2024
 TARGETS = {"aggregation_s": 2.0, "pdf_s": 10.0, "ixbrl_validation_s": 20.0}
 DATASETS = ("defra_2024 v1", "uba_2024 v1", "ember_2024 v1", "exiobase_3.8 v1", "supplier")
@@ -82,17 +80,6 @@ class Stages:
         yield
         self.figures[f"{name}_s"] = round(time.perf_counter() - wall, 3)
         self.figures[f"{name}_cpu_s"] = round(time.process_time() - cpu, 3)
-
-
-def ensure_tenant() -> None:
-    if not Tenant.objects.filter(slug=BENCH_SLUG).exists():
-        tenant_create(
-            company_name="Benchmark GmbH",
-            slug=BENCH_SLUG,
-            owner_name="Bench",
-            owner_email="bench@bench.example",
-            owner_password="bench-password-not-used",  # noqa: S106 (a benchmark tenant nobody signs in to)
-        )
 
 
 def ensure_profile_and_period() -> ReportingPeriod:
@@ -284,7 +271,7 @@ def run(
 ) -> dict[str, Any]:
     """Seed, then measure; the figures as a dict (what the last line prints)."""
     if schema == BENCH_SLUG:
-        ensure_tenant()
+        bench_tenant()
     results: dict[str, Any] = {"records": records}
     with schema_context(schema):
         period = ensure_profile_and_period()

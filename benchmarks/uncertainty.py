@@ -33,6 +33,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django_tenants.utils import schema_context  # noqa: E402
 
+from benchmarks.tenant import bench_tenant  # noqa: E402
 from emissions.engine.uncertainty import monte_carlo_chunk, monte_carlo_model  # noqa: E402
 from emissions.models import (  # noqa: E402
     ActivityRecord,
@@ -48,26 +49,15 @@ from emissions.services_uncertainty import (  # noqa: E402
     inventory_cells,
     uncertainty_run_job,
 )
-from tenants.models import Tenant  # noqa: E402
-from tenants.services import tenant_create  # noqa: E402
 
 BENCH_SLUG = "benchmc"
 TIERS = ("metered", "invoiced", "estimated", "spend_based")
 
 
 def _ensure_tenant() -> str:
-    tenant = Tenant.objects.filter(slug=BENCH_SLUG).first()
-    if tenant is None:
-        print("creating the benchmark tenant (once)...", flush=True)
-        tenant_create(
-            company_name="Monte Carlo Benchmark GmbH",
-            slug=BENCH_SLUG,
-            owner_name="Bench",
-            owner_email="benchmc@bench.example",
-            owner_password="bench-password-not-used",  # noqa: S106 (nobody signs in to it)
-        )
-        tenant = Tenant.objects.get(slug=BENCH_SLUG)
-    return str(tenant.schema_name)
+    return bench_tenant(
+        BENCH_SLUG, company="Monte Carlo Benchmark GmbH", email="benchmc@bench.example"
+    )
 
 
 def _clean() -> None:
