@@ -18,7 +18,7 @@ class ApiTokenForm(forms.Form):
         choices=TokenScope.choices,
         initial=TokenScope.READ,
         help_text="Read: activities, inventory, factors, imports' status. Read and write: also "
-        "imports.",
+        "imports, generates reports (each uses a credit) and redeems vouchers.",
     )
     expires_in_days = forms.TypedChoiceField(
         label="Expires",

@@ -24,6 +24,7 @@ from billing.ledger import (
 )
 from billing.vouchers import VoucherError, voucher_redeem
 from emissions.models import ReportingPeriod
+from factortrace.numbers import whole_number
 from factortrace.tenancy import current_schema
 from reporting.downloads import report_formats
 from reporting.models import Report
@@ -84,9 +85,11 @@ def report_body(report: Report) -> dict[str, Any]:
     }
 
 
-def report_for_token(report_id: int) -> Report:
-    """A report of this tenant, 404 otherwise."""
-    found = reports().filter(id=report_id).first() if 0 < report_id < 2**63 else None
+def report_for_token(report_id: int, *, with_files: bool = False) -> Report:
+    """A report of this tenant (its files read too when asked), 404 otherwise."""
+    found = None
+    if 0 < report_id < 2**63:
+        found = (Report.objects if with_files else reports()).filter(id=report_id).first()
     if found is None:
         raise ApiProblem("not_found", f"No report {report_id} in this workspace.")
     return found
@@ -97,8 +100,9 @@ def report_period(value: str) -> ReportingPeriod:
     named = ReportingPeriod.objects.filter(name=value).order_by("-start").first()
     if named is not None:
         return named
-    if value.isdigit() and len(value) == 4:
-        starting = list(ReportingPeriod.objects.filter(start__year=int(value))[:2])
+    year = whole_number(value)
+    if year is not None and len(value) == 4:
+        starting = list(ReportingPeriod.objects.filter(start__year=year)[:2])
         if len(starting) == 1:
             return starting[0]
     names = list(ReportingPeriod.objects.values_list("name", flat=True)[:50])

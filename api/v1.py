@@ -81,10 +81,10 @@ from emissions.selectors_inventory import (
 from factors.models import EmissionFactor
 from factors.picker import factor_filters, matching_supplier_factors
 from factors.selectors import factor_browse
+from factortrace.numbers import whole_number
 from imports.models import ImportRun
 from imports.uploads import limit_message, limit_uploads
 from reporting.downloads import DOWNLOADS, DownloadRefusedError, report_file
-from reporting.models import Report
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +246,8 @@ def _json_batch(request: HttpRequest) -> ImportBatchIn:
         raise ApiProblem("too_large", limit_message())
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise ApiProblem("malformed_json", "The body's JSON is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiProblem("malformed_json", f"The body is not valid JSON: {exc}.") from None
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
@@ -297,6 +299,8 @@ def _multipart(request: HttpRequest) -> tuple[Any, dict[str, Any] | None, str | 
     if fields.get("mapping"):
         try:
             mapping = json.loads(fields["mapping"])
+        except RecursionError:
+            raise ApiProblem("malformed_json", "The mapping's JSON is nested too deeply.") from None
         except ValueError as exc:
             raise ApiProblem("malformed_json", f"The mapping is not valid JSON: {exc}.") from None
         if not isinstance(mapping, dict):
@@ -394,8 +398,8 @@ def _period(value: str | None) -> tuple[ReportingPeriod | None, ActivityFilters,
     if period is not None:
         key = str(period.start.year) if period.start.year == period.end.year else ""
         return period, ActivityFilters(date_from=period.start, date_to=period.end), key
-    if value.isdigit() and len(value) == 4 and 1900 <= int(value) <= 2200:
-        year = int(value)
+    year = whole_number(value)
+    if year is not None and len(value) == 4 and 1900 <= year <= 2200:
         filters = ActivityFilters(date_from=dt.date(year, 1, 1), date_to=dt.date(year, 12, 31))
         return None, filters, value
     names = list(ReportingPeriod.objects.values_list("name", flat=True)[:50])
@@ -684,9 +688,8 @@ def reports_detail(request: HttpRequest, report_id: int) -> Any:
 def reports_file(request: HttpRequest, report_id: int, fmt: DownloadFormat) -> HttpResponseBase:
     """Only a finished report that is not invalid is downloadable as final (the reports page's
     rule): otherwise 409, with the reason."""
-    report = report_for_token(report_id)
     try:
-        found = report_file(Report.objects.get(id=report.id), fmt)
+        found = report_file(report_for_token(report_id, with_files=True), fmt)
     except DownloadRefusedError as exc:
         raise ApiProblem("not_downloadable", str(exc)) from None
     response = HttpResponse(found.content, content_type=found.content_type)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emissions.engine.scope2 import Instrument, market_based
+from emissions.factor_keys import factor_key_id, is_library_key
 
 # Our World in Data's grid intensities are life-cycle values (IPCC AR5 WG III Annex III), not the
 # direct generation factors the Scope 2 Guidance asks for: used only when no dataset has one.
@@ -19,6 +20,10 @@ LIFE_CYCLE_WARNING = (
     "Location-based Scope 2 uses a life-cycle grid intensity (Our World in Data) because no "
     "generation factor for this region is in the library: it overstates direct emissions."
 )
+
+
+# Scope 2 energy carriers by the library factor's kind (as the import reads them).
+CARRIER_OF_KIND = {"grid_electricity": "electricity", "heat_steam": "heat"}
 
 
 # Direct-emission grid generation factors by dataset family: what the location-based figure
@@ -45,7 +50,7 @@ def location_sources(calculated: pd.DataFrame) -> np.ndarray:
         return out
     keys = calculated["factor_key"].astype(str)
     codes, uniques = pd.factorize(keys)
-    ids = {int(k[4:]): k for k in uniques if k.startswith("lib:")}
+    ids = {factor_key_id(k): k for k in uniques if is_library_key(k)}
     texts = {
         ids[fid]: GENERATION_SOURCES[family].format(region=region, year=year, value=f"{value:g}")
         for fid, family, region, year, value in EmissionFactor.objects.filter(
@@ -362,7 +367,7 @@ def record_market_based(record: Any, result: pd.DataFrame) -> None:
     )
     index = result.index
     kind = record.factor.kind if record.factor_id and record.factor else ""
-    carrier = {"grid_electricity": "electricity", "heat_steam": "heat"}.get(kind, "")
+    carrier = CARRIER_OF_KIND.get(kind, "")
     apply_market_based(
         result,
         dates=pd.Series([pd.Timestamp(record.date)], index=index),

@@ -25,14 +25,11 @@ from django.utils import timezone
 from emissions.models import ActivityRecord, ContractualInstrument
 from emissions.provenance import read
 from emissions.replay import kwh_in, record_quantity
-from emissions.scope2 import market_of, stated_rate
+from emissions.scope2 import CARRIER_OF_KIND, market_of, stated_rate
 from emissions.selectors_org import site_key, site_names
 from factortrace.tenancy import current_schema
 
 logger = logging.getLogger(__name__)
-
-# Scope 2 energy carriers by the library factor's kind (as the import reads them).
-CARRIER_OF_KIND = {"grid_electricity": "electricity", "heat_steam": "heat"}
 
 
 def scope2_sites_of(*, site_texts: Iterable[str]) -> set[int]:
@@ -123,10 +120,10 @@ def _recompute(records: list[ActivityRecord], names: dict[str, Any]) -> int:
     )
     records = [r for r in records if kinds.get(r.factor_id or 0, "") in CARRIER_OF_KIND]
     calculations = {
-        run_id: (detected or {}).get("calculations", {})
-        for run_id, detected in ImportRun.objects.filter(
+        run_id: stored or {}
+        for run_id, stored in ImportRun.objects.filter(
             id__in={r.import_run_id for r in records if r.import_run_id}
-        ).values_list("id", "detected")
+        ).values_list("id", "detected__calculations")
     }
     rows: list[dict[str, Any]] = []
     kept: list[ActivityRecord] = []

@@ -45,6 +45,7 @@ from emissions.services_refactor import (
     activity_factor_change_request,
 )
 from factors.picker import picker_context
+from factortrace.htmx import is_htmx
 
 PAGE_SIZE = 50
 INTERVAL_GROUPS = (
@@ -110,8 +111,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         "can_edit": request.user.can_edit,  # type: ignore[union-attr]
     }
     template = "emissions/activity_list.html"
-    htmx = getattr(request, "htmx", None)
-    if htmx and not htmx.history_restore_request:
+    if is_htmx(request):
         template += "#results"
     return render(request, template, context)
 

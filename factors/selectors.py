@@ -17,6 +17,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from factors.models import EmissionFactor, FactorDataset, Scope
+from factortrace.numbers import whole_number
 
 MAX_WORDS = 8
 FACETS = ("dataset", "scope", "region", "dimension", "year")
@@ -89,7 +90,9 @@ def _filtered(filters: FactorFilters) -> QuerySet[EmissionFactor]:
         factors = factors.filter(year__isnull=True)
     elif filters.year:
         factors = (
-            factors.filter(year=int(filters.year)) if filters.year.isdigit() else factors.none()
+            factors.filter(year=year)
+            if (year := whole_number(filters.year)) is not None
+            else factors.none()
         )
     return factors
 
@@ -154,9 +157,7 @@ def factor_facets(filters: FactorFilters) -> dict[str, Facet]:
             order = [s.value for s in Scope]
             values.sort(key=lambda v: order.index(v.value) if v.value in order else len(order))
         if facet == "year":  # newest edition first, "no year" last
-            values.sort(
-                key=lambda v: (v.value == NO_YEAR, -int(v.value) if v.value.isdigit() else 0)
-            )
+            values.sort(key=lambda v: (v.value == NO_YEAR, -(whole_number(v.value) or 0)))
         facets[facet] = Facet(values=values, total=total)
     return facets
 

@@ -20,6 +20,7 @@ from emissions.inventory import (
     factor_frame,
 )
 from emissions.scope2 import (
+    CARRIER_OF_KIND,
     LIFE_CYCLE_WARNING,
     apply_market_based,
     life_cycle_factor_ids,
@@ -507,7 +508,6 @@ def default_region() -> str | None:
 
 
 # Scope 2 energy carriers by the library factor's kind (contracts name their carrier).
-_CARRIER_OF_KIND = {"grid_electricity": "electricity", "heat_steam": "heat"}
 
 
 def _carriers(factor_keys: pd.Series, library_ids: list[int]) -> pd.Series:
@@ -515,7 +515,7 @@ def _carriers(factor_keys: pd.Series, library_ids: list[int]) -> pd.Series:
     from factors.models import EmissionFactor
 
     kinds = dict(EmissionFactor.objects.filter(id__in=library_ids).values_list("id", "kind"))
-    carrier_of = {library_key(i): _CARRIER_OF_KIND.get(k, "") for i, k in kinds.items()}
+    carrier_of = {library_key(i): CARRIER_OF_KIND.get(k, "") for i, k in kinds.items()}
     codes, uniques = pd.factorize(factor_keys.astype(str))
     values = np.array([carrier_of.get(u, "") for u in uniques] + [""], dtype=object)
     return pd.Series(values[codes], index=factor_keys.index)

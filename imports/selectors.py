@@ -581,10 +581,6 @@ def error_groups(run: ImportRun, limit: int = 12) -> list[dict[str, Any]]:
     return out[:limit]
 
 
-def run_error_count(run: ImportRun) -> int:
-    return RowError.objects.filter(run=run).count()
-
-
 def run_error_rows(run: ImportRun) -> int:
     """Spreadsheet rows that still have a stored error."""
     return RowError.objects.filter(run=run).values("row").distinct().count()

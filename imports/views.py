@@ -29,6 +29,7 @@ from emissions.models import SupplierFactor
 from factors.models import EmissionFactor
 from factors.picker import picker_context
 from factortrace.htmx import HtmxHttpRequest, is_htmx
+from factortrace.numbers import whole_number
 from imports.errors import ImportInputError
 from imports.forms import (
     ApplyToAllForm,
@@ -790,7 +791,7 @@ def _save_choice(
 
 
 def _year_field(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return whole_number(value)
 
 
 @role_required(Role.EDITOR, writes_only=True)
@@ -803,7 +804,7 @@ def import_factors(request: HttpRequest, run_id: int) -> HttpResponse:
         return redirect(resume_url(run))
     errors: list[str] = []
     if request.method == "POST":
-        count = int(request.POST.get("lines") or 0)
+        count = whole_number(request.POST.get("lines")) or 0
         for i in range(min(count, 2000)):
             value = request.POST.get(f"choice_{i}", "")
             if not value:
@@ -838,7 +839,7 @@ def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
     if not run.is_editable:
         return HttpResponse("This import can no longer be changed.", status=409)
     index = request.POST.get("index", "")
-    if not index.isdigit():
+    if whole_number(index) is None:
         return HttpResponse("Say which line changed.", status=400)
     activity = request.POST.get(f"activity_{index}", "")
     dimension = request.POST.get(f"dimension_{index}", "")
@@ -863,7 +864,7 @@ def import_factor_choose(request: HttpRequest, run_id: int) -> HttpResponse:
     )
     if line is None:
         raise Http404("No such activity in this import.")
-    line["index"] = int(index)
+    line["index"] = whole_number(index)
     context = _wizard(run, "factors", request, line=line, line_error=error, saved=not error)
     return render(
         request, "imports/import_factors.html#line", context, status=422 if error else 200

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from accounts.access import login_required_tenant, role_required
 from accounts.models import Role
 from emissions.selectors_org import reporting_periods
+from factortrace.numbers import whole_number
 from factortrace.views import UPCOMING
 from reporting import restatement, services
 from reporting.downloads import DOWNLOADS, DownloadRefusedError, refusal_reason, report_file
@@ -45,7 +46,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def _get_report_for_user(report_id: int) -> Report:
     """A report of this tenant (its own schema), for any signed-in user of it; 404 otherwise."""
     try:
-        return Report.objects.select_related("period", "created_by").get(id=report_id)
+        # The stored files are read only by the view that hands one out (deferred fields load
+        # when accessed).
+        return (
+            Report.objects.select_related("period", "created_by")
+            .defer("xhtml", "pdf", "template", "viewer")
+            .get(id=report_id)
+        )
     except Report.DoesNotExist as exc:
         raise Http404("No such report in your organisation.") from exc
 
@@ -58,7 +65,7 @@ def report_list(request: HttpRequest) -> HttpResponse:
         period_id = request.POST.get("period", "")
         formats = tuple(request.POST.getlist("formats"))
         try:
-            if not period_id.isdigit():
+            if whole_number(period_id) is None:
                 raise ReportError("Choose a reporting period.")
             services.report_request(
                 user=request.user,
@@ -147,9 +154,10 @@ def _restatement_against(request: HttpRequest, report: Report) -> Report | None:
     against = request.GET.get("against", "today")
     if against == "today":
         return None
-    if not against.isdigit():
+    other_id = whole_number(against)
+    if other_id is None:
         raise BadRequest("Choose a version of this report, or today's data and factors.")
-    other = _get_report_for_user(int(against))
+    other = _get_report_for_user(other_id)
     if (
         other.id == report.id
         or not restatement.comparable_versions(report).filter(id=other.id).exists()
@@ -178,8 +186,9 @@ def report_restatement(request: HttpRequest, report_id: int) -> HttpResponse:
     to today's data and factors."""
     report = _get_report_for_user(report_id)
     chosen = request.GET.get("a", "")
-    if chosen.isdigit() and int(chosen) != report.id:
-        version_a = _get_report_for_user(int(chosen))
+    chosen_id = whole_number(chosen)
+    if chosen_id is not None and chosen_id != report.id:
+        version_a = _get_report_for_user(chosen_id)
         query = {"against": request.GET["against"]} if "against" in request.GET else {}
         url = reverse("report_restatement", kwargs={"report_id": version_a.id})
         return redirect(f"{url}?{urlencode(query)}" if query else url)

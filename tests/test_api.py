@@ -259,6 +259,7 @@ def test_it_needs_a_token(tenants: dict[str, object], db: None) -> None:
     ("data", "content_type", "status", "code"),
     [
         ("{not json", "application/json", 400, "malformed_json"),
+        ("[" * 200_000 + "]" * 200_000, "application/json", 400, "malformed_json"),
         ('{"rows": [{"a": 1}], "colour": "red"}', "application/json", 422, "invalid_request"),
         ('{"rows": []}', "application/json", 422, "invalid_request"),
         ('{"rows": [{"a": [1, 2]}]}', "application/json", 422, "invalid_request"),
@@ -807,3 +808,16 @@ def test_it_shows_only_this_tenants_credits(tenants: dict[str, object], db: None
         422,
         "invalid_parameters",
     )
+
+
+@pytest.mark.parametrize("value", ["²²²²", "٢٠٢٤", "9" * 40])
+def test_a_period_or_year_of_other_digits_is_no_period_not_a_crash(
+    writer: Client, value: str
+) -> None:
+    for url in (f"/api/v1/inventory?period={value}", f"/api/v1/activities?period={value}"):
+        assert writer.get(url).status_code in (404, 422), url
+    assert writer.get(f"/api/v1/factors?year={value[:8]}").status_code in (200, 422)
+    response = writer.post(
+        "/api/v1/reports", data={"regime": "vsme", "period": value}, content_type="application/json"
+    )
+    assert response.status_code in (404, 422), response.content

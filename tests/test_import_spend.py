@@ -129,3 +129,6 @@ def test_the_factor_step_calls_an_amount_spend(alice: Any) -> None:
     page = response.content.decode()
     assert "spend · " in page
     assert "No factor in the library matches “Toner” (spend)." in page
+    # A tampered line count is no count (not a 500).
+    url = reverse("import_factors", args=[run.id])
+    assert alice.post(url, {"lines": "²"}).status_code in (200, 302, 422)
